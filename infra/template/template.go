@@ -1,0 +1,590 @@
+// Package template reads the parts of template.yaml that the local stack
+// needs: functions and their environment, HTTP API routes and the JWT
+// authorizer, EventBridge rules, schedules and DynamoDB tables.
+//
+// The local stack takes all of its wiring from here, so that a route, rule or
+// table added to template.yaml is served locally without touching the stack.
+// It is a small typed reader rather than a full CloudFormation model: it
+// resolves the intrinsic functions the template uses (!Ref, !Sub, !GetAtt)
+// against parameter values and local physical names, and merges Globals into
+// each function as SAM does.
+package template
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Options say how intrinsic functions resolve locally.
+type Options struct {
+	// Parameters override the parameter defaults of the template.
+	Parameters map[string]string
+	// Names give local physical names to resources, by logical id. A resource
+	// without one is named by its logical id.
+	Names     map[string]string
+	Region    string
+	AccountID string
+	StackName string
+}
+
+// Template is the resolved local view of template.yaml.
+type Template struct {
+	Parameters map[string]Parameter
+	Functions  map[string]*Function
+	Routes     []Route
+	Authorizer *JWTAuthorizer
+	Rules      []Rule
+	Schedules  []Schedule
+	Tables     []Table
+	Buses      []string
+}
+
+// Parameter is one template parameter with the value it resolved to.
+type Parameter struct {
+	Name        string
+	Type        string
+	Default     string
+	HasDefault  bool
+	Description string
+	Value       string
+}
+
+// Function is one AWS::Serverless::Function with Globals merged in.
+type Function struct {
+	LogicalID   string
+	Description string
+	Timeout     int // seconds
+	MemorySize  int // MB
+	Environment map[string]string
+	// Policies holds the function's inline policy statements.
+	Policies []Statement
+}
+
+// Statement is one IAM policy statement of a function.
+type Statement struct {
+	Effect    string
+	Actions   []string
+	Resources []string
+}
+
+// Route is one HttpApi event of a function.
+type Route struct {
+	Function string
+	Event    string
+	Method   string
+	Path     string
+	// Public routes have Auth.Authorizer NONE and skip the JWT authorizer.
+	Public bool
+}
+
+// RouteKey is the API Gateway route key, for example "GET /v1/customers/{id}".
+func (r Route) RouteKey() string { return r.Method + " " + r.Path }
+
+// JWTAuthorizer is the HTTP API's default JWT authorizer.
+type JWTAuthorizer struct {
+	Name           string
+	IdentitySource string
+	Issuer         string
+	Audience       []string
+	Scopes         []string
+}
+
+// Rule is one EventBridgeRule event of a function.
+type Rule struct {
+	Function string
+	Event    string
+	// Bus is the event bus name; "default" when the template names none.
+	Bus        string
+	Pattern    map[string]any
+	MaxRetries int
+	MaxAgeSecs int
+	HasDLQ     bool
+}
+
+// Schedule is one Schedule event of a function.
+type Schedule struct {
+	Function   string
+	Event      string
+	Name       string
+	Expression string
+	MaxRetries int
+	HasDLQ     bool
+}
+
+// Table is one AWS::DynamoDB::Table.
+type Table struct {
+	LogicalID    string
+	Name         string
+	Attributes   []Attribute
+	Key          []KeyElement
+	Indexes      []Index
+	TTLAttribute string
+}
+
+// Attribute is one attribute definition of a table.
+type Attribute struct{ Name, Type string }
+
+// KeyElement is one key element: KeyType is HASH or RANGE.
+type KeyElement struct{ Name, KeyType string }
+
+// Index is one global secondary index.
+type Index struct {
+	Name           string
+	Key            []KeyElement
+	ProjectionType string
+}
+
+// Load reads and resolves the template at path.
+func Load(path string, opts Options) (*Template, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, opts)
+}
+
+type rawTemplate struct {
+	Parameters map[string]struct {
+		Type        string     `yaml:"Type"`
+		Default     yaml.Node `yaml:"Default"`
+		Description string     `yaml:"Description"`
+	} `yaml:"Parameters"`
+	Globals struct {
+		Function yaml.Node `yaml:"Function"`
+	} `yaml:"Globals"`
+	Resources map[string]struct {
+		Type       string    `yaml:"Type"`
+		Properties yaml.Node `yaml:"Properties"`
+	} `yaml:"Resources"`
+}
+
+// Parse resolves a template held in memory.
+func Parse(data []byte, opts Options) (*Template, error) {
+	var raw rawTemplate
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if opts.Region == "" {
+		opts.Region = "eu-west-1"
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "000000000000"
+	}
+	if opts.StackName == "" {
+		opts.StackName = "ocpro"
+	}
+	r := &resolver{opts: opts, params: map[string]string{}, types: map[string]string{}}
+	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}}
+
+	for name, p := range raw.Parameters {
+		param := Parameter{Name: name, Type: p.Type, Description: p.Description}
+		if p.Default.Kind != 0 {
+			param.Default, param.HasDefault = p.Default.Value, true
+			param.Value = p.Default.Value
+		}
+		if v, ok := opts.Parameters[name]; ok {
+			param.Value = v
+		}
+		t.Parameters[name] = param
+		r.params[name] = param.Value
+	}
+	for id, res := range raw.Resources {
+		r.types[id] = res.Type
+	}
+
+	globals, err := r.value(&raw.Globals.Function)
+	if err != nil {
+		return nil, fmt.Errorf("template: Globals: %w", err)
+	}
+
+	ids := make([]string, 0, len(raw.Resources))
+	for id := range raw.Resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		res := raw.Resources[id]
+		props, err := r.value(&res.Properties)
+		if err != nil {
+			return nil, fmt.Errorf("template: %s: %w", id, err)
+		}
+		p, _ := props.(map[string]any)
+		switch res.Type {
+		case "AWS::Serverless::Function":
+			if err := t.addFunction(id, mergeGlobals(globals, p)); err != nil {
+				return nil, fmt.Errorf("template: %s: %w", id, err)
+			}
+		case "AWS::Serverless::HttpApi":
+			t.Authorizer = httpAPIAuthorizer(p)
+		case "AWS::DynamoDB::Table":
+			t.Tables = append(t.Tables, table(id, r.name(id), p))
+		case "AWS::Events::EventBus":
+			t.Buses = append(t.Buses, r.name(id))
+		}
+	}
+	return t, nil
+}
+
+// Parameter values, environment and names come back as strings; anything else
+// keeps the shape YAML gave it.
+func (t *Template) addFunction(id string, p map[string]any) error {
+	f := &Function{
+		LogicalID:   id,
+		Description: str(p["Description"]),
+		Timeout:     num(p["Timeout"], 3),
+		MemorySize:  num(p["MemorySize"], 128),
+		Environment: map[string]string{},
+	}
+	if env, ok := dig(p, "Environment", "Variables").(map[string]any); ok {
+		for k, v := range env {
+			f.Environment[k] = str(v)
+		}
+	}
+	for _, pol := range list(p["Policies"]) {
+		for _, s := range list(dig(pol, "Statement")) {
+			st, _ := s.(map[string]any)
+			f.Policies = append(f.Policies, Statement{
+				Effect:    str(st["Effect"]),
+				Actions:   strs(st["Action"]),
+				Resources: strs(st["Resource"]),
+			})
+		}
+	}
+	t.Functions[id] = f
+
+	events, _ := p["Events"].(map[string]any)
+	names := make([]string, 0, len(events))
+	for n := range events {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ev, _ := events[name].(map[string]any)
+		props, _ := ev["Properties"].(map[string]any)
+		switch str(ev["Type"]) {
+		case "HttpApi":
+			t.Routes = append(t.Routes, Route{
+				Function: id,
+				Event:    name,
+				Method:   strings.ToUpper(str(props["Method"])),
+				Path:     str(props["Path"]),
+				Public:   str(dig(props, "Auth", "Authorizer")) == "NONE",
+			})
+		case "EventBridgeRule":
+			bus := str(props["EventBusName"])
+			if bus == "" {
+				bus = "default"
+			}
+			pattern, _ := props["Pattern"].(map[string]any)
+			t.Rules = append(t.Rules, Rule{
+				Function:   id,
+				Event:      name,
+				Bus:        bus,
+				Pattern:    pattern,
+				MaxRetries: num(dig(props, "RetryPolicy", "MaximumRetryAttempts"), 185),
+				MaxAgeSecs: num(dig(props, "RetryPolicy", "MaximumEventAgeInSeconds"), 86400),
+				HasDLQ:     dig(props, "DeadLetterConfig") != nil,
+			})
+		case "Schedule":
+			t.Schedules = append(t.Schedules, Schedule{
+				Function:   id,
+				Event:      name,
+				Name:       str(props["Name"]),
+				Expression: str(props["Schedule"]),
+				MaxRetries: num(dig(props, "RetryPolicy", "MaximumRetryAttempts"), 185),
+				HasDLQ:     dig(props, "DeadLetterConfig") != nil,
+			})
+		default:
+			return fmt.Errorf("event %s: unsupported type %q", name, str(ev["Type"]))
+		}
+	}
+	return nil
+}
+
+func httpAPIAuthorizer(p map[string]any) *JWTAuthorizer {
+	name := str(dig(p, "Auth", "DefaultAuthorizer"))
+	a, ok := dig(p, "Auth", "Authorizers", name).(map[string]any)
+	if !ok {
+		return nil
+	}
+	return &JWTAuthorizer{
+		Name:           name,
+		IdentitySource: str(a["IdentitySource"]),
+		Issuer:         str(dig(a, "JwtConfiguration", "issuer")),
+		Audience:       strs(dig(a, "JwtConfiguration", "audience")),
+		Scopes:         strs(a["AuthorizationScopes"]),
+	}
+}
+
+func table(id, name string, p map[string]any) Table {
+	t := Table{LogicalID: id, Name: name}
+	if n := str(p["TableName"]); n != "" {
+		t.Name = n
+	}
+	for _, a := range list(p["AttributeDefinitions"]) {
+		m, _ := a.(map[string]any)
+		t.Attributes = append(t.Attributes, Attribute{Name: str(m["AttributeName"]), Type: str(m["AttributeType"])})
+	}
+	t.Key = keySchema(p["KeySchema"])
+	for _, g := range list(p["GlobalSecondaryIndexes"]) {
+		m, _ := g.(map[string]any)
+		t.Indexes = append(t.Indexes, Index{
+			Name:           str(m["IndexName"]),
+			Key:            keySchema(m["KeySchema"]),
+			ProjectionType: str(dig(m, "Projection", "ProjectionType")),
+		})
+	}
+	if on, _ := dig(p, "TimeToLiveSpecification", "Enabled").(bool); on {
+		t.TTLAttribute = str(dig(p, "TimeToLiveSpecification", "AttributeName"))
+	}
+	return t
+}
+
+func keySchema(v any) []KeyElement {
+	var ks []KeyElement
+	for _, k := range list(v) {
+		m, _ := k.(map[string]any)
+		ks = append(ks, KeyElement{Name: str(m["AttributeName"]), KeyType: str(m["KeyType"])})
+	}
+	return ks
+}
+
+// mergeGlobals applies SAM's Globals rules for the keys this template uses:
+// maps merge (the function wins), everything else is replaced by the function.
+func mergeGlobals(globals any, fn map[string]any) map[string]any {
+	g, _ := globals.(map[string]any)
+	out := map[string]any{}
+	for k, v := range g {
+		out[k] = v
+	}
+	for k, v := range fn {
+		gm, gok := out[k].(map[string]any)
+		fm, fok := v.(map[string]any)
+		if gok && fok {
+			out[k] = mergeMaps(gm, fm)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		am, aok := out[k].(map[string]any)
+		bm, bok := v.(map[string]any)
+		if aok && bok {
+			out[k] = mergeMaps(am, bm)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// resolver turns YAML nodes into plain Go values, resolving intrinsics.
+type resolver struct {
+	opts   Options
+	params map[string]string
+	types  map[string]string
+}
+
+func (r *resolver) name(id string) string {
+	if n, ok := r.opts.Names[id]; ok {
+		return n
+	}
+	return id
+}
+
+func (r *resolver) value(n *yaml.Node) (any, error) {
+	if n == nil || n.Kind == 0 {
+		return nil, nil
+	}
+	switch n.Tag {
+	case "!Ref":
+		return r.ref(n.Value)
+	case "!Sub":
+		return r.sub(n)
+	case "!GetAtt":
+		return r.getAtt(n.Value)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return r.value(n.Content[0])
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i].Value, n.Content[i+1]
+			switch k {
+			case "Ref":
+				return r.ref(v.Value)
+			case "Fn::Sub":
+				return r.sub(v)
+			case "Fn::GetAtt":
+				return r.getAtt(v.Value)
+			}
+			val, err := r.value(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			m[k] = val
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		l := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			val, err := r.value(c)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, val)
+		}
+		return l, nil
+	case yaml.AliasNode:
+		return r.value(n.Alias)
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (r *resolver) ref(name string) (any, error) {
+	switch name {
+	case "AWS::Region":
+		return r.opts.Region, nil
+	case "AWS::AccountId":
+		return r.opts.AccountID, nil
+	case "AWS::StackName":
+		return r.opts.StackName, nil
+	case "AWS::Partition":
+		return "aws", nil
+	case "AWS::URLSuffix":
+		return "amazonaws.com", nil
+	}
+	if v, ok := r.params[name]; ok {
+		return v, nil
+	}
+	if _, ok := r.types[name]; ok {
+		return r.name(name), nil
+	}
+	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", name)
+}
+
+func (r *resolver) getAtt(expr string) (any, error) {
+	id, attr, ok := strings.Cut(expr, ".")
+	typ, known := r.types[id]
+	if !ok || !known {
+		return nil, fmt.Errorf("!GetAtt %s: no such resource", expr)
+	}
+	if attr != "Arn" {
+		return r.name(id), nil
+	}
+	name := r.name(id)
+	switch typ {
+	case "AWS::DynamoDB::Table":
+		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", r.opts.Region, r.opts.AccountID, name), nil
+	case "AWS::Events::EventBus":
+		return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", r.opts.Region, r.opts.AccountID, name), nil
+	case "AWS::SQS::Queue":
+		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", r.opts.Region, r.opts.AccountID, name), nil
+	}
+	return fmt.Sprintf("arn:aws:local:%s:%s:%s", r.opts.Region, r.opts.AccountID, name), nil
+}
+
+func (r *resolver) sub(n *yaml.Node) (any, error) {
+	if n.Kind != yaml.ScalarNode {
+		return nil, fmt.Errorf("!Sub with a variable map is not supported")
+	}
+	s := n.Value
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		j := strings.Index(s[i:], "}")
+		if j < 0 {
+			return nil, fmt.Errorf("!Sub %q: unclosed ${", n.Value)
+		}
+		b.WriteString(s[:i])
+		expr := s[i+2 : i+j]
+		var v any
+		var err error
+		if strings.Contains(expr, ".") && !strings.HasPrefix(expr, "AWS::") {
+			v, err = r.getAtt(expr)
+		} else {
+			v, err = r.ref(expr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(str(v))
+		s = s[i+j+1:]
+	}
+	return b.String(), nil
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func list(v any) []any {
+	switch l := v.(type) {
+	case []any:
+		return l
+	case nil:
+		return nil
+	default:
+		return []any{l}
+	}
+}
+
+func str(v any) string {
+	switch s := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return s
+	default:
+		return fmt.Sprint(s)
+	}
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range list(v) {
+		out = append(out, str(x))
+	}
+	return out
+}
+
+func num(v any, def int) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case string:
+		if i, err := strconv.Atoi(n); err == nil {
+			return i
+		}
+	}
+	return def
+}
