@@ -1,0 +1,93 @@
+# Operator Connect Pro upgrade service.
+#
+#   make run     the whole stack on 127.0.0.1 (installs what it needs on first use)
+#   make test    every test, on a stack of its own (works beside a running make run)
+#
+# See README.md for the rest.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CACHE := $(CURDIR)/.cache
+export OCPRO_CACHE := $(CACHE)
+export GOTOOLCHAIN := local
+
+include infra/deps.mk
+
+# Each function lives in functions/<logical id without "Function", lower case>.
+FUNCTIONS := UpgradeRequestsFunction InvitationEmailFunction ConsentCallbackFunction \
+             TokenValidationFunction InvitationRemindersFunction
+fn_dir = ./functions/$(shell echo '$(1)' | sed 's/Function$$//' | tr A-Z a-z)
+
+# Exactly the flags AWS gets; only GOARCH differs for local builds, which must
+# run on this machine.
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
+GO_SOURCES := $(shell find functions internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+
+API_PORT ?= 3000
+MAIL_PORT ?= 8005
+OPERATOR ?= local-operator
+FUZZTIME ?= 20s
+
+.PHONY: help run test test-short lint fuzz demo token build local-build clean \
+        $(addprefix build-,$(FUNCTIONS))
+
+help:
+	@echo "make run     start the whole stack locally (API on :$(API_PORT), mailbox on :$(MAIL_PORT))"
+	@echo "make test    run every test (unit, DynamoDB Local, SES local, end to end, browser)"
+	@echo "make demo    walk the flow against a running stack"
+	@echo "make token   print a portal bearer token (OPERATOR=name for another operator)"
+	@echo "make lint    gofmt, go vet, staticcheck"
+	@echo "make fuzz    run every fuzz target for FUZZTIME each"
+
+# sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
+$(addprefix build-,$(FUNCTIONS)): build-%:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap $(call fn_dir,$*)
+
+# The same binaries for this machine, as the local stack runs them.
+LOCAL_BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(CACHE)/build/$(f)/bootstrap)
+local-build: $(LOCAL_BOOTSTRAPS)
+$(CACHE)/build/%/bootstrap: $(GO_SOURCES)
+	@mkdir -p $(dir $@)
+	CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $@ $(call fn_dir,$*)
+
+$(CACHE)/bin/stack: $(shell find infra -name '*.go' -not -name '*_test.go') go.mod
+	go build -o $@ ./infra/cmd/stack
+
+run: deps local-build $(CACHE)/bin/stack
+	@exec $(CACHE)/bin/stack -root $(CURDIR) -api-port $(API_PORT) -mail-port $(MAIL_PORT)
+
+# Unit tests, DynamoDB Local and SES local tests, end-to-end tests through the
+# real bootstraps and the browser tests. Each test binary starts the stand-ins
+# it needs on free ports, so this works while a make run is up.
+test: deps chromium
+	OCPRO_REQUIRE_BROWSER=1 go test -count=1 -timeout 12m ./...
+
+test-short:
+	go test -short -count=1 ./...
+
+lint: $(CACHE)/bin/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	$(CACHE)/bin/staticcheck ./...
+
+$(CACHE)/bin/staticcheck: tools/go.mod tools/go.sum
+	cd tools && go build -o $@ honnef.co/go/tools/cmd/staticcheck
+
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+token:
+	@go run ./infra/cmd/token -env $(CACHE)/stack/env -operator '$(OPERATOR)'
+
+demo:
+	@go run ./infra/cmd/demo -env $(CACHE)/stack/env
+
+clean:
+	rm -rf $(CACHE)/build $(CACHE)/bin/stack
