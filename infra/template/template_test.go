@@ -1,0 +1,147 @@
+package template
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T) *Template {
+	t.Helper()
+	tp, err := Load(filepath.Join("..", "..", "template.yaml"), Options{
+		Parameters: map[string]string{"JwtIssuer": "https://issuer.test/tid/v2.0", "JwtAudience": "api://portal", "PublicBaseUrl": "http://127.0.0.1:3000"},
+		Names:      map[string]string{"Table": "local-table"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
+func TestFunctionsFollowTheDesignCard(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	want := []string{"ConsentCallbackFunction", "InvitationEmailFunction", "InvitationRemindersFunction", "TokenValidationFunction", "UpgradeRequestsFunction"}
+	var got []string
+	for id, f := range tp.Functions {
+		got = append(got, id)
+		if f.Environment["TABLE_NAME"] != "local-table" {
+			t.Errorf("%s: TABLE_NAME = %q, want the Globals value resolved to the local name", id, f.Environment["TABLE_NAME"])
+		}
+		if f.Environment["PUBLIC_BASE_URL"] != "http://127.0.0.1:3000" {
+			t.Errorf("%s: parameter override not applied: %q", id, f.Environment["PUBLIC_BASE_URL"])
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("functions = %v, want %v", got, want)
+	}
+	// A function's own Timeout replaces the Globals one; its Environment
+	// variables merge with the Globals ones.
+	if tp.Functions["InvitationRemindersFunction"].Timeout != 120 || tp.Functions["UpgradeRequestsFunction"].Timeout != 15 {
+		t.Errorf("timeouts not merged as SAM does")
+	}
+	if tp.Functions["UpgradeRequestsFunction"].Environment["OPERATOR_CLAIM"] != "operator_id" {
+		t.Errorf("parameter default not applied")
+	}
+}
+
+// Every /v1 route is behind the JWT authorizer and no public route is.
+func TestRoutesAndAuthorizer(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	if tp.Authorizer == nil || tp.Authorizer.Issuer != "https://issuer.test/tid/v2.0" || !slices.Equal(tp.Authorizer.Audience, []string{"api://portal"}) {
+		t.Fatalf("authorizer = %+v", tp.Authorizer)
+	}
+	if len(tp.Authorizer.Scopes) == 0 {
+		t.Errorf("the authorizer requires no scope, so an ID token would pass")
+	}
+	seen := map[string]bool{}
+	for _, r := range tp.Routes {
+		if seen[r.RouteKey()] {
+			t.Errorf("route %s defined twice", r.RouteKey())
+		}
+		seen[r.RouteKey()] = true
+		v1 := strings.HasPrefix(r.Path, "/v1/")
+		if v1 == r.Public {
+			t.Errorf("route %s: public=%v", r.RouteKey(), r.Public)
+		}
+	}
+	for _, key := range []string{"POST /v1/customers/{id}/upgrades", "GET /invite/{token}", "GET /consent/callback"} {
+		if !seen[key] {
+			t.Errorf("no route %s", key)
+		}
+	}
+}
+
+func TestRulesSchedulesAndTables(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	for _, r := range tp.Rules {
+		if r.Bus == "" || len(r.Pattern) == 0 || !r.HasDLQ {
+			t.Errorf("rule %s.%s = %+v", r.Function, r.Event, r)
+		}
+	}
+	if len(tp.Schedules) != 1 || tp.Schedules[0].Expression != "rate(15 minutes)" || !tp.Schedules[0].HasDLQ {
+		t.Fatalf("schedules = %+v", tp.Schedules)
+	}
+	if len(tp.Tables) != 1 {
+		t.Fatalf("tables = %+v", tp.Tables)
+	}
+	tb := tp.Tables[0]
+	if tb.Name != "local-table" || tb.TTLAttribute != "ttl" || len(tb.Indexes) != 3 {
+		t.Fatalf("table = %+v", tb)
+	}
+	defined := map[string]bool{}
+	for _, a := range tb.Attributes {
+		defined[a.Name] = true
+	}
+	for _, ix := range append([]Index{{Name: "table", Key: tb.Key}}, tb.Indexes...) {
+		for _, k := range ix.Key {
+			if !defined[k.Name] {
+				t.Errorf("%s key %s has no attribute definition", ix.Name, k.Name)
+			}
+		}
+	}
+}
+
+func TestIntrinsics(t *testing.T) {
+	t.Parallel()
+	src := `
+Parameters:
+  Name: {Type: String, Default: world}
+Resources:
+  Bus: {Type: AWS::Events::EventBus, Properties: {Name: x}}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          A: !Sub "hello ${Name} in ${AWS::Region}"
+          B: !GetAtt Bus.Arn
+          C: {"Fn::Sub": "${Bus}/${AWS::AccountId}"}
+          D: {Ref: Name}
+`
+	tp, err := Parse([]byte(src), Options{Region: "eu-north-1", AccountID: "123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := tp.Functions["Fn"].Environment
+	want := map[string]string{"A": "hello world in eu-north-1", "B": "arn:aws:events:eu-north-1:123:event-bus/Bus", "C": "Bus/123", "D": "world"}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	for _, bad := range []string{
+		"Resources: {Fn: {Type: AWS::Serverless::Function, Properties: {Environment: {Variables: {A: !Ref Nope}}}}}",
+		"Resources: {Fn: {Type: AWS::Serverless::Function, Properties: {Environment: {Variables: {A: !Sub \"${Nope\"}}}}}",
+		"Resources: {Fn: {Type: AWS::Serverless::Function, Properties: {Events: {E: {Type: SQS}}}}}",
+		"Resources: [",
+	} {
+		if _, err := Parse([]byte(bad), Options{}); err == nil {
+			t.Errorf("Parse(%q) succeeded, want an error", bad)
+		}
+	}
+}
