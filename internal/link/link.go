@@ -1,0 +1,150 @@
+// Package link derives and verifies invitation links.
+//
+// The database never holds a working link. A link token is
+//
+//	<invitationID>.<base64url(HMAC-SHA256(key, "invite/v1|"+invitationID+"|"+generation))>
+//
+// so the store keeps only the invitation's generation number: bumping it
+// (regenerate) kills every earlier link at once, and the operator can still
+// re-display the AuthURL of a live invitation because it is recomputed from
+// the key, which lives in Secrets Manager, not in the table.
+package link
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// MinKeySize is the shortest key accepted, in bytes.
+const MinKeySize = 32
+
+// macSize is the length of the MAC in a token: the full SHA-256 output, far
+// above the 128 bits a link must carry.
+const macSize = sha256.Size
+
+// maxIDLen bounds the invitation id part, so that garbage is refused before
+// any work.
+const maxIDLen = 64
+
+// ErrInvalid is returned for every link that does not work, whatever the
+// reason, so that callers cannot tell an unknown id from a forged or stale
+// link.
+var ErrInvalid = errors.New("invalid link")
+
+// KeySource yields the link key. Implementations may fetch it on first need
+// and cache it.
+type KeySource interface {
+	Key(ctx context.Context) ([]byte, error)
+}
+
+// StaticKey is a KeySource holding a fixed key, for tests and local runs.
+type StaticKey []byte
+
+// Key returns k.
+func (k StaticKey) Key(context.Context) ([]byte, error) { return k, nil }
+
+// Signer derives tokens and AuthURLs and verifies tokens.
+type Signer struct {
+	keys KeySource
+	base string
+}
+
+// NewSigner returns a Signer making links under publicBaseURL (an absolute
+// http or https URL, without query or fragment).
+func NewSigner(keys KeySource, publicBaseURL string) (*Signer, error) {
+	if keys == nil {
+		return nil, errors.New("link: nil KeySource")
+	}
+	u, err := url.Parse(publicBaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("link: public base URL %q is not an absolute http(s) URL", publicBaseURL)
+	}
+	return &Signer{keys: keys, base: strings.TrimRight(publicBaseURL, "/")}, nil
+}
+
+// Token returns the link token of an invitation's generation.
+func (s *Signer) Token(ctx context.Context, invitationID string, generation int) (string, error) {
+	if invitationID == "" || len(invitationID) > maxIDLen || strings.ContainsAny(invitationID, "./|") {
+		return "", fmt.Errorf("link: unusable invitation id %q", invitationID)
+	}
+	mac, err := s.mac(ctx, invitationID, generation)
+	if err != nil {
+		return "", err
+	}
+	return invitationID + "." + base64.RawURLEncoding.EncodeToString(mac), nil
+}
+
+// URL returns the AuthURL of an invitation's generation: the Token
+// Invitation wizard under the public base URL.
+func (s *Signer) URL(ctx context.Context, invitationID string, generation int) (string, error) {
+	t, err := s.Token(ctx, invitationID, generation)
+	if err != nil {
+		return "", err
+	}
+	return s.base + "/invite/" + t, nil
+}
+
+// Parse splits a token into its invitation id and MAC, checking only its
+// shape.
+func Parse(token string) (invitationID string, mac []byte, err error) {
+	id, enc, ok := strings.Cut(token, ".")
+	if !ok || id == "" || len(id) > maxIDLen || strings.ContainsAny(id, "/|") ||
+		len(enc) != base64.RawURLEncoding.EncodedLen(macSize) {
+		return "", nil, ErrInvalid
+	}
+	mac, err = base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", nil, ErrInvalid
+	}
+	return id, mac, nil
+}
+
+// Lookup returns the current generation of an invitation, found=false when
+// there is no such invitation. The store implements it with one read.
+type Lookup func(ctx context.Context, invitationID string) (generation int, found bool, err error)
+
+// Verify checks token and returns its invitation id. Every failure of the
+// link itself is ErrInvalid; a failing lookup is returned wrapped. An
+// unknown id still costs a MAC computation so that timing does not tell
+// which ids exist.
+func (s *Signer) Verify(ctx context.Context, token string, lookup Lookup) (string, error) {
+	id, got, err := Parse(token)
+	if err != nil {
+		return "", err
+	}
+	gen, found, err := lookup(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("link: look up invitation: %w", err)
+	}
+	if !found {
+		gen = -1
+	}
+	want, err := s.mac(ctx, id, gen)
+	if err != nil {
+		return "", err
+	}
+	if !hmac.Equal(got, want) || !found {
+		return "", ErrInvalid
+	}
+	return id, nil
+}
+
+func (s *Signer) mac(ctx context.Context, invitationID string, generation int) ([]byte, error) {
+	key, err := s.keys.Key(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("link: key: %w", err)
+	}
+	if len(key) < MinKeySize {
+		return nil, fmt.Errorf("link: key has %d bytes, need at least %d", len(key), MinKeySize)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("invite/v1|" + invitationID + "|" + strconv.Itoa(generation)))
+	return m.Sum(nil), nil
+}

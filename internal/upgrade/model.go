@@ -1,0 +1,205 @@
+// Package upgrade is the domain of the service: customers, the upgrade of a
+// customer to OC Essentials Plus or OC Pro, the service it creates and the
+// invitation that walks the customer's administrator through Microsoft
+// sign-in and consent. It knows nothing of AWS, Lambda or HTTP: adapters
+// implement the small interfaces declared next to the Portal that uses
+// them.
+package upgrade
+
+import "time"
+
+// License is an Operator Connect licence a customer or service holds.
+type License string
+
+// The licences, lowest first.
+const (
+	Essentials     License = "OC_ESSENTIALS"
+	EssentialsPlus License = "OC_ESSENTIALS_PLUS"
+	Pro            License = "OC_PRO"
+)
+
+// Rank orders licences so that an upgrade always goes to a higher rank; it is
+// -1 for an unknown licence. Stores persist the rank so that a conditional
+// write can refuse a downgrade without reading first.
+func (l License) Rank() int {
+	switch l {
+	case Essentials:
+		return 0
+	case EssentialsPlus:
+		return 1
+	case Pro:
+		return 2
+	}
+	return -1
+}
+
+// CustomerKind says whether the tenant is a lead or an existing customer
+// (seed step 1: "select the desired lead ... Convert to OC Pro" or "Upgrade
+// Customer").
+type CustomerKind string
+
+// The customer kinds.
+const (
+	KindLead     CustomerKind = "LEAD"
+	KindCustomer CustomerKind = "CUSTOMER"
+)
+
+// MaxUsersPerCustomer is the most licensed users a customer may have across
+// all of its services (seed step 5).
+const MaxUsersPerCustomer = 500
+
+// Customer is a lead or customer of an operator: a row of the Tenants page.
+type Customer struct {
+	ID         string
+	OperatorID string
+	Name       string
+	Kind       CustomerKind
+	// Domain is the customer's primary DNS domain, optional.
+	Domain string
+	// License is the licence the customer holds today; new customers are on
+	// OC Essentials.
+	License License
+	// LicensedUsers counts the users of the customer's active services.
+	LicensedUsers int
+	// ReservedUsers counts the users of every service that is active or
+	// pending authentication: this is what the 500-user limit applies to, so
+	// that two pending upgrades cannot together exceed it.
+	ReservedUsers int
+	CreatedAt     time.Time
+}
+
+// ServiceStatus is the state of a service.
+type ServiceStatus string
+
+// The service states: PENDING_AUTHENTICATION -> ACTIVE, or CANCELLED.
+const (
+	ServicePendingAuthentication ServiceStatus = "PENDING_AUTHENTICATION"
+	ServiceActive                ServiceStatus = "ACTIVE"
+	ServiceCancelled             ServiceStatus = "CANCELLED"
+)
+
+// Service is the Operator Connect service an upgrade creates (seed steps
+// 2-5).
+type Service struct {
+	ID            string
+	CustomerID    string
+	FullName      string
+	ShortName     string
+	License       License
+	LicensedUsers int
+	Status        ServiceStatus
+	CreatedAt     time.Time
+}
+
+// UpgradeStatus is the state of an upgrade.
+type UpgradeStatus string
+
+// The upgrade states: PENDING_AUTHENTICATION -> READY_TO_RESUME -> COMPLETED,
+// or CANCELLED.
+const (
+	UpgradePendingAuthentication UpgradeStatus = "PENDING_AUTHENTICATION"
+	UpgradeReadyToResume         UpgradeStatus = "READY_TO_RESUME"
+	UpgradeCompleted             UpgradeStatus = "COMPLETED"
+	UpgradeCancelled             UpgradeStatus = "CANCELLED"
+)
+
+// Upgrade is one request to take a customer to a higher licence. It is
+// stored with a snapshot of its service and invitation as they were
+// created; reads overlay the live invitation.
+type Upgrade struct {
+	ID         string
+	OperatorID string
+	CustomerID string
+	Status     UpgradeStatus
+	Service    Service
+	Invitation Invitation
+	CreatedAt  time.Time
+}
+
+// InvitationStatus is the state of an invitation.
+type InvitationStatus string
+
+// The invitation states: PENDING -> IN_PROGRESS -> TOKEN_ACQUIRED ->
+// AUTHENTICATION_COMPLETE; or EXPIRED, REVOKED, FAILED.
+const (
+	InvitationPending                InvitationStatus = "PENDING"
+	InvitationInProgress             InvitationStatus = "IN_PROGRESS"
+	InvitationTokenAcquired          InvitationStatus = "TOKEN_ACQUIRED"
+	InvitationAuthenticationComplete InvitationStatus = "AUTHENTICATION_COMPLETE"
+	InvitationExpired                InvitationStatus = "EXPIRED"
+	InvitationRevoked                InvitationStatus = "REVOKED"
+	InvitationFailed                 InvitationStatus = "FAILED"
+)
+
+// InvitationStatuses lists every invitation state, for validating filters.
+var InvitationStatuses = []InvitationStatus{
+	InvitationPending, InvitationInProgress, InvitationTokenAcquired,
+	InvitationAuthenticationComplete, InvitationExpired, InvitationRevoked, InvitationFailed,
+}
+
+// Invitation is the secret link mailed to the customer's administrator (seed
+// steps 6-9) and what became of it. The link itself is never stored: it is
+// derived from the ID and Generation with a key the database does not hold.
+type Invitation struct {
+	ID         string
+	OperatorID string
+	CustomerID string
+	UpgradeID  string
+	ServiceID  string
+	// TokenID is the short public identifier the operator searches for in
+	// Security > Customer Invitations (seed step 8).
+	TokenID    string
+	Status     InvitationStatus
+	AdminEmail string
+	// SendInvitation records whether the operator asked for the Welcome mail.
+	SendInvitation bool
+	// Generation increases when the link is regenerated, which kills every
+	// earlier link at once.
+	Generation      int
+	EmailSent       bool
+	EmailSentAt     time.Time
+	DeliveryStatus  string
+	RemindersSent   int
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	TenantID        string
+	AuthenticatedBy string
+	// AuthURL is the link, filled in by the Portal for live invitations; it
+	// is never persisted.
+	AuthURL string
+}
+
+// Live reports whether the invitation's link still works at now.
+func (i Invitation) Live(now time.Time) bool {
+	switch i.Status {
+	case InvitationPending, InvitationInProgress, InvitationTokenAcquired:
+		return now.Before(i.ExpiresAt)
+	}
+	return false
+}
+
+// Page asks for one page of a list. A zero Limit means DefaultPageSize.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// Page sizes.
+const (
+	DefaultPageSize = 25
+	MaxPageSize     = 100
+)
+
+// List is one page of a list, newest first. NextCursor is empty on the last
+// page.
+type List[T any] struct {
+	Items      []T
+	NextCursor string
+}
+
+// InvitationFilter narrows a list of invitations; empty fields match all.
+type InvitationFilter struct {
+	Status     InvitationStatus
+	CustomerID string
+	TokenID    string
+}
