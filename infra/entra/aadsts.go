@@ -122,6 +122,11 @@ func errClientCredentialsScope(scope string) aadError {
 			"suffixed to the resource identifier (application ID URI).", scope)}
 }
 
+func errScopeMultipleResources(scope string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_scope", 28000, fmt.Sprintf(
+		"Provided value for the input parameter scope is not valid because it contains more than one resource. Scope %s is not valid.", scope)}
+}
+
 func errResourceNotFound(resource, tenant string) aadError {
 	return aadError{http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf(
 		"The resource principal named %s was not found in the tenant named %s. This can happen if the application has not "+

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -88,9 +89,22 @@ func (e *Emulator) clientCredentials(w http.ResponseWriter, r *http.Request, req
 		e.writeAADError(w, r, errMissingParameter("scope"))
 		return
 	}
-	fields := strings.Fields(scope)
-	if len(fields) != 1 || !strings.HasSuffix(fields[0], "/.default") {
+	// MSAL adds the OpenID Connect scopes to every request; Microsoft
+	// ignores them here, so only the resource scopes count.
+	fields := slices.DeleteFunc(strings.Fields(scope), isOIDCScope)
+	for _, f := range fields {
+		if !strings.HasSuffix(f, "/.default") {
+			e.writeAADError(w, r, errClientCredentialsScope(scope))
+			return
+		}
+	}
+	switch len(fields) {
+	case 0:
 		e.writeAADError(w, r, errClientCredentialsScope(scope))
+		return
+	case 1:
+	default:
+		e.writeAADError(w, r, errScopeMultipleResources(scope))
 		return
 	}
 	resourceID := strings.TrimSuffix(fields[0], "/.default")
@@ -107,6 +121,16 @@ func (e *Emulator) clientCredentials(w http.ResponseWriter, r *http.Request, req
 		return
 	}
 	writeTokenResponse(w, tokenResponse{TokenType: "Bearer", ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn, AccessToken: tok.Value})
+}
+
+// isOIDCScope reports the scopes that ask for OpenID Connect artefacts
+// rather than access to a resource.
+func isOIDCScope(s string) bool {
+	switch s {
+	case "openid", "profile", "offline_access", "email":
+		return true
+	}
+	return false
 }
 
 // authenticateClient finds the client of a confidential request and checks
