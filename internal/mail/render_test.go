@@ -1,0 +1,397 @@
+package mail
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// sampleInvitation is a fixed invitation for the golden files.
+func sampleInvitation(kind Kind) Invitation {
+	return Invitation{
+		Kind: kind,
+		Branding: Branding{
+			OperatorName:   "Live Platform",
+			SupportAddress: "support@live.example.net",
+			AccentColor:    "#0A7E3D",
+		},
+		CustomerName: "Contoso Ltd",
+		ServiceName:  "Contoso Teams Calling",
+		AuthURL:      "https://connect.live.example.net/invite/tok_8f3a2c?ref=mail&lang=en",
+		ExpiresAt:    time.Date(2026, 12, 7, 17, 30, 0, 0, time.UTC),
+	}
+}
+
+func newTestRenderer(t *testing.T) *Renderer {
+	t.Helper()
+	r, err := NewRenderer()
+	if err != nil {
+		t.Fatalf("NewRenderer: %v", err)
+	}
+	return r
+}
+
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t)
+	custom := DefaultSettings("Live Platform")
+	custom.SenderName = "Live Platform Onboarding"
+	custom.ReplyTo = "onboarding@live.example.net"
+	custom.WelcomeBody = "Dear admin of {{customer}},\nplease approve {{service}}.\n\n{{link}}\n\nOr paste {{link}} into a browser before {{expires}}.\n\nThanks,\n{{operator}}"
+
+	tests := []struct {
+		name     string
+		kind     Kind
+		settings *Settings
+	}{
+		{"welcome", KindWelcome, nil},
+		{"reminder-1", KindReminder1, nil},
+		{"reminder-2", KindReminder2, nil},
+		{"test", KindTest, nil},
+		{"settings-welcome", KindWelcome, &custom},
+		{"settings-reminder-1", KindReminder1, &custom},
+		{"settings-test", KindTest, &custom},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inv := sampleInvitation(tt.kind)
+			var (
+				msg Message
+				err error
+			)
+			if tt.settings == nil {
+				msg, err = r.Render(inv)
+			} else {
+				msg, err = r.RenderWithSettings(inv, *tt.settings)
+			}
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			checkMail(t, msg, inv)
+			golden(t, tt.name+".html", msg.HTML)
+			golden(t, tt.name+".txt", "Subject: "+msg.Subject+"\n\n"+msg.Text)
+		})
+	}
+}
+
+// checkMail asserts what every invitation mail must hold, whatever the
+// wording: the link as href and as text, the expiry, no active or remote
+// content, a phone-friendly layout.
+func checkMail(t *testing.T, msg Message, inv Invitation) {
+	t.Helper()
+	hrefURL := strings.ReplaceAll(inv.AuthURL, "&", "&amp;")
+	expires := FormatExpiry(inv.ExpiresAt)
+	mustContain := map[string]string{
+		"link as href":       `href="` + hrefURL + `"`,
+		"link as text":       ">" + hrefURL + "</a>",
+		"expiry":             expires,
+		"lang attribute":     `<html lang="en"`,
+		"viewport":           `name="viewport"`,
+		"max-width":          "max-width:600px",
+		"no-password notice": "will never ask for your password",
+		"operator":           inv.Branding.OperatorName,
+	}
+	for what, want := range mustContain {
+		if !strings.Contains(msg.HTML, want) {
+			t.Errorf("HTML lacks the %s %q", what, want)
+		}
+	}
+	lower := strings.ToLower(msg.HTML)
+	for _, banned := range []string{"<script", `src="http`, "<img", "<link", "@import", "<style", "javascript:"} {
+		if strings.Contains(lower, banned) {
+			t.Errorf("HTML contains %q", banned)
+		}
+	}
+	for _, want := range []string{inv.AuthURL, expires, "will never ask for your password"} {
+		if !strings.Contains(msg.Text, want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+	// Every href points straight at the wizard or is the support mailto:
+	// no redirect or tracking wrapper.
+	for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(msg.HTML, -1) {
+		if m[1] != hrefURL && !strings.HasPrefix(m[1], "mailto:") {
+			t.Errorf("unexpected href %q", m[1])
+		}
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatalf("update golden: %v", err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; run go test ./internal/mail -update and review the diff\ngot:\n%s", name, got)
+	}
+}
+
+func TestRenderContent(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t)
+	tests := []struct {
+		name        string
+		kind        Kind
+		subject     string
+		htmlHas     []string
+		htmlHasNot  []string
+		senderName  string
+		textHasNot  []string
+		accent      string
+		buttonColor string
+	}{
+		{
+			name:        "welcome explains sign-in and consent",
+			kind:        KindWelcome,
+			subject:     "Live Platform: approve Microsoft Teams calling for Contoso Ltd",
+			htmlHas:     []string{"Global Admin or service account admin", "Consent on behalf of your organization", "Open the Token Invitation wizard", "mailto:support@live.example.net"},
+			htmlHasNot:  []string{"last reminder", "This is a test"},
+			senderName:  "Live Platform",
+			accent:      "#0A7E3D",
+			buttonColor: "#FFFFFF",
+		},
+		{
+			name:        "first reminder is not the last",
+			kind:        KindReminder1,
+			subject:     "Reminder: Live Platform is waiting for your approval for Contoso Ltd",
+			htmlHas:     []string{"still waiting"},
+			htmlHasNot:  []string{"last reminder"},
+			senderName:  "Live Platform",
+			accent:      "#FFD400",
+			buttonColor: "#111111",
+		},
+		{
+			name:        "second reminder says it is the last",
+			kind:        KindReminder2,
+			subject:     "Reminder: Live Platform is waiting for your approval for Contoso Ltd",
+			htmlHas:     []string{"This is the last reminder."},
+			senderName:  "Live Platform",
+			accent:      "",
+			buttonColor: "#FFFFFF",
+		},
+		{
+			name:        "test mail is marked as a test",
+			kind:        KindTest,
+			subject:     "[Test] Live Platform: approve Microsoft Teams calling for Contoso Ltd",
+			htmlHas:     []string{"This is a test of your invitation mail settings."},
+			senderName:  "Live Platform",
+			accent:      "#000000",
+			buttonColor: "#FFFFFF",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inv := sampleInvitation(tt.kind)
+			inv.Branding.AccentColor = tt.accent
+			msg, err := r.Render(inv)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if msg.Subject != tt.subject {
+				t.Errorf("subject = %q, want %q", msg.Subject, tt.subject)
+			}
+			if msg.SenderName != tt.senderName {
+				t.Errorf("sender name = %q, want %q", msg.SenderName, tt.senderName)
+			}
+			for _, s := range tt.htmlHas {
+				if !strings.Contains(msg.HTML, s) {
+					t.Errorf("HTML lacks %q", s)
+				}
+			}
+			for _, s := range tt.htmlHasNot {
+				if strings.Contains(msg.HTML, s) {
+					t.Errorf("HTML has %q", s)
+				}
+			}
+			if want := "color:" + tt.buttonColor; !strings.Contains(msg.HTML, want) {
+				t.Errorf("button text colour: HTML lacks %q", want)
+			}
+		})
+	}
+}
+
+func TestRenderRefusesBadInvitation(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t)
+	tests := []struct {
+		name   string
+		modify func(*Invitation)
+		field  string
+		code   string
+	}{
+		{"unknown kind", func(i *Invitation) { i.Kind = "reminder-3" }, "kind", CodeInvalidKind},
+		{"no operator", func(i *Invitation) { i.Branding.OperatorName = " " }, "operatorName", CodeRequired},
+		{"no customer", func(i *Invitation) { i.CustomerName = "" }, "customerName", CodeRequired},
+		{"no service", func(i *Invitation) { i.ServiceName = "" }, "serviceName", CodeRequired},
+		{"bad support address", func(i *Invitation) { i.Branding.SupportAddress = "Help <help@example.net>" }, "supportAddress", CodeInvalidAddress},
+		{"colour name", func(i *Invitation) { i.Branding.AccentColor = "red" }, "accentColor", CodeInvalidColor},
+		{"colour CSS injection", func(i *Invitation) { i.Branding.AccentColor = "#fff;background:url(x)" }, "accentColor", CodeInvalidColor},
+		{"short colour", func(i *Invitation) { i.Branding.AccentColor = "#fff" }, "accentColor", CodeInvalidColor},
+		{"javascript link", func(i *Invitation) { i.AuthURL = "javascript:alert(1)" }, "authUrl", CodeInvalidURL},
+		{"relative link", func(i *Invitation) { i.AuthURL = "/invite/abc" }, "authUrl", CodeInvalidURL},
+		{"link with credentials", func(i *Invitation) { i.AuthURL = "https://user:pw@example.net/invite" }, "authUrl", CodeInvalidURL},
+		{"no expiry", func(i *Invitation) { i.ExpiresAt = time.Time{} }, "expiresAt", CodeRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inv := sampleInvitation(KindWelcome)
+			tt.modify(&inv)
+			for _, render := range []func(Invitation) (Message, error){
+				r.Render,
+				func(inv Invitation) (Message, error) { return r.RenderWithSettings(inv, DefaultSettings("Op")) },
+			} {
+				_, err := render(inv)
+				var ie *InvalidError
+				if !errors.As(err, &ie) {
+					t.Fatalf("err = %v, want *InvalidError", err)
+				}
+				if len(ie.Fields) != 1 || ie.Fields[0].Field != tt.field || ie.Fields[0].Code != tt.code {
+					t.Errorf("fields = %+v, want one %s/%s", ie.Fields, tt.field, tt.code)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderWithSettingsRefusesBadSettings(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t)
+	s := DefaultSettings("Live Platform")
+	s.WelcomeBody = "no link here"
+	_, err := r.RenderWithSettings(sampleInvitation(KindWelcome), s)
+	var ie *InvalidError
+	if !errors.As(err, &ie) || len(ie.Fields) != 1 || ie.Fields[0].Code != CodeMissingLink {
+		t.Fatalf("err = %v, want a missing_link InvalidError", err)
+	}
+}
+
+// TestRenderInjection feeds hostile values through both paths: they must
+// come out as text, never as markup, never as a placeholder.
+func TestRenderInjection(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t)
+	tests := []struct {
+		name     string
+		customer string
+		service  string
+		body     string
+	}{
+		{"script in customer name", `<script>alert("x")</script>`, "Svc", ""},
+		{"placeholder in customer name", "{{link}} Corp", "Svc", ""},
+		{"attribute breakout in service", `Svc" onmouseover="alert(1)`, "x", ""},
+		{"markup in operator body", "Contoso", "Svc", "<b>Hi</b> <script>x()</script>\n\n{{link}}"},
+		{"placeholder value with line breaks", "Contoso\r\nBcc: victim@example.net", "Svc", "Hi {{customer}}\n\n{{link}}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inv := sampleInvitation(KindWelcome)
+			inv.CustomerName, inv.ServiceName = tt.customer, tt.service
+			msgs := map[string]Message{}
+			var err error
+			if msgs["built-in"], err = r.Render(inv); err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			s := DefaultSettings("Live Platform")
+			if tt.body != "" {
+				s.WelcomeBody = tt.body
+			}
+			if msgs["settings"], err = r.RenderWithSettings(inv, s); err != nil {
+				t.Fatalf("RenderWithSettings: %v", err)
+			}
+			for path, msg := range msgs {
+				lower := strings.ToLower(msg.HTML)
+				if strings.Contains(lower, "<script") || strings.Contains(lower, "<b>") || strings.Contains(msg.HTML, `" onmouseover`) {
+					t.Errorf("%s: hostile input became markup", path)
+				}
+				if strings.Contains(msg.Subject, "\n") || strings.Contains(msg.Subject, "\r") {
+					t.Errorf("%s: subject %q holds a line break", path, msg.Subject)
+				}
+				// The only links are the wizard and the support address:
+				// a customer called "{{link}}" must not add one.
+				if n := strings.Count(msg.HTML, "<a "); n != 3 && path == "built-in" {
+					t.Errorf("%s: %d links, want 3 (button, plain URL, support)", path, n)
+				}
+				if strings.Contains(tt.customer, "{{link}}") && !strings.Contains(msg.Text, "{{link}} Corp") {
+					t.Errorf("%s: the customer name's {{link}} was not kept as text", path)
+				}
+			}
+		})
+	}
+}
+
+func TestParagraphs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		body       string
+		paragraphs int
+		buttons    int
+	}{
+		{"link alone is a button", "Hi\n\n{{link}}\n\nBye", 3, 1},
+		{"link in a sentence is inline", "Open {{link}} now", 1, 0},
+		{"link with spaces around is a button", "Hi\n\n  {{link}}  \n", 2, 1},
+		{"windows line breaks", "Hi\r\n\r\n{{link}}\r\n", 2, 1},
+		{"lines inside a paragraph stay together", "one\ntwo\nthree\n\n{{link}}", 2, 1},
+		{"many blank lines are one break", "a\n\n\n\n\nb {{link}}", 2, 0},
+		{"two links on a line are inline", "{{link}} {{link}}", 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			segs, err := parsePlaceholders(tt.body)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			ps := paragraphs(segs, map[string]string{})
+			buttons := 0
+			for _, p := range ps {
+				if p.Button {
+					buttons++
+				}
+			}
+			if len(ps) != tt.paragraphs || buttons != tt.buttons {
+				t.Errorf("got %d paragraphs, %d buttons; want %d, %d", len(ps), buttons, tt.paragraphs, tt.buttons)
+			}
+		})
+	}
+}
+
+func TestFormatExpiry(t *testing.T) {
+	t.Parallel()
+	berlin := time.FixedZone("CET", 3600)
+	tests := []struct {
+		name string
+		in   time.Time
+		want string
+	}{
+		{"UTC", time.Date(2026, 12, 7, 17, 30, 0, 0, time.UTC), "Monday 7 December 2026, 17:30 UTC"},
+		{"other zone converted to UTC", time.Date(2026, 1, 1, 0, 15, 0, 0, berlin), "Wednesday 31 December 2025, 23:15 UTC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := FormatExpiry(tt.in); got != tt.want {
+				t.Errorf("FormatExpiry = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
