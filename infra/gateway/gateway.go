@@ -53,8 +53,9 @@ type Config struct {
 	// Entra emulator serves them over https with its own CA). Default: a
 	// client with a 10 second timeout.
 	HTTPClient *http.Client
-	// Region, AccountID, APIID and Stage fill the event's requestContext.
-	// Defaults: us-east-1, 123456789012, "local", "$default".
+	// AccountID, APIID and Stage fill the event's requestContext. Defaults:
+	// 123456789012, "local", "$default". Region (default us-east-1) is
+	// accepted for symmetry with AWS; the 2.0 event carries no region.
 	Region, AccountID, APIID, Stage string
 	// Log receives one access-log line per request and the detail of
 	// failures. Default: slog.Default().
