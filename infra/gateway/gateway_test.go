@@ -76,7 +76,7 @@ type issuer struct {
 
 func newIssuer(t *testing.T) *issuer {
 	t.Helper()
-	iss := &issuer{keys: map[string]*rsa.PrivateKey{"k1": newKey(t)}}
+	iss := &issuer{keys: map[string]*rsa.PrivateKey{"k1": sharedKey(t)}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"issuer": iss.srv.URL, "jwks_uri": iss.srv.URL + "/keys"})
@@ -100,6 +100,18 @@ func newIssuer(t *testing.T) *issuer {
 	iss.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(iss.srv.Close)
 	return iss
+}
+
+// issuerKey is generated once: RSA key generation dominates the test time.
+var issuerKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
+func sharedKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := issuerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func newKey(t *testing.T) *rsa.PrivateKey {
