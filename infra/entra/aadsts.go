@@ -122,9 +122,12 @@ func errClientCredentialsScope(scope string) aadError {
 			"suffixed to the resource identifier (application ID URI).", scope)}
 }
 
-func errScopeMultipleResources(scope string) aadError {
-	return aadError{http.StatusBadRequest, "invalid_scope", 28000, fmt.Sprintf(
-		"Provided value for the input parameter scope is not valid because it contains more than one resource. Scope %s is not valid.", scope)}
+// errScopeInvalid is what client credentials answer for a scope naming more
+// than one resource: only one resource's token can be issued at a time.
+func errScopeInvalid(scope string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_scope", 70011, fmt.Sprintf(
+		"The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' "+
+			"is not valid. The scope %s is not valid.", scope)}
 }
 
 func errResourceNotFound(resource, tenant string) aadError {

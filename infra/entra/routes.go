@@ -21,7 +21,7 @@ func (e *Emulator) routes() *http.ServeMux {
 // includes the query or the body, which carry codes and secrets.
 func (e *Emulator) logged(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		start := e.now()
+		start := time.Now() // Wall time, not the configurable token clock.
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h(rec, r)
 		e.log.DebugContext(r.Context(), "entra emulator request",

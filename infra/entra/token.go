@@ -104,7 +104,7 @@ func (e *Emulator) clientCredentials(w http.ResponseWriter, r *http.Request, req
 		return
 	case 1:
 	default:
-		e.writeAADError(w, r, errScopeMultipleResources(scope))
+		e.writeAADError(w, r, errScopeInvalid(scope))
 		return
 	}
 	resourceID := strings.TrimSuffix(fields[0], "/.default")

@@ -124,7 +124,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"wrong secret", DefaultOperatorTenantID, good(func(v url.Values) { v.Set("client_secret", "nope") }), 401, "invalid_client", 7000215},
 		{"public client with a secret", DefaultOperatorTenantID, good(func(v url.Values) { v.Set("client_id", DefaultPortalClientID) }), 401, "invalid_client", 700025},
 		{"scope without /.default", DefaultOperatorTenantID, good(func(v url.Values) { v.Set("scope", GraphResource+"/User.Read") }), 400, "invalid_scope", 1002012},
-		{"two resource scopes", DefaultOperatorTenantID, good(func(v url.Values) { v.Set("scope", GraphResource+"/.default api://ocpro-portal/.default") }), 400, "invalid_scope", 28000},
+		{"two resource scopes", DefaultOperatorTenantID, good(func(v url.Values) { v.Set("scope", GraphResource+"/.default api://ocpro-portal/.default") }), 400, "invalid_scope", 70011},
 		{"only OpenID scopes", DefaultOperatorTenantID, good(func(v url.Values) { v.Set("scope", "openid profile") }), 400, "invalid_scope", 1002012},
 		{"missing scope", DefaultOperatorTenantID, good(func(v url.Values) { v.Del("scope") }), 400, "invalid_request", 900144},
 		{"unknown tenant", "nobody.onmicrosoft.com", good(func(url.Values) {}), 400, "invalid_tenant", 90002},
