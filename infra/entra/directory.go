@@ -174,8 +174,13 @@ func (d *directory) grantAppRoles(tenantID, clientID, resourceAppID string, role
 	if _, ok := d.tenants[tid]; !ok {
 		return fmt.Errorf("tenant %s: %w", tenantID, errNotFound)
 	}
-	if _, ok := d.apps[cid]; !ok {
+	client, ok := d.apps[cid]
+	if !ok {
 		return fmt.Errorf("app %s: %w", clientID, errNotFound)
+	}
+	if tid != client.HomeTenantID && !client.MultiTenant {
+		// Only multi-tenant apps can be consented to outside their home.
+		return fmt.Errorf("app %s is single-tenant and cannot be granted roles in tenant %s", clientID, tenantID)
 	}
 	res, ok := d.apps[rid]
 	if !ok {

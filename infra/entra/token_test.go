@@ -169,3 +169,33 @@ func TestTokenEndpointAcceptsClientSecretBasic(t *testing.T) {
 		t.Errorf("Cache-Control = %q, want no-store for tokens", cc)
 	}
 }
+
+func TestConsentInCustomerTenantEnablesClientCredentials(t *testing.T) {
+	t.Parallel()
+	e, base := newWithServiceApp(t)
+	if err := e.RegisterApp(App{ClientID: "0f4b6e2a-9c3d-4e1f-8a7b-5d2c1e0f9a38", Secrets: []string{"s"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.GrantAppRoles(contosoID, "0f4b6e2a-9c3d-4e1f-8a7b-5d2c1e0f9a38", GraphAppID, "Organization.Read.All"); err == nil {
+		t.Error("a single-tenant app was granted roles in another tenant")
+	}
+	if err := e.GrantAppRoles(contosoID, serviceClientID, GraphAppID, "Not.A.Role"); err == nil {
+		t.Error("a role Graph does not expose was granted")
+	}
+	if err := e.GrantAppRoles(contosoID, serviceClientID, GraphAppID, "Organization.Read.All", "Domain.Read.All"); err != nil {
+		t.Fatalf("GrantAppRoles: %v", err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {serviceClientID},
+		"client_secret": {serviceSecret}, "scope": {GraphResource + "/.default"}}
+	var body map[string]any
+	if status := postForm(t, e.Client(), base+"/contoso.onmicrosoft.com/oauth2/v2.0/token", form, nil, &body); status != http.StatusOK {
+		t.Fatalf("status = %d, body %v", status, body)
+	}
+	claims := decodeClaims(t, body["access_token"].(string))
+	if claims["tid"] != contosoID || claims["iss"] != base+"/"+contosoID+"/v2.0" {
+		t.Errorf("tid/iss = %v/%v, want the customer tenant", claims["tid"], claims["iss"])
+	}
+	if roles, _ := claims["roles"].([]any); len(roles) != 2 || roles[0] != "Domain.Read.All" || roles[1] != "Organization.Read.All" {
+		t.Errorf("roles = %v, want Domain.Read.All and Organization.Read.All", claims["roles"])
+	}
+}
