@@ -1,8 +1,8 @@
 package eventbus
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
