@@ -51,7 +51,7 @@ func (e *placeholderError) Error() string {
 
 // parsePlaceholders splits an operator template into literal text and
 // placeholders. The syntax is deliberately tiny: "{{" always opens a
-// placeholder, which holds one known name (spaces around it allowed) and is
+// placeholder, which holds one known name (spaces or tabs around it allowed) and is
 // closed by "}}"; a "}}" outside a placeholder is refused, so that a typo
 // never silently reaches a customer. Nothing else is interpreted, which is
 // why operators cannot run template actions.
@@ -81,7 +81,7 @@ func parsePlaceholders(s string) ([]segment, error) {
 		if strings.ContainsAny(inner, "{}") {
 			return nil, &placeholderError{code: CodeUnbalancedBraces, offset: start}
 		}
-		name := strings.TrimSpace(inner)
+		name := strings.Trim(inner, " \t")
 		if !knownPlaceholders[name] {
 			return nil, &placeholderError{code: CodeUnknownPlaceholder, name: name, offset: start}
 		}
