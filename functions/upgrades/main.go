@@ -1,0 +1,104 @@
+// Command upgrades is UpgradeRequestsFunction: the portal API for customers,
+// upgrades and invitations. It only wires: configuration from the
+// environment, AWS clients built once, then lambda.Start. Init does no
+// network I/O; the link key is fetched from Secrets Manager on first need.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/ocpro/upgrade/internal/api"
+	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/secret"
+	"github.com/ocpro/upgrade/internal/store"
+	"github.com/ocpro/upgrade/internal/upgrade"
+)
+
+// settings is the function's configuration, from template.yaml.
+type settings struct {
+	table, bus, publicBaseURL, operatorClaim, linkKeyARN string
+	invitationTTL                                        time.Duration
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	s := settings{
+		table: getenv("TABLE_NAME"), bus: getenv("EVENT_BUS_NAME"), publicBaseURL: getenv("PUBLIC_BASE_URL"),
+		operatorClaim: getenv("OPERATOR_CLAIM"), linkKeyARN: getenv("LINK_KEY_SECRET_ARN"),
+		invitationTTL: upgrade.DefaultInvitationTTL,
+	}
+	for name, v := range map[string]string{"TABLE_NAME": s.table, "EVENT_BUS_NAME": s.bus,
+		"PUBLIC_BASE_URL": s.publicBaseURL, "LINK_KEY_SECRET_ARN": s.linkKeyARN} {
+		if v == "" {
+			return settings{}, fmt.Errorf("%s is not set", name)
+		}
+	}
+	if v := getenv("INVITATION_TTL_HOURS"); v != "" {
+		h, err := strconv.Atoi(v)
+		if err != nil || h < 1 || h > 720 {
+			return settings{}, fmt.Errorf("INVITATION_TTL_HOURS=%q: want whole hours from 1 to 720", v)
+		}
+		s.invitationTTL = time.Duration(h) * time.Hour
+	}
+	return s, nil
+}
+
+func main() {
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	h, err := wire(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*api.Handler, error) {
+	s, err := readSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	// LoadDefaultConfig reads the environment only; the local stack's
+	// AWS_ENDPOINT_URL_* variables are honoured by the SDK itself.
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	st, err := store.New(dynamodb.NewFromConfig(cfg), s.table)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := bus.NewPublisher(eventbridge.NewFromConfig(cfg), s.bus)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), s.linkKeyARN, link.MinKeySize)
+	if err != nil {
+		return nil, err
+	}
+	links, err := link.NewSigner(key, s.publicBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	portal, err := upgrade.NewPortal(upgrade.Deps{
+		Store: st, Publisher: pub, Links: links, Clock: upgrade.SystemClock{}, IDs: upgrade.RandomIDs{},
+		Logger: log, InvitationTTL: s.invitationTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.NewHandler(portal, s.operatorClaim, log)
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func full() map[string]string {
+	return map[string]string{
+		"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "PUBLIC_BASE_URL": "https://portal.example.net",
+		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
+		"AWS_REGION": "eu-west-1",
+	}
+}
+
+func TestReadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		change  map[string]string
+		wantErr bool
+		wantTTL time.Duration
+	}{
+		{"complete", nil, false, 48 * time.Hour},
+		{"ttl defaults to a week", map[string]string{"INVITATION_TTL_HOURS": ""}, false, 168 * time.Hour},
+		{"missing table", map[string]string{"TABLE_NAME": ""}, true, 0},
+		{"missing bus", map[string]string{"EVENT_BUS_NAME": ""}, true, 0},
+		{"missing base URL", map[string]string{"PUBLIC_BASE_URL": ""}, true, 0},
+		{"missing key ARN", map[string]string{"LINK_KEY_SECRET_ARN": ""}, true, 0},
+		{"ttl not a number", map[string]string{"INVITATION_TTL_HOURS": "a week"}, true, 0},
+		{"ttl too long", map[string]string{"INVITATION_TTL_HOURS": "721"}, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := full()
+			for k, v := range tt.change {
+				m[k] = v
+			}
+			s, err := readSettings(env(m))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("readSettings() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && s.invitationTTL != tt.wantTTL {
+				t.Errorf("TTL = %v, want %v", s.invitationTTL, tt.wantTTL)
+			}
+		})
+	}
+}
+
+func TestWireBuildsWithoutNetwork(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	h, err := wire(context.Background(), env(full()), slog.Default())
+	if err != nil || h == nil {
+		t.Fatalf("wire() = %v, %v", h, err)
+	}
+	m := full()
+	m["PUBLIC_BASE_URL"] = "not a url"
+	if _, err := wire(context.Background(), env(m), slog.Default()); err == nil {
+		t.Error("wire() accepted a bad PUBLIC_BASE_URL")
+	}
+}
