@@ -11,6 +11,7 @@
 package eventbus
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -18,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -303,7 +303,7 @@ func (b *Bus) publish(bus string, env envelope) error {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	var doc map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // literal numbers in patterns match as written
 	if err := dec.Decode(&doc); err != nil {
 		return fmt.Errorf("decode event: %w", err)
