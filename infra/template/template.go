@@ -150,9 +150,9 @@ func Load(path string, opts Options) (*Template, error) {
 
 type rawTemplate struct {
 	Parameters map[string]struct {
-		Type        string     `yaml:"Type"`
+		Type        string    `yaml:"Type"`
 		Default     yaml.Node `yaml:"Default"`
-		Description string     `yaml:"Description"`
+		Description string    `yaml:"Description"`
 	} `yaml:"Parameters"`
 	Globals struct {
 		Function yaml.Node `yaml:"Function"`
