@@ -99,7 +99,10 @@ func (r *Renderer) Render(inv Invitation) (Message, error) {
 	}
 	defaults := DefaultSettings(inv.Branding.OperatorName)
 	v := newView(inv)
-	subject, _ := r.subject(inv, defaults)
+	subject, err := r.subject(inv, defaults)
+	if err != nil {
+		return Message{}, err
+	}
 	v.Subject = subject
 	set := setWelcome
 	if inv.Kind.reminderNumber() > 0 {
@@ -109,7 +112,11 @@ func (r *Renderer) Render(inv Invitation) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	msg.SenderName = defaults.SenderName
+	// The operator's name is the natural sender name, but only if it fits
+	// in a From header; otherwise the Sender's configured name applies.
+	if validateSenderName("senderName", defaults.SenderName) == nil {
+		msg.SenderName = defaults.SenderName
+	}
 	return msg, nil
 }
 

@@ -395,3 +395,30 @@ func TestFormatExpiry(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderSenderName(t *testing.T) {
+	t.Parallel()
+	r := newTestRenderer(t)
+	tests := []struct {
+		name     string
+		operator string
+		want     string
+	}{
+		{"operator name is the sender name", "Live Platform", "Live Platform"},
+		{"a name unfit for a From header is left to the Sender", `The "Best" Telecom`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inv := sampleInvitation(KindWelcome)
+			inv.Branding.OperatorName = tt.operator
+			msg, err := r.Render(inv)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if msg.SenderName != tt.want {
+				t.Errorf("SenderName = %q, want %q", msg.SenderName, tt.want)
+			}
+		})
+	}
+}
