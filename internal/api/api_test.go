@@ -71,10 +71,10 @@ func newFixture(t *testing.T) fixture {
 	return f
 }
 
-// golden loads a sample event from events/upgrades.
+// golden loads a sample event from events/upgraderequests.
 func golden(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "upgrades", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "upgraderequests", name))
 	if err != nil {
 		t.Fatal(err)
 	}

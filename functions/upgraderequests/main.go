@@ -1,4 +1,4 @@
-// Command upgrades is UpgradeRequestsFunction: the portal API for customers,
+// Command upgraderequests is UpgradeRequestsFunction: the portal API for customers,
 // upgrades and invitations. It only wires: configuration from the
 // environment, AWS clients built once, then lambda.Start. Init does no
 // network I/O; the link key is fetched from Secrets Manager on first need.
