@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ocpro/upgrade/infra/template"
+)
+
+// MinimalPackage is the minimal handler's package, relative to the
+// repository root.
+const MinimalPackage = "./infra/bench/minimal"
+
+// Target is something the harness builds and measures: a function of
+// template.yaml or the minimal handler.
+type Target struct {
+	// Name is the function's logical id, or MinimalName.
+	Name string
+	// Package is the Go package, relative to the repository root.
+	Package string
+}
+
+// Functions returns every function of t as a target, in logical id order,
+// each with its package from FunctionDir.
+func Functions(t *template.Template) []Target {
+	ids := make([]string, 0, len(t.Functions))
+	for id := range t.Functions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]Target, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, Target{Name: id, Package: FunctionDir(id)})
+	}
+	return out
+}
+
+// FunctionDir is a function's package: functions/<logical id without
+// "Function", in lower case>. It is the rule of stack.FunctionDir and the
+// Makefile's fn_dir, restated rather than imported so that the harness does
+// not link the whole local stack (emulators included) to build one path.
+func FunctionDir(logicalID string) string {
+	return "./functions/" + strings.ToLower(strings.TrimSuffix(logicalID, "Function"))
+}
+
+// errMissing says that a function's package is not in the tree (yet).
+var errMissing = errors.New("package not in the tree")
+
+// Build compiles target in root into out with the flags AWS gets (CGO off,
+// lambda.norpc, trimmed paths, stripped), for goos/goarch.
+func Build(ctx context.Context, root string, target Target, goos, goarch, out string) error {
+	if !hasGoFiles(filepath.Join(root, target.Package)) {
+		return fmt.Errorf("%s: %s: %w", target.Name, target.Package, errMissing)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
+		"-o", out, target.Package)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s for %s/%s: %w: %s", target.Name, goos, goarch, err, tail(string(output), 600))
+	}
+	return nil
+}
+
+func hasGoFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
+// statusOf maps a build error to the status a table shows.
+func statusOf(err error) Status {
+	switch {
+	case err == nil:
+		return StatusOK
+	case errors.Is(err, errMissing):
+		return StatusMissing
+	default:
+		return StatusFailed
+	}
+}
+
+// MeasureSizes builds the minimal handler and every function for
+// goos/goarch into dir and compares their sizes. Functions that are missing
+// or do not build are reported as such; only a minimal handler that does not
+// build is an error, since without the floor there is no ratio.
+func MeasureSizes(ctx context.Context, root string, functions []Target, goos, goarch, dir string) (*SizeSection, error) {
+	s := &SizeSection{GOOS: goos, GOARCH: goarch, Target: SizeTarget}
+	minimal := filepath.Join(dir, "minimal", "bootstrap")
+	if err := Build(ctx, root, Target{Name: MinimalName, Package: MinimalPackage}, goos, goarch, minimal); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(minimal)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	s.MinimalBytes = fi.Size()
+	for _, f := range functions {
+		fs := FunctionSize{Function: f.Name, Package: f.Package}
+		bin := filepath.Join(dir, f.Name, "bootstrap")
+		err := Build(ctx, root, f, goos, goarch, bin)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = os.Stat(bin); err == nil {
+				fs.Bytes = fi.Size()
+				fs.Ratio = Ratio(float64(fs.Bytes), float64(s.MinimalBytes))
+			}
+		}
+		fs.Status = statusOf(err)
+		if err != nil && fs.Status == StatusFailed {
+			fs.Error = err.Error()
+		}
+		s.Functions = append(s.Functions, fs)
+	}
+	return s, nil
+}
