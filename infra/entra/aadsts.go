@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // aadError is an error in the shape the Microsoft identity platform sends:
@@ -144,4 +145,159 @@ func randomGUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return strings.ToLower(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+}
+
+// The errors of the interactive flows, refresh tokens and consent.
+
+func errRedirectMismatch(redirect, clientID string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", 50011, fmt.Sprintf(
+		"The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. "+
+			"Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.", redirect, clientID)}
+}
+
+func errUserNotInTenant(user, tenantID, clientID, appName string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 50020, fmt.Sprintf(
+		"User account '%s' from identity provider 'live.com' does not exist in tenant '%s' and cannot access the application "+
+			"'%s'(%s) in that tenant. The account needs to be added as an external user in the tenant first. "+
+			"Sign out and sign in again with a different Microsoft Entra user account.", user, tenantID, clientID, appName)}
+}
+
+func errConsentRequired(clientID, appName string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 65001, fmt.Sprintf(
+		"The user or administrator has not consented to use the application with ID '%s' named '%s'. "+
+			"Send an interactive authorization request for this user and resource.", clientID, appName)}
+}
+
+func errUserDeclinedConsent() aadError {
+	return aadError{http.StatusBadRequest, "access_denied", 65004, "User declined to consent to access the app."}
+}
+
+func errAdminConsentRequired(appName, tenantName string) aadError {
+	return aadError{http.StatusBadRequest, "access_denied", 90094, fmt.Sprintf(
+		"An administrator of %s has set a policy that prevents you from granting %s the permissions it is requesting. "+
+			"Contact an administrator of %s, who can grant permissions to this app on your behalf.", tenantName, appName, tenantName)}
+}
+
+func errBlockedByConditionalAccess() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 53003,
+		"Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."}
+}
+
+func errSecretExpired(clientID string) aadError {
+	return aadError{http.StatusUnauthorized, "invalid_client", 7000222, fmt.Sprintf(
+		"The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app: "+
+			"https://aka.ms/NewClientSecret, or consider using certificate credentials for added security.", clientID)}
+}
+
+func errCodeRedeemed() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 54005,
+		"OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."}
+}
+
+func errCodeVerifier() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 501481,
+		"The Code_Verifier does not match the code_challenge supplied in the authorization request."}
+}
+
+func errReplyMismatch() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 500112,
+		"The reply address does not match the reply address provided when requesting Authorization code."}
+}
+
+func errGrantExpired() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 70008,
+		"The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."}
+}
+
+func errRefreshInactive(issued time.Time, inactive time.Duration) aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 700082, fmt.Sprintf(
+		"The refresh token has expired due to inactivity. The token was issued on %s and was inactive for %s.",
+		issued.UTC().Format("2006-01-02T15:04:05.0000000Z"), inactive.Round(time.Second))}
+}
+
+func errRefreshRevoked() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 50173,
+		"The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password."}
+}
+
+func errInvalidGrant(what string) aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 9002313, fmt.Sprintf(
+		"Invalid request. Request is malformed or invalid. The provided %s is not valid.", what)}
+}
+
+func errGrantClientMismatch() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 70000,
+		"Provided grant is invalid or malformed. The grant was issued to a different client."}
+}
+
+func errAuthorizationPending() aadError {
+	return aadError{http.StatusBadRequest, "authorization_pending", 70016,
+		"The provided request has not yet been authorized by the user. The user must input their code."}
+}
+
+func errSlowDown() aadError {
+	return aadError{http.StatusBadRequest, "slow_down", 70016,
+		"The client is polling too frequently. Increase the polling interval by 5 seconds."}
+}
+
+func errAuthorizationDeclined() aadError {
+	return aadError{http.StatusBadRequest, "authorization_declined", 70000,
+		"The user has declined the authorization request."}
+}
+
+func errDeviceCodeExpired() aadError {
+	return aadError{http.StatusBadRequest, "expired_token", 70019,
+		"The provided value for the input parameter 'device_code' is not valid. This device code has expired."}
+}
+
+func errBadVerificationCode() aadError {
+	return aadError{http.StatusBadRequest, "bad_verification_code", 70018,
+		"The provided value for the input parameter 'device_code' is not valid."}
+}
+
+func errPublicClientNotAllowed() aadError {
+	return aadError{http.StatusUnauthorized, "invalid_client", 7000218,
+		"The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}
+}
+
+func errLoginRequired() aadError {
+	return aadError{http.StatusBadRequest, "login_required", 50058,
+		"A silent sign-in request was sent but no user is signed in."}
+}
+
+func errUnsupportedResponseType(rt string) aadError {
+	return aadError{http.StatusBadRequest, "unsupported_response_type", 900144, fmt.Sprintf(
+		"The response type '%s' is not supported. Use 'code'.", rt)}
+}
+
+func errInvalidCodeChallengeMethod() aadError {
+	return aadError{http.StatusBadRequest, "invalid_request", 501491,
+		"Invalid size of Code_Challenge parameter, or code_challenge_method is not 'S256' or 'plain'."}
+}
+
+func errWrongPassword() aadError {
+	return aadError{http.StatusBadRequest, "invalid_grant", 50126,
+		"Error validating credentials due to invalid username or password."}
+}
+
+// injectableErrors are the AADSTS failures the control API can inject,
+// built for the client and tenant of the request that gets them.
+func injectableError(number int, clientID, tenantID string) (aadError, bool) {
+	switch number {
+	case 65001:
+		return errConsentRequired(clientID, clientID), true
+	case 700016:
+		return errAppNotFound(clientID, tenantID), true
+	case 50020:
+		return errUserNotInTenant("injected@example.invalid", tenantID, clientID, clientID), true
+	case 90094:
+		return errAdminConsentRequired(clientID, tenantID), true
+	case 7000215:
+		return errInvalidSecret(clientID), true
+	case 700082:
+		return errRefreshInactive(time.Time{}, refreshInactivity), true
+	case 53003:
+		return errBlockedByConditionalAccess(), true
+	}
+	return aadError{}, false
 }

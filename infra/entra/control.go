@@ -18,6 +18,7 @@ const maxControlLifetime = 24 * time.Hour
 // approve codes and inject faults.
 func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_control/operator-token", e.logged(e.handleOperatorToken))
+	e.controlFlowRoutes(mux)
 }
 
 // operatorTokenRequest is the body of POST /_control/operator-token.

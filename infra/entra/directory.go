@@ -28,6 +28,10 @@ type Tenant struct {
 	// Region is what discovery reports as tenant_region_scope (for example
 	// "EU" or "NA"); empty means "NA".
 	Region string
+	// UserConsent lets users who are not administrators consent to
+	// delegated permissions for themselves. Microsoft recommends turning
+	// it off, and the seeded customer tenants have it off.
+	UserConsent bool
 }
 
 // App is one application registration. Its home tenant owns it; other
@@ -52,7 +56,31 @@ type App struct {
 	PublicClient bool
 	// MultiTenant marks apps that other tenants may consent to.
 	MultiTenant bool
+	// AllowPublicClientFlows lets a confidential app use the device code
+	// flow (and redeem codes) without its secret, as the portal's "Allow
+	// public client flows" switch does.
+	AllowPublicClientFlows bool
+	// RedirectURIs are the registered reply URLs. Authorize and admin
+	// consent requests must name one of them exactly.
+	RedirectURIs []string
+	// RequiredRoles are the Microsoft Graph application permissions the app
+	// asks for (its "required resource access"); admin consent grants them.
+	RequiredRoles []string
+	// RequiredScopes are the Microsoft Graph delegated permissions the app
+	// asks for; empty means User.Read.
+	RequiredScopes []string
 }
+
+// GlobalAdministrator is the role template id of the Global Administrator
+// directory role.
+const GlobalAdministrator = "62e90394-69f5-4237-9190-012177145e10"
+
+// Role template ids of the other directory roles that may grant tenant-wide
+// admin consent to application permissions.
+const (
+	PrivilegedRoleAdministrator   = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+	CloudApplicationAdministrator = "158c047a-c907-4556-b7ef-446551a6b5f7"
+)
 
 // User is one user account in a tenant.
 type User struct {
@@ -60,6 +88,34 @@ type User struct {
 	TenantID          string
 	UserPrincipalName string
 	DisplayName       string
+	// Mail is the sign-in name of a guest (its address in its home
+	// tenant); members sign in with their user principal name.
+	Mail string
+	// Password is what the sign-in pages accept.
+	Password string
+	// Roles are directory role template ids, for example
+	// GlobalAdministrator.
+	Roles []string
+	// MFA marks users enrolled in multifactor authentication: the sign-in
+	// pages ask them to approve a sign-in request.
+	MFA bool
+	// HomeTenantID is set for guests: the tenant their account lives in.
+	HomeTenantID string
+}
+
+// guest reports whether the user is a B2B guest in its tenant.
+func (u User) guest() bool { return u.HomeTenantID != "" && u.HomeTenantID != u.TenantID }
+
+// canConsentForOrganization reports whether one of the user's roles may
+// grant tenant-wide admin consent.
+func (u User) canConsentForOrganization() bool {
+	for _, r := range u.Roles {
+		switch r {
+		case GlobalAdministrator, PrivilegedRoleAdministrator, CloudApplicationAdministrator:
+			return true
+		}
+	}
+	return false
 }
 
 // errNotFound marks lookups of tenants, apps or users that do not exist.
@@ -92,7 +148,17 @@ type directory struct {
 	// roles[tenant][client][resourceAppID] are the application permissions
 	// granted to client on the resource in that tenant.
 	roles map[string]map[string]map[string][]string
+	// delegated[tenant][client][principal] are the delegated permissions
+	// (Graph scope names) granted to client; principal is a user's object
+	// id, or allPrincipals for a tenant-wide grant.
+	delegated map[string]map[string]map[string][]string
+	// expiredSecrets holds the client ids whose secrets have expired.
+	expiredSecrets map[string]bool
 }
+
+// allPrincipals keys a delegated grant made for every user of a tenant
+// (consentType AllPrincipals in Graph).
+const allPrincipals = "*"
 
 func newDirectory() *directory {
 	return &directory{
@@ -102,6 +168,9 @@ func newDirectory() *directory {
 		users:      map[string]*User{},
 		principals: map[string]map[string]bool{},
 		roles:      map[string]map[string]map[string][]string{},
+		delegated:  map[string]map[string]map[string][]string{},
+
+		expiredSecrets: map[string]bool{},
 	}
 }
 
@@ -152,6 +221,12 @@ func (d *directory) addApp(a App) error {
 	a.IdentifierURIs = slices.Clone(a.IdentifierURIs)
 	a.Scopes = slices.Clone(a.Scopes)
 	a.AppRoles = slices.Clone(a.AppRoles)
+	a.RedirectURIs = slices.Clone(a.RedirectURIs)
+	a.RequiredRoles = slices.Clone(a.RequiredRoles)
+	a.RequiredScopes = slices.Clone(a.RequiredScopes)
+	if len(a.RequiredScopes) == 0 {
+		a.RequiredScopes = []string{"User.Read"}
+	}
 	d.apps[id] = &a
 	d.addPrincipalLocked(home, id)
 	return nil
@@ -303,4 +378,167 @@ func nameGUID(parts ...string) string {
 	b[6] = b[6]&0x0f | 0x80
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// addUser adds a user to its tenant. Users sign in by user principal name,
+// guests by mail.
+func (d *directory) addUser(u User) (User, error) {
+	tid := strings.ToLower(u.TenantID)
+	if u.UserPrincipalName == "" {
+		return User{}, errors.New("user has no user principal name")
+	}
+	if u.ObjectID == "" {
+		u.ObjectID = nameGUID("user", tid, strings.ToLower(u.UserPrincipalName))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.tenants[tid]; !ok {
+		return User{}, fmt.Errorf("tenant %s: %w", u.TenantID, errNotFound)
+	}
+	if _, ok := d.userBySignInLocked(tid, u.UserPrincipalName); ok {
+		return User{}, fmt.Errorf("user %s already exists in tenant %s", u.UserPrincipalName, tid)
+	}
+	u.TenantID = tid
+	u.ObjectID = strings.ToLower(u.ObjectID)
+	u.HomeTenantID = strings.ToLower(u.HomeTenantID)
+	u.Roles = slices.Clone(u.Roles)
+	d.users[u.ObjectID] = &u
+	return u, nil
+}
+
+// userBySignIn finds the account a sign-in name means in a tenant: a member
+// by user principal name, or a guest by mail.
+func (d *directory) userBySignIn(tenantID, name string) (User, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	u, ok := d.userBySignInLocked(strings.ToLower(tenantID), name)
+	if !ok {
+		return User{}, false
+	}
+	return *u, true
+}
+
+func (d *directory) userBySignInLocked(tid, name string) (*User, bool) {
+	for _, u := range d.users {
+		if u.TenantID != tid {
+			continue
+		}
+		if strings.EqualFold(u.UserPrincipalName, name) || (u.guest() && strings.EqualFold(u.Mail, name)) {
+			return u, true
+		}
+	}
+	return nil, false
+}
+
+// homeUser finds the member account (not a guest) with the sign-in name in
+// any tenant, as the organizations and common authorities do.
+func (d *directory) homeUser(name string) (User, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, u := range d.users {
+		if !u.guest() && strings.EqualFold(u.UserPrincipalName, name) {
+			return *u, true
+		}
+	}
+	return User{}, false
+}
+
+func (d *directory) user(oid string) (User, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	u, ok := d.users[strings.ToLower(oid)]
+	if !ok {
+		return User{}, false
+	}
+	return *u, true
+}
+
+func (d *directory) tenant(id string) (Tenant, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	t, ok := d.tenants[strings.ToLower(id)]
+	if !ok {
+		return Tenant{}, false
+	}
+	return *t, true
+}
+
+func (d *directory) setUserConsent(tenantID string, allowed bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.tenants[strings.ToLower(tenantID)]
+	if !ok {
+		return fmt.Errorf("tenant %s: %w", tenantID, errNotFound)
+	}
+	t.UserConsent = allowed
+	return nil
+}
+
+// grantDelegated records consent to delegated Graph permissions for one
+// user (principal = object id) or for the whole tenant (allPrincipals),
+// creating the client's service principal as consent does.
+func (d *directory) grantDelegated(tenantID, clientID, principal string, scopes []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tid, cid := strings.ToLower(tenantID), strings.ToLower(clientID)
+	d.addPrincipalLocked(tid, cid)
+	if d.delegated[tid] == nil {
+		d.delegated[tid] = map[string]map[string][]string{}
+	}
+	if d.delegated[tid][cid] == nil {
+		d.delegated[tid][cid] = map[string][]string{}
+	}
+	merged := append(d.delegated[tid][cid][principal], scopes...)
+	slices.Sort(merged)
+	d.delegated[tid][cid][principal] = slices.Compact(merged)
+}
+
+// delegatedGranted reports whether every scope is granted to clientID for
+// the user, by a grant for the user or one for the whole tenant.
+func (d *directory) delegatedGranted(tenantID, clientID, userOID string, scopes []string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	grants := d.delegated[strings.ToLower(tenantID)][strings.ToLower(clientID)]
+	for _, s := range scopes {
+		if !slices.Contains(grants[allPrincipals], s) && !slices.Contains(grants[strings.ToLower(userOID)], s) {
+			return false
+		}
+	}
+	return true
+}
+
+// revokeConsent removes every grant to clientID in the tenant and its
+// service principal there, as deleting the enterprise application does.
+// The home tenant keeps the principal: the registration owns it.
+func (d *directory) revokeConsent(tenantID, clientID string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tid, cid := strings.ToLower(tenantID), strings.ToLower(clientID)
+	app, ok := d.apps[cid]
+	if !ok {
+		return fmt.Errorf("app %s: %w", clientID, errNotFound)
+	}
+	delete(d.roles[tid], cid)
+	delete(d.delegated[tid], cid)
+	if tid != app.HomeTenantID {
+		delete(d.principals[tid], cid)
+	}
+	return nil
+}
+
+func (d *directory) setSecretExpired(clientID string, expired bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cid := strings.ToLower(clientID)
+	if _, ok := d.apps[cid]; !ok {
+		return fmt.Errorf("app %s: %w", clientID, errNotFound)
+	}
+	d.expiredSecrets[cid] = expired
+	return nil
+}
+
+func (d *directory) secretExpired(clientID string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.expiredSecrets[strings.ToLower(clientID)]
 }

@@ -11,8 +11,9 @@ const contosoID = "5e1d0c2b-7a49-4f38-8b6d-0c9e3f2a1b74"
 func TestOpenIDConfiguration(t *testing.T) {
 	t.Parallel()
 	e, base := newServed(t, Config{})
-	if err := e.AddTenant(Tenant{ID: contosoID, Domains: []string{"contoso.onmicrosoft.com", "contoso.example"}, Region: "NA"}); err != nil {
-		t.Fatal(err)
+	// Contoso is seeded; adding it again must fail.
+	if err := e.AddTenant(Tenant{ID: contosoID, Domains: []string{"contoso.onmicrosoft.com", "contoso.example"}, Region: "NA"}); err == nil {
+		t.Fatal("a second tenant with Contoso's id was added")
 	}
 	op := DefaultOperatorTenantID
 	tests := []struct {

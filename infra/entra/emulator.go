@@ -60,6 +60,8 @@ type Config struct {
 	// Apps are further application registrations, for example the upgrade
 	// service's multi-tenant app with its client secret.
 	Apps []App
+	// NoCustomerTenants leaves out the seeded Contoso and Fabrikam tenants.
+	NoCustomerTenants bool
 	// Logger receives request logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -76,7 +78,7 @@ type Emulator struct {
 	ca       *authority
 	current  *signingKey
 	previous *signingKey
-	mux      *http.ServeMux
+	mux      http.Handler
 
 	foreignOnce sync.Once
 	foreign     *signingKey
@@ -84,6 +86,10 @@ type Emulator struct {
 
 	mu      sync.RWMutex
 	baseURL string
+
+	// flows holds what the protocols remember between requests: sessions,
+	// sign-ins in progress, codes, refresh tokens, policies and faults.
+	flows *flowState
 }
 
 // New builds an emulator with the operator tenant, the portal API and
@@ -106,7 +112,7 @@ func New(cfg Config) (*Emulator, error) {
 		cfg.OperatorClaim = DefaultOperatorClaim
 	}
 	cfg.OperatorTenantID = strings.ToLower(cfg.OperatorTenantID)
-	e := &Emulator{cfg: cfg, log: cfg.Logger, now: cfg.Now, dir: newDirectory()}
+	e := &Emulator{cfg: cfg, log: cfg.Logger, now: cfg.Now, dir: newDirectory(), flows: newFlowState()}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,6 +163,11 @@ func (e *Emulator) seed() error {
 			Scopes:   []string{"User.Read", "openid", "profile", "offline_access"},
 			AppRoles: []string{"Organization.Read.All", "Domain.Read.All", "User.Read.All", "Application.Read.All"},
 		},
+	}
+	if !e.cfg.NoCustomerTenants {
+		if err := e.seedCustomers(); err != nil {
+			return fmt.Errorf("entra emulator: %w", err)
+		}
 	}
 	for _, a := range append(apps, e.cfg.Apps...) {
 		if a.HomeTenantID == "" {

@@ -9,12 +9,27 @@ import (
 // routes builds the mux. Each protocol area registers its own routes in its
 // own file, so that the next area (authorize, devicecode, Graph) is one file
 // and one line here.
-func (e *Emulator) routes() *http.ServeMux {
+//
+// Graph lives under /v1.0/ on the same host, in a mux of its own: its
+// paths would otherwise collide with the identity platform's /{tenant}/…
+// patterns.
+func (e *Emulator) routes() http.Handler {
+	graph := http.NewServeMux()
+	e.graphRoutes(graph)
 	mux := http.NewServeMux()
 	e.discoveryRoutes(mux)
 	e.tokenRoutes(mux)
+	e.deviceCodeRoutes(mux)
+	e.authorizeRoutes(mux)
+	e.signInRoutes(mux)
 	e.controlRoutes(mux)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+			graph.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Handler-wide concerns stay out of the protocol files: logging here never

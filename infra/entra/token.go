@@ -29,6 +29,11 @@ type grantHandler func(w http.ResponseWriter, r *http.Request, req tokenRequest)
 func (e *Emulator) grants() map[string]grantHandler {
 	return map[string]grantHandler{
 		"client_credentials": e.clientCredentials,
+		"authorization_code": e.authorizationCodeGrant,
+		"refresh_token":      e.refreshTokenGrant,
+		// MSAL Go sends the short name; RFC 8628 defines the URN.
+		"device_code": e.deviceCodeGrant,
+		"urn:ietf:params:oauth:grant-type:device_code": e.deviceCodeGrant,
 	}
 }
 
@@ -52,6 +57,9 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		e.writeAADError(w, r, errUnsupportedGrant(grant))
 		return
 	}
+	if e.tokenFault(w, r, FaultToken, r.PostForm.Get("client_id"), rt) {
+		return
+	}
 	h(w, r, tokenRequest{tenant: rt, form: r.PostForm})
 }
 
@@ -62,6 +70,9 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	ExtExpiresIn int64  `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	ClientInfo   string `json:"client_info,omitempty"`
 }
 
 func writeTokenResponse(w http.ResponseWriter, resp tokenResponse) {
@@ -147,9 +158,14 @@ func (e *Emulator) authenticateClient(w http.ResponseWriter, r *http.Request, re
 		e.writeAADError(w, r, errMissingParameter("client_id"))
 		return App{}, false
 	}
-	tenantID := req.tenant.tenant.ID
 	app, ok := e.dir.app(clientID)
-	if !ok || !e.dir.hasPrincipal(tenantID, app.ClientID) {
+	if req.tenant.tenant == nil {
+		// The aliases name no directory; the app only has to exist.
+		if !ok {
+			e.writeAADError(w, r, errAppNotFound(clientID, req.tenant.pathID()))
+			return App{}, false
+		}
+	} else if tenantID := req.tenant.tenant.ID; !ok || !e.dir.hasPrincipal(tenantID, app.ClientID) {
 		e.writeAADError(w, r, errAppNotFound(clientID, tenantID))
 		return App{}, false
 	}
@@ -169,6 +185,10 @@ func (e *Emulator) authenticateClient(w http.ResponseWriter, r *http.Request, re
 	}
 	for _, s := range app.Secrets {
 		if subtle.ConstantTimeCompare([]byte(s), []byte(secret)) == 1 {
+			if e.dir.secretExpired(app.ClientID) {
+				e.writeAADError(w, r, errSecretExpired(app.ClientID))
+				return App{}, false
+			}
 			return app, true
 		}
 	}

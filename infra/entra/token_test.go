@@ -26,9 +26,6 @@ func newWithServiceApp(t *testing.T) (*Emulator, string) {
 	if err := e.GrantAppRoles(DefaultOperatorTenantID, serviceClientID, GraphAppID, "Organization.Read.All"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.AddTenant(Tenant{ID: contosoID, Domains: []string{"contoso.onmicrosoft.com"}}); err != nil {
-		t.Fatal(err)
-	}
 	return e, base
 }
 

@@ -1,0 +1,200 @@
+package entra
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// delegatedRequest is a parsed delegated scope parameter: Graph permission
+// names and the OpenID Connect scopes.
+type delegatedRequest struct {
+	scopes []string
+	oidc   []string
+}
+
+// parseDelegatedScope reads a scope parameter of a delegated flow. Graph
+// permissions may be written as "User.Read" or
+// "https://graph.microsoft.com/User.Read"; "/.default" means the app's
+// required permissions. Only Graph is a delegated resource here.
+func parseDelegatedScope(scope string, client App) (delegatedRequest, error) {
+	var req delegatedRequest
+	for _, f := range strings.Fields(scope) {
+		if isOIDCScope(f) {
+			req.oidc = append(req.oidc, f)
+			continue
+		}
+		name := f
+		if i := strings.LastIndex(f, "/"); i >= 0 {
+			res := f[:i]
+			if !strings.EqualFold(res, GraphResource) && !strings.EqualFold(res, GraphAppID) {
+				return delegatedRequest{}, fmt.Errorf("scope %s is not a Microsoft Graph permission", f)
+			}
+			name = f[i+1:]
+		}
+		if name == ".default" {
+			req.scopes = append(req.scopes, client.RequiredScopes...)
+			continue
+		}
+		req.scopes = append(req.scopes, name)
+	}
+	slices.Sort(req.scopes)
+	req.scopes = slices.Compact(req.scopes)
+	if len(req.scopes) == 0 && len(req.oidc) == 0 {
+		return delegatedRequest{}, fmt.Errorf("scope %q names no permission", scope)
+	}
+	return req, nil
+}
+
+// grantedScope is the scope field of a delegated token response.
+func grantedScope(scopes, oidc []string) string {
+	out := make([]string, 0, len(scopes)+len(oidc))
+	for _, s := range scopes {
+		out = append(out, GraphResource+"/"+s)
+	}
+	return strings.Join(append(out, oidc...), " ")
+}
+
+// clientInfo is MSAL's client_info: base64url JSON of the user's object id
+// and home tenant, which MSAL keys accounts by.
+func clientInfo(oid, tid string) string {
+	b, _ := json.Marshal(map[string]string{"uid": oid, "utid": tid}) // Two strings always marshal.
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// userGrant is what a delegated token response is issued for.
+type userGrant struct {
+	client       App
+	user         User
+	tenantID     string
+	scopes       []string
+	oidc         []string
+	nonce        string
+	confidential bool
+}
+
+// writeUserTokens issues the delegated access token, ID token, client info
+// and a new refresh token, and writes the token response.
+func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g userGrant) {
+	base := e.baseFor(r)
+	iss := base + "/" + g.tenantID + "/v2.0"
+	azpacr := "0"
+	if g.confidential {
+		azpacr = "1"
+	}
+	access := jwt.MapClaims{
+		"aud":                GraphResource,
+		"iss":                iss,
+		"aio":                opaque(48),
+		"azp":                g.client.ClientID,
+		"azpacr":             azpacr,
+		"idtyp":              "user",
+		"name":               g.user.DisplayName,
+		"oid":                g.user.ObjectID,
+		"preferred_username": g.user.UserPrincipalName,
+		"rh":                 "1." + opaque(40) + ".",
+		"scp":                strings.Join(g.scopes, " "),
+		"sub":                pairwiseSubject(g.user.ObjectID, GraphResource),
+		"tid":                g.tenantID,
+		"uti":                opaque(16),
+		"ver":                "2.0",
+	}
+	if len(g.scopes) == 0 {
+		delete(access, "scp")
+	}
+	at, err := e.issue(access, tokenSpec{lifetime: DefaultTokenLifetime})
+	if err != nil {
+		e.internalError(w, r, err)
+		return
+	}
+	id := jwt.MapClaims{
+		"aud":                g.client.ClientID,
+		"iss":                iss,
+		"name":               g.user.DisplayName,
+		"oid":                g.user.ObjectID,
+		"preferred_username": g.user.UserPrincipalName,
+		"sub":                pairwiseSubject(g.user.ObjectID, g.client.ClientID),
+		"tid":                g.tenantID,
+		"ver":                "2.0",
+	}
+	if g.nonce != "" {
+		id["nonce"] = g.nonce
+	}
+	it, err := e.issue(id, tokenSpec{lifetime: DefaultTokenLifetime})
+	if err != nil {
+		e.internalError(w, r, err)
+		return
+	}
+	resp := tokenResponse{
+		TokenType: "Bearer", Scope: grantedScope(g.scopes, g.oidc),
+		ExpiresIn: at.ExpiresIn, ExtExpiresIn: at.ExpiresIn, AccessToken: at.Value,
+		IDToken: it.Value,
+		// The home tenant for client_info is the tenant of the account
+		// that signed in, which for a guest is the tenant they are in.
+		ClientInfo: clientInfo(g.user.ObjectID, g.tenantID),
+	}
+	if slices.Contains(g.oidc, "offline_access") {
+		resp.RefreshToken = e.newRefreshToken(g)
+	}
+	writeTokenResponse(w, resp)
+}
+
+func (e *Emulator) newRefreshToken(g userGrant) string {
+	value := "1.AX" + opaque(96)
+	now := e.now()
+	e.flows.mu.Lock()
+	defer e.flows.mu.Unlock()
+	e.flows.refresh[value] = &refreshToken{
+		clientID: g.client.ClientID, userOID: g.user.ObjectID, tenantID: g.tenantID,
+		scopes: slices.Clone(g.scopes), oidcScopes: slices.Clone(g.oidc), issued: now, lastUsed: now,
+	}
+	return value
+}
+
+func (e *Emulator) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	e.log.ErrorContext(r.Context(), "entra emulator internal error", "path", r.URL.Path, "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// authenticateDelegatedClient checks the client of a delegated grant: a
+// secret when one is sent (or the app is confidential and does not allow
+// public client flows), none for public clients.
+func (e *Emulator) authenticateDelegatedClient(w http.ResponseWriter, r *http.Request, req tokenRequest) (App, bool, bool) {
+	clientID := req.form.Get("client_id")
+	_, _, basic := r.BasicAuth()
+	if req.form.Get("client_secret") != "" || basic {
+		// A confidential client authenticates in its home directory; the
+		// tenant of the grant is checked against the grant itself.
+		home := req
+		app, ok := e.dir.app(clientID)
+		if basic && clientID == "" {
+			user, _, _ := r.BasicAuth()
+			app, ok = e.dir.app(user)
+		}
+		if ok {
+			t, _ := e.dir.tenant(app.HomeTenantID)
+			home.tenant = resolvedTenant{segment: t.ID, kind: tenantByID, tenant: &t}
+		}
+		a, ok := e.authenticateClient(w, r, home)
+		return a, true, ok
+	}
+	if clientID == "" {
+		e.writeAADError(w, r, errMissingParameter("client_id"))
+		return App{}, false, false
+	}
+	app, ok := e.dir.app(clientID)
+	if !ok {
+		e.writeAADError(w, r, errAppNotFound(clientID, req.tenant.pathID()))
+		return App{}, false, false
+	}
+	if !app.PublicClient && !app.AllowPublicClientFlows {
+		e.writeAADError(w, r, errPublicClientNotAllowed())
+		return App{}, false, false
+	}
+	return app, false, true
+}
