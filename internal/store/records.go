@@ -97,6 +97,10 @@ type invitationRecord struct {
 	ExpiresAt       time.Time
 	TenantID        string `dynamodbav:",omitempty"`
 	AuthenticatedBy string `dynamodbav:",omitempty"`
+	// The fields below are written by the consent wizard (consent.go).
+	AuthenticatedByObjectID string     `dynamodbav:",omitempty"`
+	AuthenticatedAt         *time.Time `dynamodbav:",omitempty"`
+	GrantedPermissions      []string   `dynamodbav:",omitempty,stringset"`
 }
 
 func toInvitationRecord(i upgrade.Invitation) invitationRecord {
@@ -127,9 +131,13 @@ func (r invitationRecord) domain() upgrade.Invitation {
 		ServiceID: r.ServiceID, TokenID: r.TokenID, Status: upgrade.InvitationStatus(r.Status), AdminEmail: r.AdminEmail,
 		SendInvitation: r.SendInvitation, Generation: r.Generation, EmailSent: r.EmailSent, DeliveryStatus: r.DeliveryStatus,
 		RemindersSent: r.RemindersSent, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
-		TenantID: r.TenantID, AuthenticatedBy: r.AuthenticatedBy}
+		TenantID: r.TenantID, AuthenticatedBy: r.AuthenticatedBy,
+		AuthenticatedByObjectID: r.AuthenticatedByObjectID, GrantedPermissions: r.GrantedPermissions}
 	if r.EmailSentAt != nil {
 		i.EmailSentAt = *r.EmailSentAt
+	}
+	if r.AuthenticatedAt != nil {
+		i.AuthenticatedAt = *r.AuthenticatedAt
 	}
 	return i
 }

@@ -164,6 +164,15 @@ type Invitation struct {
 	ExpiresAt       time.Time
 	TenantID        string
 	AuthenticatedBy string
+	// AuthenticatedByObjectID is the Entra object id (oid) of the
+	// administrator who signed in; AuthenticatedBy holds their UPN.
+	AuthenticatedByObjectID string
+	// AuthenticatedAt is when the tenant was proven consented
+	// (AUTHENTICATION_COMPLETE).
+	AuthenticatedAt time.Time
+	// GrantedPermissions are the application permissions (roles) an app
+	// token for the tenant carried when consent was proven.
+	GrantedPermissions []string
 	// AuthURL is the link, filled in by the Portal for live invitations; it
 	// is never persisted.
 	AuthURL string
