@@ -437,7 +437,7 @@ func (l *lazyInvoker) Invoke(ctx context.Context, function string, event []byte)
 func listen(port int, what string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		return nil, fmt.Errorf("the %s port 127.0.0.1:%d is taken (is another make run up? choose another port): %w", what, port, err)
+		return nil, fmt.Errorf("the %s port 127.0.0.1:%d is taken (is another make run up? set API_PORT or MAIL_PORT to use other ports): %w", what, port, err)
 	}
 	return ln, nil
 }
