@@ -71,3 +71,51 @@ func TestControlOperatorToken(t *testing.T) {
 		})
 	}
 }
+
+func TestControlFlowEndpoints(t *testing.T) {
+	t.Parallel()
+	e, base, _ := newWizard(t)
+	post := func(path, body string) int {
+		resp, err := e.Client().Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tests := []struct {
+		name       string
+		path, body string
+		wantStatus int
+	}{
+		{"grant consent", "/_control/consent/grant", `{"tenant":"` + ContosoTenantID + `","clientId":"` + wizardClientID + `"}`, 204},
+		{"block device code", "/_control/tenant-policy", `{"tenant":"` + FabrikamTenantID + `","blockDeviceCode":true}`, 204},
+		{"policy without tenant", "/_control/tenant-policy", `{"slowDown":true}`, 400},
+		{"inject a fault", "/_control/faults", `{"kind":"graph","status":429,"retryAfter":2}`, 204},
+		{"fault of unknown kind", "/_control/faults", `{"kind":"mail","status":429}`, 400},
+		{"fault that is not injectable", "/_control/faults", `{"kind":"token","aadsts":12345}`, 400},
+		{"approve unknown code", "/_control/devicecode/approve", `{"userCode":"NOPE","user":"` + ContosoAdmin + `"}`, 400},
+		{"expire a secret", "/_control/app-secret/expire", `{"clientId":"` + wizardClientID + `"}`, 204},
+		{"revoke unknown refresh token", "/_control/refresh-tokens/revoke", `{"token":"nope"}`, 400},
+		{"unknown field", "/_control/consent/revoke", `{"tenant":"x","client":"y"}`, 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := post(tc.path, tc.body); got != tc.wantStatus {
+				t.Errorf("status = %d, want %d", got, tc.wantStatus)
+			}
+		})
+	}
+	if e.flows.policy(FabrikamTenantID).blockDeviceCode != true || !e.dir.secretExpired(wizardClientID) {
+		t.Error("policy or secret expiry not applied")
+	}
+	if got := post("/_control/reset", ``); got != 204 {
+		t.Fatalf("reset: %d", got)
+	}
+	if e.flows.policy(FabrikamTenantID).blockDeviceCode || e.dir.secretExpired(wizardClientID) || e.dir.hasPrincipal(ContosoTenantID, wizardClientID) {
+		t.Error("reset kept policy, secret expiry or consent")
+	}
+	if _, ok := e.dir.userBySignIn(ContosoTenantID, ContosoAdmin); !ok {
+		t.Error("reset lost the seeded users")
+	}
+}
