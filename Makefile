@@ -14,6 +14,7 @@ export OCPRO_CACHE := $(CACHE)
 export GOTOOLCHAIN := local
 
 include infra/deps.mk
+include bench.mk
 
 # Each function lives in functions/<logical id without "Function", lower case>.
 FUNCTIONS := UpgradeRequestsFunction InvitationEmailFunction ConsentCallbackFunction \
@@ -40,6 +41,7 @@ help:
 	@echo "make token   print a portal bearer token (OPERATOR=name for another operator)"
 	@echo "make lint    gofmt, go vet, staticcheck"
 	@echo "make fuzz    run every fuzz target for FUZZTIME each"
+	@echo "make bench   binary sizes, cold starts, gateway overhead, warm-path benchmarks (see infra/bench/README.md)"
 
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
 $(addprefix build-,$(FUNCTIONS)): build-%:

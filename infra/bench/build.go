@@ -27,7 +27,7 @@ type Target struct {
 }
 
 // Functions returns every function of t as a target, in logical id order,
-// each with its package from FunctionDir.
+// each with its package from template.FunctionDir.
 func Functions(t *template.Template) []Target {
 	ids := make([]string, 0, len(t.Functions))
 	for id := range t.Functions {
@@ -36,17 +36,9 @@ func Functions(t *template.Template) []Target {
 	slices.Sort(ids)
 	out := make([]Target, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, Target{Name: id, Package: FunctionDir(id)})
+		out = append(out, Target{Name: id, Package: template.FunctionDir(id)})
 	}
 	return out
-}
-
-// FunctionDir is a function's package: functions/<logical id without
-// "Function", in lower case>. It is the rule of stack.FunctionDir and the
-// Makefile's fn_dir, restated rather than imported so that the harness does
-// not link the whole local stack (emulators included) to build one path.
-func FunctionDir(logicalID string) string {
-	return "./functions/" + strings.ToLower(strings.TrimSuffix(logicalID, "Function"))
 }
 
 // errMissing says that a function's package is not in the tree (yet).

@@ -167,20 +167,3 @@ func TestOutcome(t *testing.T) {
 		})
 	}
 }
-
-func TestFunctionDir(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ id, want string }{
-		{"UpgradeRequestsFunction", "./functions/upgraderequests"},
-		{"InvitationEmailFunction", "./functions/invitationemail"},
-		{"Odd", "./functions/odd"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			t.Parallel()
-			if got := FunctionDir(tt.id); got != tt.want {
-				t.Errorf("FunctionDir(%q) = %q, want %q", tt.id, got, tt.want)
-			}
-		})
-	}
-}

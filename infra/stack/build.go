@@ -6,17 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/ocpro/upgrade/infra/template"
 )
-
-// FunctionDir is the package of a function: functions/<logical id without
-// "Function", in lower case>. The Makefile's build targets follow the same
-// rule.
-func FunctionDir(logicalID string) string {
-	return "./functions/" + strings.ToLower(strings.TrimSuffix(logicalID, "Function"))
-}
 
 // BuildFunctions builds every function of the template into
 // out/<LogicalId>/bootstrap with the flags used for AWS (CGO off,
@@ -29,7 +21,7 @@ func BuildFunctions(ctx context.Context, root, out string) error {
 	}
 	for id := range t.Functions {
 		bin := filepath.Join(out, id, "bootstrap")
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, FunctionDir(id))
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, template.FunctionDir(id))
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if outp, err := cmd.CombinedOutput(); err != nil {

@@ -82,6 +82,17 @@ type Route struct {
 	Public bool
 }
 
+// Dir is the Go package of the function, relative to the repository root:
+// functions/<logical id without "Function", in lower case>. The Makefile's
+// build targets follow the same rule, so no list of functions exists
+// outside template.yaml.
+func (f *Function) Dir() string { return FunctionDir(f.LogicalID) }
+
+// FunctionDir is Function.Dir for a logical id.
+func FunctionDir(logicalID string) string {
+	return "./functions/" + strings.ToLower(strings.TrimSuffix(logicalID, "Function"))
+}
+
 // RouteKey is the API Gateway route key, for example "GET /v1/customers/{id}".
 func (r Route) RouteKey() string { return r.Method + " " + r.Path }
 

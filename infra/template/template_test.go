@@ -145,3 +145,17 @@ Resources:
 		}
 	}
 }
+
+func TestFunctionDir(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ id, want string }{
+		{"UpgradeRequestsFunction", "./functions/upgraderequests"},
+		{"InvitationEmailFunction", "./functions/invitationemail"},
+		{"Odd", "./functions/odd"},
+	}
+	for _, tt := range tests {
+		if got := FunctionDir(tt.id); got != tt.want {
+			t.Errorf("FunctionDir(%q) = %q, want %q", tt.id, got, tt.want)
+		}
+	}
+}
