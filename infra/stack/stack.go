@@ -56,6 +56,10 @@ const (
 	senderIdentityARN = "arn:aws:ses:" + Region + ":" + AccountID + ":identity/ocpro.example"
 )
 
+// RequiredRoles are the Microsoft Graph application permissions the
+// operator's application asks customer tenants to consent to.
+var RequiredRoles = []string{"Organization.Read.All", "User.Read.All", "Application.Read.All"}
+
 // Options configure a stack. Zero ports pick free ones.
 type Options struct {
 	// Root is the repository root (template.yaml lives there).
@@ -142,6 +146,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
+	apiURL := "http://" + apiLn.Addr().String()
+	s.APIURL = apiURL
+
 	// Entra emulator (https with its own CA); it stops with runCtx.
 	// Entra emulator (https with its own CA).
 	entraSecret := randomSecret()
@@ -154,6 +161,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			HomeTenantID: entra.DefaultOperatorTenantID,
 			Secrets:      []string{entraSecret},
 			MultiTenant:  true,
+			// The wizard's sign-in and admin consent both return here; the
+			// emulator, like Entra, refuses any other redirect URI.
+			RedirectURIs: []string{apiURL + "/consent/callback"},
+			// The application permissions admin consent grants, which the
+			// consent callback and the validation then require in tokens.
+			RequiredRoles: RequiredRoles,
+			// Device code sign-in (seed steps 10-16) is a public client flow.
+			AllowPublicClientFlows: true,
 		}},
 	})
 	if err != nil {
@@ -190,8 +205,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.MailURL = ses.Endpoint()
 
 	// The template, resolved with local parameter values.
-	apiURL := "http://" + apiLn.Addr().String()
-	s.APIURL = apiURL
 	s.TableName = StackName + "-table"
 	tmpl, err := template.Load(filepath.Join(opts.Root, "template.yaml"), template.Options{
 		Region: Region, AccountID: AccountID, StackName: StackName,
