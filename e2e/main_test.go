@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,16 @@ func run(m *testing.M) int {
 	code := m.Run()
 	if err := s.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: stopping the stack:", err)
+	}
+	// Every secret the tests saw must be absent from every line the stack
+	// printed: the functions' logs, the gateway's access log, the stand-ins.
+	if leaked := leakedSecrets(logs.Bytes()); len(leaked) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: secrets found in the stack's output: %v\n", leaked)
+		code = 1
+	} else if code == 0 {
+		secrets.Lock()
+		fmt.Printf("e2e: searched %d bytes of stack output for %d secrets: none found\n", logs.Len(), len(secrets.values))
+		secrets.Unlock()
 	}
 	if code != 0 || os.Getenv("E2E_LOGS") != "" {
 		fmt.Fprintln(os.Stderr, "---- stack output ----")
@@ -129,6 +140,7 @@ func (c *client) do(method, path string, body any, header ...string) response {
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+		rememberSecret("bearer token", c.token)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -142,7 +154,18 @@ func (c *client) do(method, path string, body any, header ...string) response {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	r := response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	rememberLinks(r)
+	return r
+}
+
+// rememberLinks records the link tokens of every authUrl in a response.
+func rememberLinks(r response) {
+	for _, part := range strings.Split(string(r.Body), `"authUrl":"`)[1:] {
+		if end := strings.IndexByte(part, '"'); end > 0 {
+			rememberLink(part[:end])
+		}
+	}
 }
 
 // must fails the test unless the response has the wanted status.

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/ocpro/upgrade/infra/entra"
 )
 
 var seq atomic.Int64
@@ -248,5 +251,42 @@ func TestPortalNeedsToken(t *testing.T) {
 	forged := &client{t: t, token: "eyJhbGciOiJub25lIn0.eyJvcGVyYXRvcl9pZCI6IngifQ."}
 	if r := forged.do(http.MethodGet, "/v1/customers", nil); r.Status != http.StatusUnauthorized {
 		t.Fatalf("unsigned token: %d, want 401", r.Status)
+	}
+}
+
+// The local gateway enforces the template's JWT authorizer: signature,
+// issuer, audience, expiry and scope. An ID token (audience: the portal
+// client, no scope) or a token for another API never reaches a function.
+func TestPortalRefusesWrongTokens(t *testing.T) {
+	t.Parallel()
+	op := unique("op-tokens-")
+	cases := []struct {
+		name   string
+		token  func() (string, error)
+		status int
+	}{
+		{"ID token", func() (string, error) { return env.Entra.OperatorIDToken(op) }, http.StatusUnauthorized},
+		{"another audience", func() (string, error) { return env.Entra.OperatorToken(op, entra.WithAudience("api://another-api")) }, http.StatusUnauthorized},
+		{"another issuer", func() (string, error) {
+			return env.Entra.OperatorToken(op, entra.WithIssuer("https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0"))
+		}, http.StatusUnauthorized},
+		{"expired", func() (string, error) {
+			return env.Entra.OperatorToken(op, entra.WithIssuedAt(time.Now().Add(-2*time.Hour)), entra.WithExpiresAt(time.Now().Add(-time.Hour)))
+		}, http.StatusUnauthorized},
+		{"forged signature", func() (string, error) { return env.Entra.OperatorToken(op, entra.WithForeignKey()) }, http.StatusUnauthorized},
+		{"no portal scope", func() (string, error) { return env.Entra.OperatorToken(op, entra.WithScopes("User.Read")) }, http.StatusForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tok, err := tc.token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &client{t: t, token: tok}
+			if r := c.do(http.MethodGet, "/v1/customers", nil); r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+		})
 	}
 }
