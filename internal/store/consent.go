@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/wizard"
+)
+
+// The consent wizard's items (see also the package documentation):
+//
+//	item          PK                      SK           notes
+//	wizard        INVITATION#<id>         WIZARD       attempt counters and the device code attempt (code sealed)
+//	credential    INVITATION#<id>         CREDENTIAL   the delegated refresh token, sealed with {tenantId, invitationId}
+//	state         STATE#<sha256(state)>   A            one-time OAuth state: hashes only, ttl at expiry
+//
+// The wizard and credential items share the invitation's partition, so the
+// invitation itself stays one GetItem away from a link.
+const (
+	skWizard     = "WIZARD"
+	skCredential = "CREDENTIAL"
+	typeWizard   = "WIZARD"
+	typeCred     = "CREDENTIAL"
+	typeState    = "STATE"
+)
+
+func statePK(hash string) string { return "STATE#" + hash }
+
+// WizardAPI is the part of the DynamoDB client the Wizard store uses.
+type WizardAPI interface {
+	API
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// Wizard is the DynamoDB wizard.Store: the upgrade Store's reads plus the
+// wizard's conditional writes.
+type Wizard struct {
+	*Store
+	db WizardAPI
+}
+
+var _ wizard.Store = (*Wizard)(nil)
+
+// NewWizard returns a Wizard store on table.
+func NewWizard(db WizardAPI, table string) (*Wizard, error) {
+	if db == nil {
+		return nil, errors.New("store: nil DynamoDB client")
+	}
+	s, err := New(db, table)
+	if err != nil {
+		return nil, err
+	}
+	return &Wizard{Store: s, db: db}, nil
+}
+
+type deviceRecord struct {
+	SealedCode      []byte `dynamodbav:",omitempty"`
+	UserCode        string
+	VerificationURI string
+	IntervalMS      int64
+	ExpiresAt       time.Time
+	LastPollMS      int64
+	Outcome         string
+}
+
+type wizardRecord struct {
+	PK, SK       string
+	Type         string
+	DeviceStarts int
+	Redirects    int
+	Device       *deviceRecord `dynamodbav:",omitempty"`
+}
+
+type credentialRecord struct {
+	PK, SK        string
+	Type          string
+	TenantID      string
+	SealedRefresh []byte
+	At            time.Time
+}
+
+type stateRecord struct {
+	PK, SK         string
+	Type           string
+	InvitationID   string
+	Purpose        string
+	BindingHash    string
+	SealedVerifier []byte `dynamodbav:",omitempty"`
+	TenantID       string `dynamodbav:",omitempty"`
+	ExpiresAt      time.Time
+	TTL            int64 `dynamodbav:"ttl"`
+}
+
+func isConditionFailed(err error) bool {
+	var cf *types.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}
+
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+// TransitionInvitation implements wizard.Store with one conditional
+// UpdateItem that also rewrites GSI2PK, as every status change must.
+func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) error {
+	if t.OperatorID == "" || len(t.From) == 0 {
+		return errors.New("store: transition needs the operator and the states it leaves")
+	}
+	names := map[string]string{"#status": "Status"}
+	values := map[string]types.AttributeValue{
+		":to": str(string(t.To)), ":gsi2": str(invitationStatusPK(t.OperatorID, t.To)),
+		":at": str(t.At.UTC().Format(time.RFC3339Nano)),
+	}
+	set := []string{"#status = :to", "GSI2PK = :gsi2"}
+	var remove []string
+	from := make([]string, len(t.From))
+	for i, s := range t.From {
+		k := ":f" + strconv.Itoa(i)
+		values[k] = str(string(s))
+		from[i] = k
+	}
+	cond := "attribute_exists(PK) AND #status IN (" + strings.Join(from, ", ") + ") AND ExpiresAt > :at"
+	switch t.To {
+	case upgrade.InvitationTokenAcquired:
+		set = append(set, "TenantID = :tenant", "AuthenticatedBy = :upn", "AuthenticatedByObjectID = :oid")
+		values[":tenant"], values[":upn"], values[":oid"] = str(t.TenantID), str(t.UPN), str(t.ObjectID)
+	case upgrade.InvitationAuthenticationComplete:
+		set = append(set, "AuthenticatedAt = :at")
+		cond += " AND TenantID = :tenant"
+		values[":tenant"] = str(t.TenantID)
+		if len(t.Granted) > 0 {
+			set = append(set, "GrantedPermissions = :granted")
+			values[":granted"] = &types.AttributeValueMemberSS{Value: t.Granted}
+		}
+	}
+	if t.To == upgrade.InvitationAuthenticationComplete || t.To == upgrade.InvitationFailed {
+		// Nothing is due any more for a finished invitation: no reminder,
+		// no expiry.
+		remove = append(remove, "DuePK", "DueSK")
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.table), Key: key(invitationPK(t.InvitationID), skMain),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	})
+	if isConditionFailed(err) {
+		return wizard.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("transition invitation to %s: %w", t.To, err)
+	}
+	return nil
+}
+
+// GetAttempt implements wizard.Store with one consistent read, so that a
+// poll right after a start sees it.
+func (w *Wizard) GetAttempt(ctx context.Context, invitationID string) (wizard.Attempt, error) {
+	out, err := w.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(w.table),
+		Key: key(invitationPK(invitationID), skWizard), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return wizard.Attempt{}, fmt.Errorf("get wizard record: %w", err)
+	}
+	if out.Item == nil {
+		return wizard.Attempt{}, nil
+	}
+	var r wizardRecord
+	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
+		return wizard.Attempt{}, fmt.Errorf("decode wizard record: %w", err)
+	}
+	a := wizard.Attempt{DeviceStarts: r.DeviceStarts, Redirects: r.Redirects}
+	if d := r.Device; d != nil {
+		a.Device = &wizard.Device{SealedCode: d.SealedCode, UserCode: d.UserCode, VerificationURI: d.VerificationURI,
+			Interval: time.Duration(d.IntervalMS) * time.Millisecond, ExpiresAt: d.ExpiresAt,
+			LastPoll: time.UnixMilli(d.LastPollMS).UTC(), Outcome: wizard.Outcome(d.Outcome)}
+	}
+	return a, nil
+}
+
+// StartDevice implements wizard.Store: it replaces the device attempt and
+// counts it in one conditional UpdateItem.
+func (w *Wizard) StartDevice(ctx context.Context, invitationID string, d wizard.Device, max int) error {
+	dev, err := attributevalue.Marshal(deviceRecord{SealedCode: d.SealedCode, UserCode: d.UserCode,
+		VerificationURI: d.VerificationURI, IntervalMS: d.Interval.Milliseconds(), ExpiresAt: d.ExpiresAt.UTC(),
+		LastPollMS: d.LastPoll.UnixMilli(), Outcome: string(d.Outcome)})
+	if err != nil {
+		return fmt.Errorf("encode device attempt: %w", err)
+	}
+	return w.count(ctx, invitationID, "DeviceStarts", max, "Device = :dev", map[string]types.AttributeValue{":dev": dev})
+}
+
+// CountRedirect implements wizard.Store.
+func (w *Wizard) CountRedirect(ctx context.Context, invitationID string, max int) error {
+	return w.count(ctx, invitationID, "Redirects", max, "", nil)
+}
+
+// count adds one to a counter of the wizard record unless it reached max,
+// setting more in the same write.
+func (w *Wizard) count(ctx context.Context, invitationID, counter string, max int, more string, values map[string]types.AttributeValue) error {
+	if values == nil {
+		values = map[string]types.AttributeValue{}
+	}
+	values[":one"], values[":max"], values[":type"], values[":zero"] = num(1), num(int64(max)), str(typeWizard), num(0)
+	set := "#type = :type, #n = if_not_exists(#n, :zero) + :one"
+	if more != "" {
+		set += ", " + more
+	}
+	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
+		UpdateExpression:          aws.String("SET " + set),
+		ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
+		ExpressionAttributeNames:  map[string]string{"#n": counter, "#type": "Type"},
+		ExpressionAttributeValues: values,
+	})
+	if isConditionFailed(err) {
+		return wizard.ErrTooManyAttempts
+	}
+	if err != nil {
+		return fmt.Errorf("count %s: %w", counter, err)
+	}
+	return nil
+}
+
+// ClaimPoll implements wizard.Store: compare-and-set on the last poll time
+// of a running attempt.
+func (w *Wizard) ClaimPoll(ctx context.Context, invitationID string, prev, now time.Time) (bool, error) {
+	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
+		UpdateExpression:          aws.String("SET Device.LastPollMS = :now"),
+		ConditionExpression:       aws.String("Device.LastPollMS = :prev AND Device.Outcome = :none"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.UnixMilli()), ":prev": num(prev.UnixMilli()), ":none": str("")},
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim poll: %w", err)
+	}
+	return true, nil
+}
+
+// SettleDevice implements wizard.Store; a settled attempt loses its
+// device code, which is of no use any more.
+func (w *Wizard) SettleDevice(ctx context.Context, invitationID string, interval time.Duration, outcome wizard.Outcome) error {
+	expr := "SET Device.IntervalMS = :i, Device.Outcome = :o"
+	if outcome != wizard.OutcomeNone {
+		expr += " REMOVE Device.SealedCode"
+	}
+	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("attribute_exists(Device)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":i": num(interval.Milliseconds()), ":o": str(string(outcome))},
+	})
+	if isConditionFailed(err) {
+		return wizard.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("settle device attempt: %w", err)
+	}
+	return nil
+}
+
+// SaveCredential implements wizard.Store.
+func (w *Wizard) SaveCredential(ctx context.Context, invitationID string, c wizard.Credential) error {
+	item, err := attributevalue.MarshalMap(credentialRecord{PK: invitationPK(invitationID), SK: skCredential, Type: typeCred,
+		TenantID: c.TenantID, SealedRefresh: c.SealedRefresh, At: c.At.UTC()})
+	if err != nil {
+		return fmt.Errorf("encode credential: %w", err)
+	}
+	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: item}); err != nil {
+		return fmt.Errorf("put credential: %w", err)
+	}
+	return nil
+}
+
+// GetCredential returns the kept credential of an invitation, for the
+// token validation function; upgrade.ErrNotFound when there is none.
+func (w *Wizard) GetCredential(ctx context.Context, invitationID string) (wizard.Credential, error) {
+	out, err := w.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skCredential)})
+	if err != nil {
+		return wizard.Credential{}, fmt.Errorf("get credential: %w", err)
+	}
+	if out.Item == nil {
+		return wizard.Credential{}, upgrade.ErrNotFound
+	}
+	var r credentialRecord
+	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
+		return wizard.Credential{}, fmt.Errorf("decode credential: %w", err)
+	}
+	return wizard.Credential{TenantID: r.TenantID, SealedRefresh: r.SealedRefresh, At: r.At}, nil
+}
+
+// PutState implements wizard.Store. The item expires by TTL as well, but
+// TakeState checks ExpiresAt itself because TTL deletion is lazy.
+func (w *Wizard) PutState(ctx context.Context, s wizard.State) error {
+	item, err := attributevalue.MarshalMap(stateRecord{PK: statePK(s.Hash), SK: skMain, Type: typeState,
+		InvitationID: s.InvitationID, Purpose: string(s.Purpose), BindingHash: s.BindingHash,
+		SealedVerifier: s.SealedVerifier, TenantID: s.TenantID, ExpiresAt: s.ExpiresAt.UTC(), TTL: s.ExpiresAt.Unix()})
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	_, err = w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	if err != nil {
+		return fmt.Errorf("put state: %w", err)
+	}
+	return nil
+}
+
+// TakeState implements wizard.Store with one conditional DeleteItem: of two
+// requests with the same state only one gets it.
+func (w *Wizard) TakeState(ctx context.Context, hash string) (wizard.State, error) {
+	out, err := w.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(w.table), Key: key(statePK(hash), skMain),
+		ConditionExpression: aws.String("attribute_exists(PK)"), ReturnValues: types.ReturnValueAllOld,
+	})
+	if isConditionFailed(err) {
+		return wizard.State{}, upgrade.ErrNotFound
+	}
+	if err != nil {
+		return wizard.State{}, fmt.Errorf("take state: %w", err)
+	}
+	var r stateRecord
+	if err := attributevalue.UnmarshalMap(out.Attributes, &r); err != nil {
+		return wizard.State{}, fmt.Errorf("decode state: %w", err)
+	}
+	return wizard.State{Hash: hash, InvitationID: r.InvitationID, Purpose: wizard.Purpose(r.Purpose),
+		BindingHash: r.BindingHash, SealedVerifier: r.SealedVerifier, TenantID: r.TenantID, ExpiresAt: r.ExpiresAt}, nil
+}

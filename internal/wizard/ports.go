@@ -1,0 +1,267 @@
+// Package wizard is the Token Invitation wizard: what the customer's
+// administrator does between clicking the emailed link and the Tenant
+// Activation page (seed steps 9-20). It signs the administrator in with
+// Microsoft either with the device code flow or with the authorization code
+// flow and PKCE, leads a first-time tenant through tenant-wide admin
+// consent, proves the consent with an application token for the tenant, and
+// records the outcome on the invitation.
+//
+// Lambda keeps nothing between invocations, so every step stores what the
+// next one needs (device code, poll times, one-time states, PKCE verifiers)
+// in the Store, secrets sealed, and any invocation can serve any step.
+//
+// The package knows nothing of AWS, Lambda or HTTP: adapters implement the
+// small interfaces below.
+package wizard
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/upgrade"
+)
+
+// Store keeps invitations and the wizard's own records. Every change is a
+// conditional write, so that concurrent requests cannot both win.
+type Store interface {
+	// GetInvitation reads an invitation by id with one read.
+	GetInvitation(ctx context.Context, id string) (upgrade.Invitation, error)
+	// GetCustomer and GetUpgrade read what the Welcome page names.
+	GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error)
+	GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error)
+	// TransitionInvitation changes the invitation's status when it is one
+	// of t.From and the invitation has not expired at t.At; otherwise it
+	// returns ErrConflict.
+	TransitionInvitation(ctx context.Context, t Transition) error
+	// GetAttempt returns the wizard record of an invitation, the zero
+	// Attempt when there is none.
+	GetAttempt(ctx context.Context, invitationID string) (Attempt, error)
+	// StartDevice stores a new device code attempt, replacing any earlier
+	// one, when fewer than max were started; otherwise ErrTooManyAttempts.
+	StartDevice(ctx context.Context, invitationID string, d Device, max int) error
+	// CountRedirect counts a sign-in or consent redirect when fewer than max
+	// were made; otherwise ErrTooManyAttempts.
+	CountRedirect(ctx context.Context, invitationID string, max int) error
+	// ClaimPoll records now as the device attempt's last poll if the last
+	// poll is still prev, so that of two concurrent status requests only
+	// one polls Microsoft. It returns false when another request won.
+	ClaimPoll(ctx context.Context, invitationID string, prev, now time.Time) (bool, error)
+	// SettleDevice records the device attempt's new interval and outcome;
+	// a settled attempt drops its device code.
+	SettleDevice(ctx context.Context, invitationID string, interval time.Duration, outcome Outcome) error
+	// SaveCredential keeps the sealed delegated refresh token.
+	SaveCredential(ctx context.Context, invitationID string, c Credential) error
+	// PutState stores a one-time state.
+	PutState(ctx context.Context, s State) error
+	// TakeState deletes and returns the state with that hash; ErrNotFound
+	// when there is none (never issued, or already taken).
+	TakeState(ctx context.Context, hash string) (State, error)
+}
+
+// Identity is the Microsoft side: Entra ID sign-in, consent and tokens.
+type Identity interface {
+	// StartDeviceCode asks for a device code for the organizations
+	// authority.
+	StartDeviceCode(ctx context.Context) (DeviceCode, error)
+	// PollDeviceCode redeems a device code once. It returns a *SignInError
+	// while the user has not finished, or when the sign-in failed.
+	PollDeviceCode(ctx context.Context, deviceCode string) (Tokens, error)
+	// AuthorizeURL is the authorization code request with state and the
+	// S256 challenge.
+	AuthorizeURL(ctx context.Context, state, challenge string) (string, error)
+	// RedeemCode redeems an authorization code with its PKCE verifier.
+	RedeemCode(ctx context.Context, code, verifier string) (Tokens, error)
+	// AdminConsentURL is the tenant-wide admin consent request.
+	AdminConsentURL(tenantID, state string) string
+	// AppGrant gets an application token for the tenant and returns what
+	// it proves. It returns ErrNotConsented when the tenant has not
+	// consented to the application.
+	AppGrant(ctx context.Context, tenantID string) (Grant, error)
+}
+
+// Sealer encrypts secrets bound to an encryption context.
+type Sealer interface {
+	Seal(ctx context.Context, plaintext []byte, encCtx map[string]string) ([]byte, error)
+	Open(ctx context.Context, blob []byte, encCtx map[string]string) ([]byte, error)
+}
+
+// Publisher announces a completed authentication.
+type Publisher interface {
+	AuthenticationCompleted(ctx context.Context, e AuthenticationCompleted) error
+}
+
+// Links verifies link tokens and derives them again.
+type Links interface {
+	Verify(ctx context.Context, token string, lookup link.Lookup) (string, error)
+	Token(ctx context.Context, invitationID string, generation int) (string, error)
+}
+
+// Clock tells the time.
+type Clock interface{ Now() time.Time }
+
+// Errors of the ports.
+var (
+	// ErrConflict: a conditional write lost (the invitation moved on).
+	ErrConflict = errors.New("wizard: invitation is not in the expected state")
+	// ErrTooManyAttempts: the invitation's attempt budget is spent.
+	ErrTooManyAttempts = errors.New("wizard: too many attempts")
+	// ErrNotConsented: the tenant has not consented to the application.
+	ErrNotConsented = errors.New("wizard: tenant has not consented")
+)
+
+// Transition is a conditional change of an invitation's status.
+type Transition struct {
+	InvitationID string
+	// OperatorID places the invitation in its operator's status index.
+	OperatorID string
+	From         []upgrade.InvitationStatus
+	To           upgrade.InvitationStatus
+	At           time.Time
+	// TenantID, UPN and ObjectID are recorded on TOKEN_ACQUIRED. On
+	// AUTHENTICATION_COMPLETE TenantID must match the recorded one.
+	TenantID string
+	UPN      string
+	ObjectID string
+	// Granted is recorded on AUTHENTICATION_COMPLETE.
+	Granted []string
+}
+
+// Outcome is how a device code attempt ended, empty while it runs.
+type Outcome string
+
+// The device attempt outcomes.
+const (
+	OutcomeNone     Outcome = ""
+	OutcomeAcquired Outcome = "ACQUIRED"
+	OutcomeDeclined Outcome = "DECLINED"
+	OutcomeExpired  Outcome = "EXPIRED"
+	// OutcomeBlocked: Conditional Access blocks the device code flow
+	// (AADSTS53003); the page offers "Sign in with Microsoft".
+	OutcomeBlocked Outcome = "BLOCKED"
+	// OutcomeNeedsAdmin: the account may not consent (AADSTS65001/90094).
+	OutcomeNeedsAdmin Outcome = "NEEDS_ADMIN"
+	// OutcomeWrongAccount: the account is not in a tenant that can be
+	// used (AADSTS50020, a personal account).
+	OutcomeWrongAccount Outcome = "WRONG_ACCOUNT"
+	OutcomeFailed       Outcome = "FAILED"
+)
+
+// Device is a device code attempt as stored.
+type Device struct {
+	// SealedCode is the device_code, sealed; dropped once settled.
+	SealedCode      []byte
+	UserCode        string
+	VerificationURI string
+	Interval        time.Duration
+	ExpiresAt       time.Time
+	// LastPoll is when Microsoft was last polled (the start counts).
+	LastPoll time.Time
+	Outcome  Outcome
+}
+
+// Attempt is the wizard record of an invitation.
+type Attempt struct {
+	DeviceStarts int
+	Redirects    int
+	// Device is nil before the first "Start authentication".
+	Device *Device
+}
+
+// Credential is the kept delegated credential: the seed's "Tenant account
+// credentials". RefreshToken is sealed with {tenantId, invitationId}.
+type Credential struct {
+	TenantID      string
+	SealedRefresh []byte
+	At            time.Time
+}
+
+// Purpose says which return a state is for.
+type Purpose string
+
+// The state purposes: the same callback serves both returns.
+const (
+	PurposeSignIn  Purpose = "SIGN_IN"
+	PurposeConsent Purpose = "CONSENT"
+)
+
+// State is a one-time OAuth state as stored: only hashes of the state and
+// of the browser binding, never the values.
+type State struct {
+	Hash         string
+	InvitationID string
+	Purpose      Purpose
+	BindingHash  string
+	// SealedVerifier is the PKCE verifier (sign-in only), sealed.
+	SealedVerifier []byte
+	// TenantID is the tenant consent was asked for (consent only).
+	TenantID  string
+	ExpiresAt time.Time
+}
+
+// DeviceCode is Microsoft's device authorization response.
+type DeviceCode struct {
+	DeviceCode      string
+	UserCode        string
+	VerificationURI string
+	Interval        time.Duration
+	ExpiresIn       time.Duration
+}
+
+// Tokens is the verified outcome of a delegated sign-in: the ID token's
+// tid, oid and preferred_username, checked, and the refresh token.
+type Tokens struct {
+	TenantID     string
+	ObjectID     string
+	UPN          string
+	RefreshToken string
+}
+
+// Grant is what an application token for a tenant proves.
+type Grant struct {
+	TenantID string
+	Roles    []string
+}
+
+// AuthenticationCompleted is the event for the rest of the service: ids
+// and the tenant, no secrets.
+type AuthenticationCompleted struct {
+	InvitationID string
+	OperatorID   string
+	CustomerID   string
+	UpgradeID    string
+	ServiceID    string
+	TenantID     string
+}
+
+// Reason classifies a failed or unfinished Microsoft sign-in.
+type Reason string
+
+// The sign-in reasons.
+const (
+	ReasonPending      Reason = "authorization_pending"
+	ReasonSlowDown     Reason = "slow_down"
+	ReasonDeclined     Reason = "declined"
+	ReasonExpired      Reason = "expired"
+	ReasonBlocked      Reason = "conditional_access"
+	ReasonNeedsAdmin   Reason = "needs_admin"
+	ReasonWrongAccount Reason = "wrong_account"
+	ReasonUnavailable  Reason = "unavailable"
+	ReasonOther        Reason = "other"
+)
+
+// SignInError is Microsoft's answer to a sign-in step, classified. Code is
+// the AADSTS number when Microsoft gave one; nothing in it is secret.
+type SignInError struct {
+	Reason Reason
+	Code   string
+}
+
+// Error describes the answer.
+func (e *SignInError) Error() string {
+	if e.Code != "" {
+		return "sign-in: " + string(e.Reason) + " (AADSTS" + e.Code + ")"
+	}
+	return "sign-in: " + string(e.Reason)
+}
