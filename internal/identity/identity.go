@@ -1,0 +1,436 @@
+// Package identity is the Microsoft side of the consent wizard: Entra ID
+// device code and authorization code sign-in, tenant-wide admin consent,
+// ID token validation, and the application token that proves a tenant's
+// consent.
+//
+// Delegated grants (device code, authorization code with PKCE) go through
+// a small OAuth 2.0 client of its own: MSAL Go's device code call blocks
+// until the user finishes, which cannot span Lambda invocations, and MSAL
+// keeps refresh tokens inside its cache where they cannot be sealed. The
+// application token comes from MSAL's confidential client (client
+// credentials), one per container, with its token cache.
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ocpro/upgrade/internal/wizard"
+)
+
+// GraphDefaultScope asks for the application's configured Graph permissions.
+const GraphDefaultScope = "https://graph.microsoft.com/.default"
+
+// DelegatedScopes are asked for at sign-in: an ID token, a refresh token
+// and the least Graph permission.
+const DelegatedScopes = "openid profile offline_access https://graph.microsoft.com/User.Read"
+
+// maxBody bounds what is read from Microsoft.
+const maxBody = 1 << 20
+
+// Secret yields the application's client secret.
+type Secret interface {
+	Secret(ctx context.Context) (string, error)
+}
+
+// Config configures an Entra.
+type Config struct {
+	// AuthorityHost is https://login.microsoftonline.com, or the emulator.
+	AuthorityHost string
+	ClientID      string
+	Secret        Secret
+	// RedirectURI is PUBLIC_BASE_URL + /consent/callback, registered exactly.
+	RedirectURI string
+	// HTTPClient is used for every call; it must have a timeout.
+	HTTPClient *http.Client
+	// Now is the clock for ID token validation.
+	Now func() time.Time
+}
+
+// Entra implements wizard.Identity.
+type Entra struct {
+	c    Config
+	host string
+
+	mu    sync.Mutex
+	meta  *metadata
+	keys  map[string]any
+	app   *confidential.Client
+	appOK bool
+}
+
+var _ wizard.Identity = (*Entra)(nil)
+
+// New returns an Entra. It does no network I/O; discovery and the secret
+// are fetched on first need and kept for the container's life.
+func New(c Config) (*Entra, error) {
+	u, err := url.Parse(c.AuthorityHost)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		return nil, fmt.Errorf("identity: authority host %q is not an https URL", c.AuthorityHost)
+	case c.ClientID == "":
+		return nil, errors.New("identity: empty client id")
+	case c.Secret == nil:
+		return nil, errors.New("identity: nil Secret")
+	case c.HTTPClient == nil:
+		return nil, errors.New("identity: nil HTTP client")
+	case c.RedirectURI == "":
+		return nil, errors.New("identity: empty redirect URI")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), keys: map[string]any{}}, nil
+}
+
+// metadata is the part of the organizations authority's OpenID
+// configuration the wizard needs.
+type metadata struct {
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	DeviceEndpoint        string `json:"device_authorization_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+}
+
+// discover reads the organizations authority's configuration once; a
+// failure is not cached.
+func (e *Entra) discover(ctx context.Context) (metadata, error) {
+	e.mu.Lock()
+	m := e.meta
+	e.mu.Unlock()
+	if m != nil {
+		return *m, nil
+	}
+	var got metadata
+	if err := e.getJSON(ctx, e.host+"/organizations/v2.0/.well-known/openid-configuration", &got); err != nil {
+		return metadata{}, fmt.Errorf("identity: discovery: %w", err)
+	}
+	if got.TokenEndpoint == "" || got.AuthorizationEndpoint == "" || got.JWKSURI == "" {
+		return metadata{}, errors.New("identity: discovery lacks endpoints")
+	}
+	if got.DeviceEndpoint == "" {
+		// Microsoft derives it this way too (MSAL does the same).
+		got.DeviceEndpoint = strings.Replace(got.TokenEndpoint, "/token", "/devicecode", 1)
+	}
+	e.mu.Lock()
+	e.meta = &got
+	e.mu.Unlock()
+	return got, nil
+}
+
+func (e *Entra) getJSON(ctx context.Context, u string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := e.c.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", req.URL.Path, resp.StatusCode)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out)
+}
+
+// oauthError is Microsoft's error body.
+type oauthError struct {
+	Error      string `json:"error"`
+	ErrorCodes []int  `json:"error_codes"`
+}
+
+// tokenResponse is the delegated token response.
+type tokenResponse struct {
+	IDToken      string `json:"id_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// post sends a form to the token or devicecode endpoint. A Microsoft error
+// comes back as a *wizard.SignInError; nothing of the form (codes,
+// secrets) ever reaches an error text.
+func (e *Entra) post(ctx context.Context, endpoint string, form url.Values, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("identity: request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := e.c.HTTPClient.Do(req)
+	if err != nil {
+		return &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var oe oauthError
+		_ = json.Unmarshal(body, &oe) // An unreadable error body is still an error.
+		return classify(oe)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("identity: decode response: %w", err)
+	}
+	return nil
+}
+
+// classify maps Microsoft's documented answers to the wizard's reasons.
+func classify(oe oauthError) *wizard.SignInError {
+	code := ""
+	if len(oe.ErrorCodes) > 0 {
+		code = strconv.Itoa(oe.ErrorCodes[0])
+	}
+	r := wizard.ReasonOther
+	switch {
+	case oe.Error == "authorization_pending":
+		r = wizard.ReasonPending
+	case oe.Error == "slow_down":
+		r = wizard.ReasonSlowDown
+	case oe.Error == "authorization_declined" || code == "65004":
+		r = wizard.ReasonDeclined
+	case oe.Error == "expired_token" || oe.Error == "bad_verification_code" || code == "70008" || code == "54005":
+		r = wizard.ReasonExpired
+	case code == "53003":
+		r = wizard.ReasonBlocked
+	case code == "65001" || code == "90094" || code == "90008":
+		r = wizard.ReasonNeedsAdmin
+	case code == "50020" || code == "50059":
+		r = wizard.ReasonWrongAccount
+	}
+	return &wizard.SignInError{Reason: r, Code: code}
+}
+
+// StartDeviceCode implements wizard.Identity.
+func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) {
+	m, err := e.discover(ctx)
+	if err != nil {
+		return wizard.DeviceCode{}, err
+	}
+	var r struct {
+		DeviceCode      string `json:"device_code"`
+		UserCode        string `json:"user_code"`
+		VerificationURI string `json:"verification_uri"`
+		ExpiresIn       int    `json:"expires_in"`
+		Interval        int    `json:"interval"`
+	}
+	if err := e.post(ctx, m.DeviceEndpoint, url.Values{"client_id": {e.c.ClientID}, "scope": {DelegatedScopes}}, &r); err != nil {
+		return wizard.DeviceCode{}, err
+	}
+	if r.DeviceCode == "" || r.UserCode == "" || r.ExpiresIn <= 0 || !strings.HasPrefix(r.VerificationURI, "https://") {
+		return wizard.DeviceCode{}, errors.New("identity: incomplete device authorization response")
+	}
+	return wizard.DeviceCode{DeviceCode: r.DeviceCode, UserCode: r.UserCode, VerificationURI: r.VerificationURI,
+		Interval: time.Duration(r.Interval) * time.Second, ExpiresIn: time.Duration(r.ExpiresIn) * time.Second}, nil
+}
+
+// PollDeviceCode implements wizard.Identity with the RFC 8628 grant type,
+// authenticating as the confidential client.
+func (e *Entra) PollDeviceCode(ctx context.Context, deviceCode string) (wizard.Tokens, error) {
+	return e.redeem(ctx, url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode},
+	})
+}
+
+// RedeemCode implements wizard.Identity.
+func (e *Entra) RedeemCode(ctx context.Context, code, verifier string) (wizard.Tokens, error) {
+	return e.redeem(ctx, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.c.RedirectURI},
+		"code_verifier": {verifier}, "scope": {DelegatedScopes},
+	})
+}
+
+func (e *Entra) redeem(ctx context.Context, form url.Values) (wizard.Tokens, error) {
+	m, err := e.discover(ctx)
+	if err != nil {
+		return wizard.Tokens{}, err
+	}
+	secret, err := e.c.Secret.Secret(ctx)
+	if err != nil {
+		return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
+	}
+	form.Set("client_id", e.c.ClientID)
+	form.Set("client_secret", secret)
+	var r tokenResponse
+	if err := e.post(ctx, m.TokenEndpoint, form, &r); err != nil {
+		return wizard.Tokens{}, err
+	}
+	claims, err := e.validateIDToken(ctx, m, r.IDToken)
+	if err != nil {
+		return wizard.Tokens{}, err
+	}
+	upn := claims.PreferredUsername
+	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken}, nil
+}
+
+// idClaims are the ID token claims the wizard uses.
+type idClaims struct {
+	TenantID          string `json:"tid"`
+	ObjectID          string `json:"oid"`
+	PreferredUsername string `json:"preferred_username"`
+	jwt.RegisteredClaims
+}
+
+var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// validateIDToken checks the signature against the authority's keys, the
+// audience (our client id), the expiry, and that the issuer is the
+// authority's issuer for the token's own tenant, as Microsoft advises for
+// multi-tenant apps.
+func (e *Entra) validateIDToken(ctx context.Context, m metadata, raw string) (idClaims, error) {
+	if raw == "" {
+		return idClaims{}, errors.New("identity: token response without id_token")
+	}
+	var c idClaims
+	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		return e.key(ctx, m, kid)
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience(e.c.ClientID), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(e.c.Now), jwt.WithLeeway(2*time.Minute))
+	if err != nil {
+		return idClaims{}, fmt.Errorf("identity: invalid ID token: %w", err)
+	}
+	if !guid.MatchString(c.TenantID) || c.ObjectID == "" || c.Issuer != e.host+"/"+c.TenantID+"/v2.0" {
+		return idClaims{}, errors.New("identity: ID token issuer, tenant or object id is not acceptable")
+	}
+	return c, nil
+}
+
+// key returns the signing key kid, fetching the key set again once when
+// it is unknown (keys roll over).
+func (e *Entra) key(ctx context.Context, m metadata, kid string) (any, error) {
+	e.mu.Lock()
+	k, ok := e.keys[kid]
+	e.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := e.getJSON(ctx, m.JWKSURI, &set); err != nil {
+		return nil, fmt.Errorf("identity: keys: %w", err)
+	}
+	keys := map[string]any{}
+	for _, raw := range set.Keys {
+		var h struct {
+			Kid string `json:"kid"`
+		}
+		if json.Unmarshal(raw, &h) != nil || h.Kid == "" {
+			continue
+		}
+		pub, err := parseRSAJWK(raw)
+		if err != nil {
+			continue
+		}
+		keys[h.Kid] = pub
+	}
+	e.mu.Lock()
+	e.keys = keys
+	e.mu.Unlock()
+	if k, ok := keys[kid]; ok {
+		return k, nil
+	}
+	return nil, errors.New("identity: unknown signing key")
+}
+
+// AuthorizeURL implements wizard.Identity: the authorization code request
+// with state and an S256 challenge.
+func (e *Entra) AuthorizeURL(ctx context.Context, state, challenge string) (string, error) {
+	m, err := e.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{
+		"client_id": {e.c.ClientID}, "response_type": {"code"}, "redirect_uri": {e.c.RedirectURI},
+		"response_mode": {"query"}, "scope": {DelegatedScopes}, "state": {state},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "prompt": {"select_account"},
+	}
+	return m.AuthorizationEndpoint + "?" + q.Encode(), nil
+}
+
+// AdminConsentURL implements wizard.Identity with the v2.0 admin consent
+// endpoint of the tenant.
+func (e *Entra) AdminConsentURL(tenantID, state string) string {
+	q := url.Values{"client_id": {e.c.ClientID}, "redirect_uri": {e.c.RedirectURI}, "state": {state}, "scope": {GraphDefaultScope}}
+	return e.host + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + q.Encode()
+}
+
+// notConsented are the AADSTS numbers of a client credentials request in a
+// tenant that has not consented: 700016 (app not found in the directory),
+// 7000229 (no service principal), 65001 (consent required).
+var notConsented = regexp.MustCompile(`AADSTS(700016|7000229|65001)\b`)
+
+// AppGrant implements wizard.Identity with MSAL's client credentials for
+// the tenant. Only a token whose tid is the tenant and whose roles hold
+// permissions counts; the caller compares the roles with what it needs.
+func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, error) {
+	if !guid.MatchString(tenantID) {
+		return wizard.Grant{}, wizard.ErrNotConsented
+	}
+	app, err := e.confidential(ctx)
+	if err != nil {
+		return wizard.Grant{}, err
+	}
+	res, err := app.AcquireTokenByCredential(ctx, []string{GraphDefaultScope}, confidential.WithTenantID(tenantID))
+	if err != nil {
+		if notConsented.MatchString(err.Error()) {
+			return wizard.Grant{}, wizard.ErrNotConsented
+		}
+		return wizard.Grant{}, fmt.Errorf("identity: app token: %w", err)
+	}
+	var c struct {
+		TenantID string   `json:"tid"`
+		Roles    []string `json:"roles"`
+		jwt.RegisteredClaims
+	}
+	// The token came straight from the authority over TLS for this
+	// request; its signature is Graph's business, its claims are ours.
+	if _, _, err := jwt.NewParser().ParseUnverified(res.AccessToken, &c); err != nil {
+		return wizard.Grant{}, fmt.Errorf("identity: app token claims: %w", err)
+	}
+	if len(c.Roles) == 0 {
+		return wizard.Grant{}, wizard.ErrNotConsented
+	}
+	return wizard.Grant{TenantID: c.TenantID, Roles: c.Roles}, nil
+}
+
+// confidential builds the MSAL client on first need (it needs the secret).
+func (e *Entra) confidential(ctx context.Context) (*confidential.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.appOK {
+		return e.app, nil
+	}
+	secret, err := e.c.Secret.Secret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("identity: client secret: %w", err)
+	}
+	cred, err := confidential.NewCredFromSecret(secret)
+	if err != nil {
+		return nil, fmt.Errorf("identity: credential: %w", err)
+	}
+	app, err := confidential.New(e.host+"/organizations", e.c.ClientID, cred,
+		confidential.WithHTTPClient(e.c.HTTPClient), confidential.WithInstanceDiscovery(false))
+	if err != nil {
+		return nil, fmt.Errorf("identity: MSAL client: %w", err)
+	}
+	e.app, e.appOK = &app, true
+	return e.app, nil
+}

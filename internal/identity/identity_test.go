@@ -1,0 +1,163 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ocpro/upgrade/infra/entra"
+	"github.com/ocpro/upgrade/internal/identity"
+	"github.com/ocpro/upgrade/internal/wizard"
+)
+
+const (
+	clientID = "0d6f2b8e-1a3c-4e5f-9b7d-2c4e6f8a0b1c"
+	secret   = "test-secret-value"
+	redirect = "http://127.0.0.1:3000/consent/callback"
+)
+
+var required = []string{"Organization.Read.All", "User.Read.All"}
+
+type staticSecret string
+
+func (s staticSecret) Secret(context.Context) (string, error) { return string(s), nil }
+
+// newEntra starts an emulator with the operator's multi-tenant app and
+// returns it with an Entra adapter pointed at it.
+func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
+	t.Helper()
+	em, err := entra.New(entra.Config{Apps: []entra.App{{
+		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
+		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	base, err := em.Serve(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
+		RedirectURI: redirect, HTTPClient: em.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em, id
+}
+
+func TestDeviceCodeOutcomes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		arrange    func(em *entra.Emulator, userCode string) error
+		wantReason wizard.Reason
+		wantTenant string
+	}{
+		{name: "pending until approved", arrange: func(*entra.Emulator, string) error { return nil }, wantReason: wizard.ReasonPending},
+		{name: "approved by the Global Admin", arrange: func(em *entra.Emulator, c string) error {
+			return em.ApproveDeviceCode(c, entra.ContosoAdmin)
+		}, wantTenant: entra.ContosoTenantID},
+		{name: "declined", arrange: func(em *entra.Emulator, c string) error { return em.DeclineDeviceCode(c) }, wantReason: wizard.ReasonDeclined},
+		{name: "conditional access blocks device code", arrange: func(em *entra.Emulator, c string) error {
+			em.BlockDeviceCode(entra.ContosoTenantID, true)
+			_ = em.ApproveDeviceCode(c, entra.ContosoAdmin) // Fails with AADSTS53003 by design.
+			return nil
+		}, wantReason: wizard.ReasonBlocked},
+		{name: "non-admin cannot consent", arrange: func(em *entra.Emulator, c string) error {
+			_ = em.ApproveDeviceCode(c, entra.ContosoUser) // Fails with AADSTS65001 by design.
+			return nil
+		}, wantReason: wizard.ReasonNeedsAdmin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			em, id := newEntra(t)
+			ctx := context.Background()
+			dc, err := id.StartDeviceCode(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dc.Interval <= 0 || dc.ExpiresIn <= 0 || !strings.HasPrefix(dc.VerificationURI, "https://") {
+				t.Fatalf("device code response %+v", dc)
+			}
+			if err := tt.arrange(em, dc.UserCode); err != nil {
+				t.Fatal(err)
+			}
+			tok, err := id.PollDeviceCode(ctx, dc.DeviceCode)
+			if tt.wantReason != "" {
+				var se *wizard.SignInError
+				if !errors.As(err, &se) || se.Reason != tt.wantReason {
+					t.Fatalf("poll err = %v, want reason %s", err, tt.wantReason)
+				}
+				if strings.Contains(err.Error(), dc.DeviceCode) {
+					t.Fatal("error text holds the device code")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" {
+				t.Fatalf("tokens = %+v", tok)
+			}
+		})
+	}
+}
+
+func TestAppGrantProvesConsent(t *testing.T) {
+	t.Parallel()
+	em, id := newEntra(t)
+	ctx := context.Background()
+	if _, err := id.AppGrant(ctx, entra.FabrikamTenantID); !errors.Is(err, wizard.ErrNotConsented) {
+		t.Fatalf("before consent: err = %v, want ErrNotConsented", err)
+	}
+	if _, err := id.AppGrant(ctx, "not-a-tenant"); !errors.Is(err, wizard.ErrNotConsented) {
+		t.Fatalf("malformed tenant: err = %v, want ErrNotConsented", err)
+	}
+	if err := em.GrantAdminConsent(entra.ContosoTenantID, clientID); err != nil {
+		t.Fatal(err)
+	}
+	g, err := id.AppGrant(ctx, entra.ContosoTenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.TenantID != entra.ContosoTenantID {
+		t.Errorf("tid = %s", g.TenantID)
+	}
+	for _, r := range required {
+		if !slices.Contains(g.Roles, r) {
+			t.Errorf("roles %v lack %s", g.Roles, r)
+		}
+	}
+}
+
+func TestURLs(t *testing.T) {
+	t.Parallel()
+	_, id := newEntra(t)
+	u, err := id.AuthorizeURL(context.Background(), "STATE", "CHALLENGE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/organizations/oauth2/v2.0/authorize?", "state=STATE", "code_challenge=CHALLENGE", "code_challenge_method=S256", "response_type=code"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("authorize URL %s lacks %s", u, want)
+		}
+	}
+	c := id.AdminConsentURL(entra.ContosoTenantID, "S2")
+	for _, want := range []string{"/" + entra.ContosoTenantID + "/v2.0/adminconsent?", "state=S2", "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("admin consent URL %s lacks %s", c, want)
+		}
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := identity.New(identity.Config{AuthorityHost: "http://insecure", ClientID: "x"}); err == nil {
+		t.Error("http authority accepted")
+	}
+}
