@@ -3,8 +3,6 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
@@ -13,9 +11,6 @@ import (
 
 // skMain is the sort key of every entity's main item.
 const skMain = "A"
-
-// dueShards is how many partitions the DueWork index spreads over.
-const dueShards = 16
 
 // sortTimeLayout has a fixed-width fraction so that times sort as text.
 const sortTimeLayout = "2006-01-02T15:04:05.000000000Z"
@@ -41,12 +36,4 @@ func invitationStatusPK(op string, s upgrade.InvitationStatus) string {
 func idempotencyPK(op, key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return opKey(op, "IDEMPOTENCY", hex.EncodeToString(sum[:]))
-}
-
-// dueKeys places an invitation in the DueWork index. Issue 3 replaces this
-// with a time bucket and shard; see the package documentation.
-func dueKeys(invitationID string, next time.Time) (pk, sk string) {
-	h := fnv.New32a()
-	h.Write([]byte(invitationID))
-	return fmt.Sprintf("DUE#%02d", h.Sum32()%dueShards), next.UTC().Format(time.RFC3339) + "#" + invitationID
 }

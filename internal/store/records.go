@@ -101,6 +101,19 @@ type invitationRecord struct {
 	AuthenticatedByObjectID string     `dynamodbav:",omitempty"`
 	AuthenticatedAt         *time.Time `dynamodbav:",omitempty"`
 	GrantedPermissions      []string   `dynamodbav:",omitempty,stringset"`
+	// The fields below are kept by the invitation mails (mail.go). Times
+	// that conditions compare are Unix milliseconds: numbers compare
+	// correctly where RFC 3339 text with a trimmed fraction does not.
+	MailWanted      string `dynamodbav:",omitempty"`
+	MailRequestedAt int64  `dynamodbav:",omitempty"`
+	MailClaim       string `dynamodbav:",omitempty"`
+	MailClaimUntil  int64  `dynamodbav:",omitempty"`
+	LastMailKind    string `dynamodbav:",omitempty"`
+	LastMailAt      int64  `dynamodbav:",omitempty"`
+	LastError       string `dynamodbav:",omitempty"`
+	ResendCount     int    `dynamodbav:",omitempty"`
+	MessageID       string `dynamodbav:",omitempty"`
+	DeliveryAt      int64  `dynamodbav:",omitempty"`
 }
 
 func toInvitationRecord(i upgrade.Invitation) invitationRecord {
@@ -108,7 +121,9 @@ func toInvitationRecord(i upgrade.Invitation) invitationRecord {
 		ServiceID: i.ServiceID, TokenID: i.TokenID, Status: string(i.Status), AdminEmail: i.AdminEmail,
 		SendInvitation: i.SendInvitation, Generation: i.Generation, EmailSent: i.EmailSent, DeliveryStatus: i.DeliveryStatus,
 		RemindersSent: i.RemindersSent, CreatedAt: i.CreatedAt.UTC(), ExpiresAt: i.ExpiresAt.UTC(),
-		TenantID: i.TenantID, AuthenticatedBy: i.AuthenticatedBy}
+		TenantID: i.TenantID, AuthenticatedBy: i.AuthenticatedBy,
+		MailWanted: string(i.MailWanted), MailRequestedAt: unixMilli(i.MailRequestedAt), LastMailKind: string(i.LastMailKind),
+		LastMailAt: unixMilli(i.LastMailAt), LastError: i.LastError, ResendCount: i.ResendCount}
 	if !i.EmailSentAt.IsZero() {
 		t := i.EmailSentAt.UTC()
 		r.EmailSentAt = &t
@@ -122,7 +137,7 @@ func (r invitationRecord) withKeys() invitationRecord {
 	r.PK, r.SK, r.Type = invitationPK(r.ID), skMain, typeInvitation
 	r.GSI1PK, r.GSI1SK = opKey(r.OperatorID, "INVITATIONS"), sortKey(r.CreatedAt, r.ID)
 	r.GSI2PK, r.GSI2SK = invitationStatusPK(r.OperatorID, upgrade.InvitationStatus(r.Status)), sortKey(r.CreatedAt, r.ID)
-	r.DuePK, r.DueSK = dueKeys(r.ID, r.ExpiresAt)
+	r.DuePK, r.DueSK = dueKeys(r.ID, r.firstDue())
 	return r
 }
 
@@ -136,6 +151,9 @@ func (r invitationRecord) domain() upgrade.Invitation {
 	if r.EmailSentAt != nil {
 		i.EmailSentAt = *r.EmailSentAt
 	}
+	i.MailWanted, i.MailRequestedAt = upgrade.MailKind(r.MailWanted), fromUnixMilli(r.MailRequestedAt)
+	i.LastMailKind, i.LastMailAt = upgrade.MailKind(r.LastMailKind), fromUnixMilli(r.LastMailAt)
+	i.LastError, i.ResendCount = r.LastError, r.ResendCount
 	if r.AuthenticatedAt != nil {
 		i.AuthenticatedAt = *r.AuthenticatedAt
 	}

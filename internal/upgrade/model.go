@@ -173,6 +173,22 @@ type Invitation struct {
 	// GrantedPermissions are the application permissions (roles) an app
 	// token for the tenant carried when consent was proven.
 	GrantedPermissions []string
+	// The fields below are kept by the invitation mails (mail.go).
+	//
+	// MailWanted is the mail asked for and not yet settled (sent, failed
+	// or of unknown outcome), and MailRequestedAt when it was asked for:
+	// the reminder sweep asks again for a mail wanted for too long.
+	MailWanted      MailKind
+	MailRequestedAt time.Time
+	// LastMailKind and LastMailAt describe the last mail settled; reminders
+	// count from LastMailAt.
+	LastMailKind MailKind
+	LastMailAt   time.Time
+	// LastError says, for the operator, why the last mail failed or bounced.
+	LastError string
+	// ResendCount counts the operator's resends, which names each resend
+	// mail (resend-1, resend-2, ...).
+	ResendCount int
 	// AuthURL is the link, filled in by the Portal for live invitations; it
 	// is never persisted.
 	AuthURL string

@@ -201,6 +201,11 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 		Status: InvitationPending, AdminEmail: in.AdminEmail, SendInvitation: in.SendInvitation,
 		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(s.ttl),
 	}
+	if in.SendInvitation {
+		// Wanted from the start, so that the sweep sends it should the
+		// Invitation Created event be lost.
+		u.Invitation.MailWanted, u.Invitation.MailRequestedAt = MailWelcome, now
+	}
 	n := NewUpgrade{Upgrade: u, IdempotencyKey: in.IdempotencyKey, IdempotencyExpiresAt: now.Add(IdempotencyTTL)}
 	if in.IdempotencyKey != "" {
 		n.RequestHash = requestHash(customerID, fullName, in, license)
