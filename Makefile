@@ -77,11 +77,25 @@ lint: $(CACHE)/bin/staticcheck
 $(CACHE)/bin/staticcheck: tools/go.mod tools/go.sum
 	cd tools && go build -o $@ honnef.co/go/tools/cmd/staticcheck
 
+# Each fuzz target runs for FUZZTIME. Inputs that found new coverage are kept
+# in the package's testdata/fuzz/<target> (at most FUZZKEEP new ones per run),
+# so the seed corpus that plain go test replays grows with every run.
+FUZZKEEP ?= 32
 fuzz:
-	@set -e; for pkg in $$(go list ./...); do \
+	@set -e; cache=$$(go env GOCACHE)/fuzz; \
+	for pkg in $$(go list ./...); do \
 	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
 	    go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    src=$$cache/$$pkg/$$t; dst=$$(go list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$t; \
+	    if [ -d "$$src" ]; then \
+	      mkdir -p "$$dst"; n=0; \
+	      for f in $$(ls -t "$$src"); do \
+	        [ -e "$$dst/$$f" ] && continue; [ $$n -ge $(FUZZKEEP) ] && break; \
+	        cp "$$src/$$f" "$$dst/$$f"; n=$$((n+1)); \
+	      done; \
+	      echo "  kept $$n new corpus entries in $${dst#$(CURDIR)/}"; \
+	    fi; \
 	  done; \
 	done
 
