@@ -1,0 +1,102 @@
+package awsconf
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var lambdaEnv = map[string]string{
+	"AWS_REGION":            "eu-west-1",
+	"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
+	"AWS_SECRET_ACCESS_KEY": "secret",
+	"AWS_SESSION_TOKEN":     "session",
+}
+
+func with(extra map[string]string) map[string]string {
+	m := map[string]string{}
+	for k, v := range lambdaEnv {
+		m[k] = v
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func TestFromEnvRefusesAnIncompleteEnvironment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no region", with(map[string]string{"AWS_REGION": ""}), "AWS_REGION"},
+		{"no key id", with(map[string]string{"AWS_ACCESS_KEY_ID": ""}), "AWS_ACCESS_KEY_ID"},
+		{"no secret", with(map[string]string{"AWS_SECRET_ACCESS_KEY": ""}), "AWS_SECRET_ACCESS_KEY"},
+		{"bad checksum mode", with(map[string]string{"AWS_RESPONSE_CHECKSUM_VALIDATION": "sometimes"}), "AWS_RESPONSE_CHECKSUM_VALIDATION"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := FromEnv(env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg, err := FromEnv(env(with(map[string]string{"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "eu-west-1" || cfg.ResponseChecksumValidation != aws.ResponseChecksumValidationWhenRequired {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil || creds.AccessKeyID != "AKIDEXAMPLE" || creds.SessionToken != "session" {
+		t.Fatalf("credentials = %+v, %v", creds, err)
+	}
+}
+
+// A service client built from the configuration sends its requests to the
+// endpoint its AWS_ENDPOINT_URL_<SERVICE> variable names, and only that
+// service's client does.
+func TestServiceEndpointsFromEnv(t *testing.T) {
+	t.Parallel()
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("X-Amz-Target"))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Write([]byte(`{"TableNames":[]}`))
+	}))
+	defer srv.Close()
+	cfg, err := FromEnv(env(with(map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB":        srv.URL,
+		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("ListTables through the configured endpoint: %v", err)
+	}
+	if len(got) != 1 || got[0] != "DynamoDB_20120810.ListTables" {
+		t.Fatalf("requests = %v", got)
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	if ep := sm.Options().BaseEndpoint; ep != nil {
+		t.Fatalf("Secrets Manager got an endpoint it was not given: %s", *ep)
+	}
+}
