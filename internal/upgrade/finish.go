@@ -1,0 +1,427 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ocpro/upgrade/internal/fault"
+)
+
+// The Teams management permissions a licence grants (PRODUCT.md "What the
+// licences grant").
+const (
+	PermissionUsers               = "Users"
+	PermissionAssignPhoneNumbers  = "Assign Phone Numbers"
+	PermissionOnlineVoiceRouting  = "Online Voice Routing"
+	PermissionQueuedChanges       = "Queued Changes"
+	PermissionEditUserPolicies    = "Edit User Policies"
+	PermissionNumberRanges        = "Number Ranges"
+	PermissionReservedNumbers     = "Reserved Numbers"
+	PermissionLifeCycleManagement = "LifeCycle Management"
+	PermissionAudit               = "Audit"
+)
+
+// Permissions returns the Teams management permissions the licence grants,
+// in the order of the vendor's table; none for OC Essentials or an unknown
+// licence.
+func (l License) Permissions() []string {
+	plus := []string{PermissionUsers, PermissionAssignPhoneNumbers, PermissionOnlineVoiceRouting, PermissionQueuedChanges}
+	switch l {
+	case EssentialsPlus:
+		return plus
+	case Pro:
+		return append(plus, PermissionEditUserPolicies, PermissionNumberRanges, PermissionReservedNumbers,
+			PermissionLifeCycleManagement, PermissionAudit)
+	}
+	return nil
+}
+
+// Permissions returns what the service grants: its licence's permissions
+// once it is active, nothing before or after.
+func (s Service) Permissions() []string {
+	if s.Status != ServiceActive {
+		return nil
+	}
+	return s.License.Permissions()
+}
+
+// The SIP connection every finished service gets (seed step 26).
+const (
+	SIPPort         = 5061
+	SIPTransportTLS = "TLS"
+	SIPStatusActive = "ACTIVE"
+)
+
+// SIPConnection is a row of a service's SIP Connections tab (seed step 26).
+type SIPConnection struct {
+	ID         string
+	ServiceID  string
+	CustomerID string
+	Name       string
+	// FQDN is <short name>.<operator SIP domain>, lower case.
+	FQDN      string
+	Port      int
+	Transport string
+	Status    string
+	CreatedAt time.Time
+}
+
+// SIPFQDN builds the FQDN of a service's SIP connection under the
+// operator's SIP domain. Short names are printable ASCII without dots or
+// white space, so the result is one more DNS label under the domain.
+func SIPFQDN(shortName, sipDomain string) string {
+	return strings.ToLower(shortName + "." + strings.Trim(sipDomain, "."))
+}
+
+// ServiceDetails is a service with what the Service page shows beside it.
+type ServiceDetails struct {
+	Service
+	OperatorID     string
+	UpgradeID      string
+	SIPConnections []SIPConnection
+}
+
+// Completion is what CompleteUpgrade writes in one atomic step: the
+// service becomes ACTIVE with the confirmed licence and users, the
+// customer's licence and user totals follow, the SIP connection is created,
+// the upgrade is COMPLETED and the tenant's M365 record takes the
+// validation that allowed it.
+type Completion struct {
+	OperatorID string
+	UpgradeID  string
+	// Service is the service as it becomes: ACTIVE, confirmed licence and
+	// users.
+	Service Service
+	// PreviousUsers is what the service reserved until now; the customer's
+	// reservation moves by Service.LicensedUsers - PreviousUsers.
+	PreviousUsers int
+	SIP           SIPConnection
+	M365          M365Connection
+	Validation    Validation
+	At            time.Time
+}
+
+// FinishStore is what the Finisher needs beyond reading upgrades.
+type FinishStore interface {
+	GetCustomer(ctx context.Context, operatorID, id string) (Customer, error)
+	GetUpgrade(ctx context.Context, operatorID, id string) (Upgrade, error)
+	GetInvitation(ctx context.Context, id string) (Invitation, error)
+	// CompleteUpgrade writes c atomically. It fails, changing nothing, with
+	// ErrStateChanged when the upgrade is no longer waiting (completed or
+	// cancelled meanwhile) or its invitation is no longer
+	// AUTHENTICATION_COMPLETE, a *LicenseError when the customer's licence
+	// is not lower, a *UserLimitError when the users do not fit.
+	CompleteUpgrade(ctx context.Context, c Completion) error
+	// CancelUpgrade cancels a waiting upgrade atomically: upgrade and
+	// service CANCELLED, a live or completed invitation REVOKED, the short
+	// name freed and the users released. It returns ErrStateChanged when
+	// the upgrade is no longer waiting.
+	CancelUpgrade(ctx context.Context, operatorID, upgradeID string, at time.Time) error
+	// GetService returns a service with its SIP connections.
+	GetService(ctx context.Context, operatorID, id string) (ServiceDetails, error)
+	// ListCustomerServices lists a customer's services, newest first.
+	ListCustomerServices(ctx context.Context, operatorID, customerID string) ([]Service, error)
+}
+
+// ErrStateChanged says a conditional write lost because the record moved
+// on since it was read.
+var ErrStateChanged = errors.New("state changed")
+
+// ServiceUpgraded is the event a finished upgrade announces.
+type ServiceUpgraded struct {
+	OperatorID    string
+	CustomerID    string
+	UpgradeID     string
+	ServiceID     string
+	TenantID      string
+	License       License
+	LicensedUsers int
+}
+
+// FinishPublisher announces finished upgrades.
+type FinishPublisher interface {
+	ServiceUpgraded(ctx context.Context, e ServiceUpgraded) error
+}
+
+// FinishDeps are the Finisher's collaborators; Logger is optional.
+type FinishDeps struct {
+	Store     FinishStore
+	Validator Validator
+	Publisher FinishPublisher
+	Clock     Clock
+	IDs       IDSource
+	// SIPDomain is the operator domain SIP connection FQDNs are built under.
+	SIPDomain string
+	// ApplicationID is the operator's Entra application (client) id.
+	ApplicationID string
+	Logger        *slog.Logger
+}
+
+// Finisher resumes and cancels upgrades (seed steps 22-26) and shows the
+// services they create.
+type Finisher struct {
+	store     FinishStore
+	validator Validator
+	pub       FinishPublisher
+	clock     Clock
+	ids       IDSource
+	sipDomain string
+	appID     string
+	log       *slog.Logger
+}
+
+// NewFinisher checks d and returns a Finisher.
+func NewFinisher(d FinishDeps) (*Finisher, error) {
+	switch {
+	case d.Store == nil:
+		return nil, errors.New("upgrade: nil FinishStore")
+	case d.Validator == nil:
+		return nil, errors.New("upgrade: nil Validator")
+	case d.Publisher == nil:
+		return nil, errors.New("upgrade: nil FinishPublisher")
+	case d.Clock == nil:
+		return nil, errors.New("upgrade: nil Clock")
+	case d.IDs == nil:
+		return nil, errors.New("upgrade: nil IDSource")
+	case strings.Trim(d.SIPDomain, ".") == "":
+		return nil, errors.New("upgrade: empty SIP domain")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Finisher{store: d.Store, validator: d.Validator, pub: d.Publisher, clock: d.Clock, ids: d.IDs,
+		sipDomain: d.SIPDomain, appID: d.ApplicationID, log: d.Logger}, nil
+}
+
+// ResumeInput is what the operator confirms when resuming (seed step 24).
+type ResumeInput struct {
+	LicenseType   string
+	LicensedUsers int
+}
+
+// Resume finishes an upgrade whose administrator completed authentication:
+// it checks the confirmed values against every input rule again, validates
+// the tenant afresh with real tokens, then completes everything in one
+// atomic write and announces Service Upgraded. Resuming a completed
+// upgrade with the same values returns it unchanged.
+//
+// A failed validation changes nothing: a permanent failure is Unprocessable
+// (422) with the reason as a field error on "tenant", a transient one is
+// Unavailable (503) with the Retry-After Microsoft gave.
+func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in ResumeInput) (Upgrade, error) {
+	license, errs := ValidateTargetLicense(in.LicenseType)
+	errs = append(errs, ValidateLicensedUsers(in.LicensedUsers)...)
+	if err := fault.InvalidFields(errs...); err != nil {
+		return Upgrade{}, err
+	}
+	u, inv, err := f.load(ctx, operatorID, upgradeID)
+	if err != nil {
+		return Upgrade{}, err
+	}
+	switch u.Status {
+	case UpgradeCompleted:
+		return f.replay(u, inv, license, in.LicensedUsers)
+	case UpgradeCancelled:
+		return Upgrade{}, fault.New(fault.PreconditionFailed, "The upgrade was cancelled.")
+	}
+	if inv.Status != InvitationAuthenticationComplete {
+		return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The invitation is %s; the upgrade can be resumed once it is AUTHENTICATION_COMPLETE.", inv.Status))
+	}
+	c, err := f.store.GetCustomer(ctx, operatorID, u.CustomerID)
+	if err != nil {
+		return Upgrade{}, storeErr("get customer", err)
+	}
+	if rule := CheckUpgradePath(c.License, license); len(rule) > 0 {
+		return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer cannot be upgraded to this licence.", Fields: rule}
+	}
+	if rule := CheckCustomerUsers(c.ReservedUsers-u.Service.LicensedUsers, in.LicensedUsers); len(rule) > 0 {
+		return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer would exceed its user limit.", Fields: rule}
+	}
+
+	v, err := f.validator.Validate(ctx, TenantRef{OperatorID: operatorID, CustomerID: u.CustomerID,
+		TenantID: inv.TenantID, InvitationID: inv.ID})
+	if err != nil {
+		return Upgrade{}, fmt.Errorf("validate tenant of upgrade %s: %w", upgradeID, err)
+	}
+	if err := v.Err(); err != nil {
+		f.log.InfoContext(ctx, "resume refused: tenant validation failed", "upgradeId", upgradeID, "tenantId", inv.TenantID,
+			"code", v.FirstFailure().Code, "aadsts", v.FirstFailure().AADSTS)
+		return Upgrade{}, err
+	}
+
+	now := f.clock.Now().UTC()
+	svc := u.Service
+	prevUsers := svc.LicensedUsers
+	svc.License, svc.LicensedUsers, svc.Status = license, in.LicensedUsers, ServiceActive
+	comp := Completion{
+		OperatorID: operatorID, UpgradeID: u.ID, Service: svc, PreviousUsers: prevUsers, At: now, Validation: v,
+		SIP: SIPConnection{ID: f.ids.NewID(), ServiceID: svc.ID, CustomerID: u.CustomerID, Name: svc.ShortName,
+			FQDN: SIPFQDN(svc.ShortName, f.sipDomain), Port: SIPPort, Transport: SIPTransportTLS, Status: SIPStatusActive, CreatedAt: now},
+		M365: connectionOf(operatorID, inv, f.appID),
+	}
+	switch err := f.store.CompleteUpgrade(ctx, comp); {
+	case errors.Is(err, ErrStateChanged):
+		// Another request finished or cancelled it meanwhile: answer with
+		// what won.
+		return f.afterRace(ctx, operatorID, upgradeID, license, in.LicensedUsers)
+	case err != nil:
+		var le *LicenseError
+		var ue *UserLimitError
+		switch {
+		case errors.As(err, &le):
+			return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer cannot be upgraded to this licence.",
+				Fields: CheckUpgradePath(le.Current, license), Err: err}
+		case errors.As(err, &ue):
+			return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer would exceed its user limit.",
+				Fields: CheckCustomerUsers(ue.Reserved-prevUsers, in.LicensedUsers), Err: err}
+		}
+		return Upgrade{}, storeErr("complete upgrade", err)
+	}
+	f.log.InfoContext(ctx, "upgrade completed", "upgradeId", u.ID, "serviceId", svc.ID, "license", license)
+	if err := f.pub.ServiceUpgraded(ctx, ServiceUpgraded{OperatorID: operatorID, CustomerID: u.CustomerID, UpgradeID: u.ID,
+		ServiceID: svc.ID, TenantID: inv.TenantID, License: license, LicensedUsers: in.LicensedUsers}); err != nil {
+		// The upgrade is committed; the event only informs. Losing it must
+		// not fail the operator's request.
+		f.log.ErrorContext(ctx, "publish Service Upgraded failed", "upgradeId", u.ID, "error", err)
+	}
+	u.Status, u.Service = UpgradeCompleted, svc
+	return f.withInvitation(ctx, u)
+}
+
+func (f *Finisher) load(ctx context.Context, operatorID, upgradeID string) (Upgrade, Invitation, error) {
+	u, err := f.store.GetUpgrade(ctx, operatorID, upgradeID)
+	if err != nil {
+		return Upgrade{}, Invitation{}, storeErr("get upgrade", err)
+	}
+	inv, err := f.store.GetInvitation(ctx, u.Invitation.ID)
+	if err != nil {
+		return Upgrade{}, Invitation{}, storeErr("get invitation", err)
+	}
+	u.Invitation = inv
+	return u, inv, nil
+}
+
+func (f *Finisher) withInvitation(ctx context.Context, u Upgrade) (Upgrade, error) {
+	inv, err := f.store.GetInvitation(ctx, u.Invitation.ID)
+	if err != nil {
+		return Upgrade{}, storeErr("get invitation", err)
+	}
+	u.Invitation = inv
+	return u, nil
+}
+
+// replay answers a resume of a completed upgrade: the same confirmation
+// gets the finished upgrade, another one is a conflict rather than a
+// silent no-op.
+func (f *Finisher) replay(u Upgrade, _ Invitation, license License, users int) (Upgrade, error) {
+	if u.Service.License != license || u.Service.LicensedUsers != users {
+		return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The upgrade is already completed with %s and %d users.", u.Service.License, u.Service.LicensedUsers))
+	}
+	return u, nil
+}
+
+func (f *Finisher) afterRace(ctx context.Context, operatorID, upgradeID string, license License, users int) (Upgrade, error) {
+	u, inv, err := f.load(ctx, operatorID, upgradeID)
+	if err != nil {
+		return Upgrade{}, err
+	}
+	switch u.Status {
+	case UpgradeCompleted:
+		return f.replay(u, inv, license, users)
+	case UpgradeCancelled:
+		return Upgrade{}, fault.New(fault.PreconditionFailed, "The upgrade was cancelled.")
+	}
+	return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The invitation is %s; the upgrade cannot be resumed now.", inv.Status))
+}
+
+// Cancel ends a waiting upgrade: the invitation is revoked, the short name
+// and the reserved users are freed, upgrade and service are CANCELLED.
+// Cancelling a cancelled upgrade returns it; a completed one is a conflict.
+func (f *Finisher) Cancel(ctx context.Context, operatorID, upgradeID string) (Upgrade, error) {
+	u, _, err := f.load(ctx, operatorID, upgradeID)
+	if err != nil {
+		return Upgrade{}, err
+	}
+	switch u.Status {
+	case UpgradeCancelled:
+		return u, nil
+	case UpgradeCompleted:
+		return Upgrade{}, fault.New(fault.PreconditionFailed, "The upgrade is completed and can no longer be cancelled.")
+	}
+	now := f.clock.Now().UTC()
+	if err := f.store.CancelUpgrade(ctx, operatorID, upgradeID, now); err != nil {
+		if errors.Is(err, ErrStateChanged) {
+			u, _, lerr := f.load(ctx, operatorID, upgradeID)
+			if lerr != nil {
+				return Upgrade{}, lerr
+			}
+			if u.Status == UpgradeCancelled {
+				return u, nil
+			}
+			return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The upgrade is %s and can no longer be cancelled.", u.Status))
+		}
+		return Upgrade{}, storeErr("cancel upgrade", err)
+	}
+	f.log.InfoContext(ctx, "upgrade cancelled", "upgradeId", upgradeID)
+	u, _, err = f.load(ctx, operatorID, upgradeID)
+	return u, err
+}
+
+// GetService returns one of the operator's services with its permissions
+// and SIP connections.
+func (f *Finisher) GetService(ctx context.Context, operatorID, id string) (ServiceDetails, error) {
+	s, err := f.store.GetService(ctx, operatorID, id)
+	if err != nil {
+		return ServiceDetails{}, storeErr("get service", err)
+	}
+	return s, nil
+}
+
+// ListSIPConnections returns the SIP Connections tab of a service.
+func (f *Finisher) ListSIPConnections(ctx context.Context, operatorID, serviceID string) ([]SIPConnection, error) {
+	s, err := f.GetService(ctx, operatorID, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	return s.SIPConnections, nil
+}
+
+// CustomerOverview is a row of the Tenants page with its services (seed
+// step 25).
+type CustomerOverview struct {
+	Customer
+	Services []Service
+}
+
+// GetCustomerOverview returns a customer with its licence and services.
+func (f *Finisher) GetCustomerOverview(ctx context.Context, operatorID, id string) (CustomerOverview, error) {
+	c, err := f.store.GetCustomer(ctx, operatorID, id)
+	if err != nil {
+		return CustomerOverview{}, storeErr("get customer", err)
+	}
+	svcs, err := f.store.ListCustomerServices(ctx, operatorID, id)
+	if err != nil {
+		return CustomerOverview{}, storeErr("list services", err)
+	}
+	return CustomerOverview{Customer: c, Services: svcs}, nil
+}
+
+// storeErr maps the store errors every read shares.
+func storeErr(op string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return &fault.Error{Kind: fault.NotFound, Detail: "Not found.", Err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// sortedUnique returns the distinct values of s in order.
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
