@@ -220,6 +220,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"EntraClientId":            ServiceClientID,
 			"EntraCredentialSecretArn": entraSecretARN,
 			"LinkKeySecretArn":         linkKeySecretARN,
+			"EntraRequiredRoles":       strings.Join(RequiredRoles, ","),
 		},
 	})
 	if err != nil {
@@ -264,7 +265,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.Bus = bus
 	s.closers = append(s.closers, bus.Close)
-	kmsHandler, err := kms.New(tokenKeyID, randomBytes(32))
+	// The KMS stand-in serves the key the template gives the consent
+	// function (TOKEN_KMS_KEY_ID: !GetAtt TokenKey.Arn).
+	keyID := tokenKeyID
+	if fn, ok := tmpl.Functions["ConsentCallbackFunction"]; ok && fn.Environment["TOKEN_KMS_KEY_ID"] != "" {
+		keyID = fn.Environment["TOKEN_KMS_KEY_ID"]
+	}
+	kmsHandler, err := kms.New(keyID, randomBytes(32))
 	if err != nil {
 		return nil, err
 	}

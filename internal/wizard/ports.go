@@ -116,9 +116,9 @@ type Transition struct {
 	InvitationID string
 	// OperatorID places the invitation in its operator's status index.
 	OperatorID string
-	From         []upgrade.InvitationStatus
-	To           upgrade.InvitationStatus
-	At           time.Time
+	From       []upgrade.InvitationStatus
+	To         upgrade.InvitationStatus
+	At         time.Time
 	// TenantID, UPN and ObjectID are recorded on TOKEN_ACQUIRED. On
 	// AUTHENTICATION_COMPLETE TenantID must match the recorded one.
 	TenantID string
