@@ -1,18 +1,85 @@
-// Command invitationemail is InvitationEmailFunction. Until the mail issue
-// lands it refuses every event, so that EventBridge keeps them for retry and
-// the dead-letter queue instead of losing them.
+// Command invitationemail is InvitationEmailFunction: it sends the
+// invitation mails requested on the bus and records the SES delivery
+// events. It only wires: configuration from the environment, AWS clients
+// built once, then lambda.Start. Init does no network I/O.
 package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/notify"
+	"github.com/ocpro/upgrade/internal/secret"
+	"github.com/ocpro/upgrade/internal/store"
+	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
 func main() {
-	lambda.Start(func(ctx context.Context, e events.CloudWatchEvent) error {
-		return errors.New("invitation mails are not available yet: " + e.DetailType)
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	h, err := wire(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*notify.EventHandler, error) {
+	need := map[string]string{}
+	for _, k := range []string{"TABLE_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "SENDER_ADDRESS", "SES_CONFIGURATION_SET", "LINK_KEY_SECRET_ARN"} {
+		if need[k] = getenv(k); need[k] == "" {
+			return nil, fmt.Errorf("%s is not set", k)
+		}
+	}
+	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
+	if err != nil {
+		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	st, err := store.New(dynamodb.NewFromConfig(cfg), need["TABLE_NAME"])
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), need["LINK_KEY_SECRET_ARN"], link.MinKeySize)
+	if err != nil {
+		return nil, err
+	}
+	links, err := link.NewSigner(key, need["PUBLIC_BASE_URL"])
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	sender, err := mail.NewSender(sesv2.NewFromConfig(cfg), mail.SenderConfig{
+		From: need["SENDER_ADDRESS"], SenderName: need["OPERATOR_NAME"], ConfigurationSet: need["SES_CONFIGURATION_SET"], Logger: log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	m, err := notify.NewMailer(notify.Deps{
+		Store: st, Renderer: renderer, Sender: sender, Links: links, Clock: upgrade.SystemClock{}, Logger: log,
+		Branding:  mail.Branding{OperatorName: need["OPERATOR_NAME"], SupportAddress: getenv("SUPPORT_ADDRESS")},
+		Reminders: upgrade.ReminderPolicy{Offsets: offsets},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return notify.NewEventHandler(m)
 }

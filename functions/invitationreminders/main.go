@@ -1,17 +1,74 @@
-// Command invitationreminders is InvitationRemindersFunction. Until the mail
-// issue lands it refuses the schedule's events.
+// Command invitationreminders is InvitationRemindersFunction: the scheduled
+// reminder and expiry sweep. It only wires: configuration from the
+// environment, AWS clients built once, then lambda.Start. Init does no
+// network I/O; the SES send rate is read on the first run.
 package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/store"
+	"github.com/ocpro/upgrade/internal/sweep"
+	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
+// defaultSendRate is the mails per second assumed when SES cannot tell:
+// the rate of a new SES account in the sandbox.
+const defaultSendRate = 1
+
 func main() {
-	lambda.Start(func(ctx context.Context, e events.CloudWatchEvent) error {
-		return errors.New("the reminder sweep is not available yet")
-	})
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	s, err := wire(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(s.Handle)
+}
+
+func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*sweep.Sweeper, error) {
+	table, busName := getenv("TABLE_NAME"), getenv("EVENT_BUS_NAME")
+	if table == "" || busName == "" {
+		return nil, fmt.Errorf("TABLE_NAME and EVENT_BUS_NAME must be set")
+	}
+	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
+	if err != nil {
+		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
+	}
+	rate := float64(defaultSendRate)
+	if v := getenv("SEND_RATE_FALLBACK"); v != "" {
+		if rate, err = strconv.ParseFloat(v, 64); err != nil || rate <= 0 {
+			return nil, fmt.Errorf("SEND_RATE_FALLBACK=%q: want a positive number of mails per second", v)
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	st, err := store.New(dynamodb.NewFromConfig(cfg), table)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := bus.NewPublisher(eventbridge.NewFromConfig(cfg), busName)
+	if err != nil {
+		return nil, err
+	}
+	pace, err := sweep.NewSESPacer(sesv2.NewFromConfig(cfg), rate, log)
+	if err != nil {
+		return nil, err
+	}
+	return sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: offsets}})
 }

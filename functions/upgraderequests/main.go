@@ -14,14 +14,18 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -100,5 +104,41 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHandler(portal, s.operatorClaim, log)
+	opts, err := mailParts(cfg, getenv, st, pub, links, s, log)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewHandler(portal, s.operatorClaim, log, opts...)
+}
+
+// mailParts wires the Customer Invitations actions and the email settings
+// (issue 3).
+func mailParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub *bus.Publisher, links *link.Signer, s settings, log *slog.Logger) ([]api.Option, error) {
+	operator, from, configSet := getenv("OPERATOR_NAME"), getenv("SENDER_ADDRESS"), getenv("SES_CONFIGURATION_SET")
+	if operator == "" || from == "" || configSet == "" {
+		return nil, fmt.Errorf("OPERATOR_NAME, SENDER_ADDRESS and SES_CONFIGURATION_SET must be set")
+	}
+	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
+	if err != nil {
+		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
+	}
+	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: st, Requests: pub, Links: links, Clock: upgrade.SystemClock{},
+		Logger: log, InvitationTTL: s.invitationTTL, Reminders: upgrade.ReminderPolicy{Offsets: offsets}})
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	sender, err := mail.NewSender(sesv2.NewFromConfig(cfg), mail.SenderConfig{From: from, SenderName: operator, ConfigurationSet: configSet, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Renderer: renderer, Sender: sender, Clock: upgrade.SystemClock{},
+		Logger: log, Branding: mail.Branding{OperatorName: operator}, PublicBaseURL: s.publicBaseURL, InvitationTTL: s.invitationTTL})
+	if err != nil {
+		return nil, err
+	}
+	return []api.Option{api.WithInvitationActions(actions), api.WithEmailSettings(set)}, nil
 }

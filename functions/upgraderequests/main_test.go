@@ -13,7 +13,8 @@ func full() map[string]string {
 	return map[string]string{
 		"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "PUBLIC_BASE_URL": "https://portal.example.net",
 		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
-		"AWS_REGION": "eu-west-1",
+		"AWS_REGION": "eu-west-1", "OPERATOR_NAME": "Live Platform", "SENDER_ADDRESS": "no-reply@ocpro.example",
+		"SES_CONFIGURATION_SET": "ocpro-mail",
 	}
 }
 

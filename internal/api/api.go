@@ -58,12 +58,15 @@ type Handler struct {
 	claim  string
 	log    *slog.Logger
 	routes map[string]route
+	// actions and settings are optional parts (invitations.go).
+	actions  InvitationActions
+	settings EmailSettings
 }
 
 // NewHandler returns a Handler. operatorClaim names the JWT claim holding
 // the operator id (DefaultOperatorClaim when empty); log may be nil for
 // slog.Default.
-func NewHandler(portal Portal, operatorClaim string, log *slog.Logger) (*Handler, error) {
+func NewHandler(portal Portal, operatorClaim string, log *slog.Logger, opts ...Option) (*Handler, error) {
 	if portal == nil {
 		return nil, errors.New("api: nil Portal")
 	}
@@ -74,6 +77,9 @@ func NewHandler(portal Portal, operatorClaim string, log *slog.Logger) (*Handler
 		log = slog.Default()
 	}
 	h := &Handler{portal: portal, claim: operatorClaim, log: log}
+	for _, o := range opts {
+		o(h)
+	}
 	h.routes = map[string]route{
 		"POST /v1/customers":                    h.createCustomer,
 		"GET /v1/customers":                     h.listCustomers,
@@ -85,14 +91,14 @@ func NewHandler(portal Portal, operatorClaim string, log *slog.Logger) (*Handler
 		"GET /v1/invitations/{id}":              h.getInvitation,
 		"POST /v1/upgrades/{id}/resume":         notYet,
 		"POST /v1/upgrades/{id}/cancel":         notYet,
-		"POST /v1/invitations/{id}/resend":      notYet,
-		"POST /v1/invitations/{id}/regenerate":  notYet,
-		"POST /v1/invitations/{id}/revoke":      notYet,
+		"POST /v1/invitations/{id}/resend":      h.resendInvitation,
+		"POST /v1/invitations/{id}/regenerate":  h.regenerateInvitation,
+		"POST /v1/invitations/{id}/revoke":      h.revokeInvitation,
 		"GET /v1/services/{id}":                 notYet,
 		"GET /v1/services/{id}/sip-connections": notYet,
-		"GET /v1/settings/email":                notYet,
-		"PUT /v1/settings/email":                notYet,
-		"POST /v1/settings/email/test":          notYet,
+		"GET /v1/settings/email":                h.getEmailSettings,
+		"PUT /v1/settings/email":                h.putEmailSettings,
+		"POST /v1/settings/email/test":          h.testEmailSettings,
 	}
 	return h, nil
 }

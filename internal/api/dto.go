@@ -75,6 +75,8 @@ type invitationJSON struct {
 	EmailSent       bool       `json:"emailSent"`
 	EmailSentAt     *time.Time `json:"emailSentAt,omitempty"`
 	DeliveryStatus  string     `json:"deliveryStatus,omitempty"`
+	LastError       string     `json:"lastError,omitempty"`
+	LastMailKind    string     `json:"lastMail,omitempty"`
 	RemindersSent   int        `json:"remindersSent"`
 	AuthURL         string     `json:"authUrl,omitempty"`
 	CreatedAt       time.Time  `json:"createdAt"`
@@ -92,6 +94,7 @@ func invitationOut(i upgrade.Invitation) invitationJSON {
 		t := i.EmailSentAt.UTC()
 		out.EmailSentAt = &t
 	}
+	out.LastError, out.LastMailKind = i.LastError, string(i.LastMailKind)
 	return out
 }
 

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/upgrade"
+)
+
+// InvitationActions are the operator's actions in Security > Customer
+// Invitations.
+type InvitationActions interface {
+	Resend(ctx context.Context, operatorID, id string) (upgrade.Invitation, error)
+	Regenerate(ctx context.Context, operatorID, id string) (upgrade.Invitation, error)
+	Revoke(ctx context.Context, operatorID, id string) (upgrade.Invitation, error)
+}
+
+// EmailSettings serves the operator's invitation mail settings.
+type EmailSettings interface {
+	Get(ctx context.Context, operatorID string) (mail.Settings, error)
+	Put(ctx context.Context, operatorID string, s mail.Settings) (mail.Settings, error)
+	SendTest(ctx context.Context, operatorID, to string) error
+}
+
+// Option adds an optional part of the portal API to a Handler; routes whose
+// part is missing answer 501.
+type Option func(*Handler)
+
+// WithInvitationActions serves resend, regenerate and revoke.
+func WithInvitationActions(a InvitationActions) Option { return func(h *Handler) { h.actions = a } }
+
+// WithEmailSettings serves the email settings routes.
+func WithEmailSettings(s EmailSettings) Option { return func(h *Handler) { h.settings = s } }
+
+// action is a method expression of InvitationActions.
+type action func(InvitationActions, context.Context, string, string) (upgrade.Invitation, error)
+
+func (h *Handler) resendInvitation(ctx context.Context, r request) (result, error) {
+	return h.invitationAction(ctx, r, InvitationActions.Resend, http.StatusAccepted)
+}
+
+func (h *Handler) regenerateInvitation(ctx context.Context, r request) (result, error) {
+	return h.invitationAction(ctx, r, InvitationActions.Regenerate, http.StatusOK)
+}
+
+func (h *Handler) revokeInvitation(ctx context.Context, r request) (result, error) {
+	return h.invitationAction(ctx, r, InvitationActions.Revoke, http.StatusOK)
+}
+
+func (h *Handler) invitationAction(ctx context.Context, r request, act action, status int) (result, error) {
+	if h.actions == nil {
+		return notYet(ctx, r)
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return result{}, err
+	}
+	inv, err := act(h.actions, ctx, r.operatorID, id)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: status, body: invitationOut(inv)}, nil
+}
+
+func (h *Handler) getEmailSettings(ctx context.Context, r request) (result, error) {
+	if h.settings == nil {
+		return notYet(ctx, r)
+	}
+	s, err := h.settings.Get(ctx, r.operatorID)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: http.StatusOK, body: s}, nil
+}
+
+func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, error) {
+	if h.settings == nil {
+		return notYet(ctx, r)
+	}
+	raw, err := body(r.APIGatewayV2HTTPRequest)
+	if err != nil {
+		return result{}, err
+	}
+	var s mail.Settings
+	if err := decodeObject(raw,
+		field{name: "senderName", into: &s.SenderName},
+		field{name: "replyTo", into: &s.ReplyTo},
+		field{name: "welcomeSubject", into: &s.WelcomeSubject},
+		field{name: "welcomeBody", into: &s.WelcomeBody},
+		field{name: "reminderSubject", into: &s.ReminderSubject},
+		field{name: "reminderBody", into: &s.ReminderBody},
+	); err != nil {
+		return result{}, err
+	}
+	saved, err := h.settings.Put(ctx, r.operatorID, s)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: http.StatusOK, body: saved}, nil
+}
+
+func (h *Handler) testEmailSettings(ctx context.Context, r request) (result, error) {
+	if h.settings == nil {
+		return notYet(ctx, r)
+	}
+	raw, err := body(r.APIGatewayV2HTTPRequest)
+	if err != nil {
+		return result{}, err
+	}
+	var to string
+	if err := decodeObject(raw, field{name: "to", required: true, into: &to}); err != nil {
+		return result{}, err
+	}
+	if err := h.settings.SendTest(ctx, r.operatorID, to); err != nil {
+		return result{}, err
+	}
+	return result{status: http.StatusAccepted, body: map[string]string{"to": to, "status": "SENT"}}, nil
+}
