@@ -61,6 +61,8 @@ type Handler struct {
 	// actions and settings are optional parts (invitations.go).
 	actions  InvitationActions
 	settings EmailSettings
+	// finisher serves resume, cancel and the service routes (services.go).
+	finisher Finisher
 }
 
 // NewHandler returns a Handler. operatorClaim names the JWT claim holding
@@ -83,19 +85,19 @@ func NewHandler(portal Portal, operatorClaim string, log *slog.Logger, opts ...O
 	h.routes = map[string]route{
 		"POST /v1/customers":                    h.createCustomer,
 		"GET /v1/customers":                     h.listCustomers,
-		"GET /v1/customers/{id}":                h.getCustomer,
+		"GET /v1/customers/{id}":                h.getCustomerOverview,
 		"POST /v1/customers/{id}/upgrades":      h.createUpgrade,
 		"GET /v1/upgrades":                      h.listUpgrades,
 		"GET /v1/upgrades/{id}":                 h.getUpgrade,
 		"GET /v1/invitations":                   h.listInvitations,
 		"GET /v1/invitations/{id}":              h.getInvitation,
-		"POST /v1/upgrades/{id}/resume":         notYet,
-		"POST /v1/upgrades/{id}/cancel":         notYet,
+		"POST /v1/upgrades/{id}/resume":         h.resume,
+		"POST /v1/upgrades/{id}/cancel":         h.cancel,
 		"POST /v1/invitations/{id}/resend":      h.resendInvitation,
 		"POST /v1/invitations/{id}/regenerate":  h.regenerateInvitation,
 		"POST /v1/invitations/{id}/revoke":      h.revokeInvitation,
-		"GET /v1/services/{id}":                 notYet,
-		"GET /v1/services/{id}/sip-connections": notYet,
+		"GET /v1/services/{id}":                 h.getService,
+		"GET /v1/services/{id}/sip-connections": h.listSIPConnections,
 		"GET /v1/settings/email":                h.getEmailSettings,
 		"PUT /v1/settings/email":                h.putEmailSettings,
 		"POST /v1/settings/email/test":          h.testEmailSettings,
