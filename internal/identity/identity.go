@@ -7,8 +7,8 @@
 // a small OAuth 2.0 client of its own: MSAL Go's device code call blocks
 // until the user finishes, which cannot span Lambda invocations, and MSAL
 // keeps refresh tokens inside its cache where they cannot be sealed. The
-// application token comes from MSAL's confidential client (client
-// credentials), one per container, with its token cache.
+// application token that proves consent comes from MSAL's confidential
+// client (client credentials), fresh for every proof.
 package identity
 
 import (
@@ -65,11 +65,9 @@ type Entra struct {
 	c    Config
 	host string
 
-	mu    sync.Mutex
-	meta  *metadata
-	keys  map[string]any
-	app   *confidential.Client
-	appOK bool
+	mu   sync.Mutex
+	meta *metadata
+	keys map[string]any
 }
 
 var _ wizard.Identity = (*Entra)(nil)
@@ -411,13 +409,12 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 	return wizard.Grant{TenantID: c.TenantID, Roles: c.Roles}, nil
 }
 
-// confidential builds the MSAL client on first need (it needs the secret).
+// confidential builds an MSAL client for one proof. The proof must not
+// come from MSAL's token cache: a token cached before the tenant consented
+// (or before it revoked consent) would prove the wrong thing, and MSAL Go
+// has no way to skip its cache for client credentials. The secret is still
+// fetched once per container.
 func (e *Entra) confidential(ctx context.Context) (*confidential.Client, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.appOK {
-		return e.app, nil
-	}
 	secret, err := e.c.Secret.Secret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("identity: client secret: %w", err)
@@ -431,6 +428,5 @@ func (e *Entra) confidential(ctx context.Context) (*confidential.Client, error) 
 	if err != nil {
 		return nil, fmt.Errorf("identity: MSAL client: %w", err)
 	}
-	e.app, e.appOK = &app, true
-	return e.app, nil
+	return &app, nil
 }

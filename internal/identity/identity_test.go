@@ -161,3 +161,23 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Error("http authority accepted")
 	}
 }
+
+// A proof asked for before the consent must not be reused after it: the
+// second answer comes from Microsoft, not from a cache.
+func TestAppGrantIsNeverCached(t *testing.T) {
+	t.Parallel()
+	em, id := newEntra(t)
+	ctx := context.Background()
+	if err := em.GrantAdminConsent(entra.FabrikamTenantID, clientID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := id.AppGrant(ctx, entra.FabrikamTenantID); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.RevokeConsent(entra.FabrikamTenantID, clientID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := id.AppGrant(ctx, entra.FabrikamTenantID); !errors.Is(err, wizard.ErrNotConsented) {
+		t.Fatalf("after revocation: err = %v, want ErrNotConsented", err)
+	}
+}

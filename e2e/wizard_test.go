@@ -1,0 +1,409 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocpro/upgrade/infra/entra"
+)
+
+// tenant is a customer tenant of one test, so that consent given in one
+// test never helps another.
+type tenant struct {
+	id, admin, user string
+}
+
+func newTenant(t *testing.T) tenant {
+	t.Helper()
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	id := h[0:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
+	domain := "t" + h[:10] + ".example"
+	if err := env.Entra.AddTenant(entra.Tenant{ID: id, Domains: []string{"t" + h[:10] + ".onmicrosoft.com", domain}, DisplayName: "Tenant " + h[:6]}); err != nil {
+		t.Fatal(err)
+	}
+	tn := tenant{id: id, admin: "admin@" + domain, user: "user@" + domain}
+	if _, err := env.Entra.AddUser(entra.User{TenantID: id, UserPrincipalName: tn.admin, DisplayName: "Admin", Roles: []string{entra.GlobalAdministrator}, MFA: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Entra.AddUser(entra.User{TenantID: id, UserPrincipalName: tn.user, DisplayName: "User"}); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+// invitation creates an upgrade and returns the invitation's id and link.
+func invitation(t *testing.T, c *client) (id, authURL string) {
+	t.Helper()
+	cust := newCustomer(t, c)
+	up := must(t, c.do(http.MethodPost, fmt.Sprintf("/v1/customers/%s/upgrades", cust["id"]), upgradeBody(unique("wiz"))), http.StatusCreated)
+	inv := up["invitation"].(map[string]any)
+	return inv["id"].(string), inv["authUrl"].(string)
+}
+
+func invitationStatus(t *testing.T, c *client, id string) map[string]any {
+	t.Helper()
+	return must(t, c.do(http.MethodGet, "/v1/invitations/"+id, nil), http.StatusOK)
+}
+
+// browser is a person's browser: a cookie jar, the emulator's CA, and
+// redirects followed by hand so that a test can stop at one.
+type browser struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.Entra.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &browser{t: t, client: c}
+}
+
+// page is where the browser ended up.
+type page struct {
+	URL    *url.URL
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// do sends one request and follows redirects until stop says so (nil
+// follows all).
+func (b *browser) do(method, target string, form url.Values, stop func(*url.URL) bool) page {
+	b.t.Helper()
+	for range 20 {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, target, body)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			b.t.Fatalf("%s %s: %v", method, req.URL.Path, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode < 300 || resp.StatusCode >= 400 || loc == "" {
+			return page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header, Body: string(raw)}
+		}
+		next, err := req.URL.Parse(loc)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if stop != nil && stop(next) {
+			return page{URL: next, Status: resp.StatusCode, Header: resp.Header}
+		}
+		method, target, form = http.MethodGet, next.String(), nil
+	}
+	b.t.Fatal("too many redirects")
+	return page{}
+}
+
+func (b *browser) get(target string) page { return b.do(http.MethodGet, target, nil, nil) }
+
+var (
+	formTokenRe = regexp.MustCompile(`name="form" value="([^"]+)"`)
+	ctxRe       = regexp.MustCompile(`name="ctx" value="([^"]+)"`)
+	numberRe    = regexp.MustCompile(`name="number" value="([^"]+)"`)
+	userCodeRe  = regexp.MustCompile(`id="usercode"[^>]*value="([A-Z0-9]+)"`)
+)
+
+func find(t *testing.T, re *regexp.Regexp, p page) string {
+	t.Helper()
+	m := re.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("%s (status %d) has no %s:\n%s", p.URL.Path, p.Status, re, p.Body)
+	}
+	return m[1]
+}
+
+// action posts one of the wizard's forms from the page p.
+func (b *browser) action(p page, authURL, name string, stop func(*url.URL) bool) page {
+	b.t.Helper()
+	return b.do(http.MethodPost, authURL+"/"+name, url.Values{"form": {find(b.t, formTokenRe, p)}}, stop)
+}
+
+// signInAtMicrosoft fills the emulator's sign-in, MFA and consent pages as
+// a person would, and returns where the browser ends up (or stops).
+func (b *browser) signInAtMicrosoft(p page, user string, org bool, stop func(*url.URL) bool) page {
+	b.t.Helper()
+	base := env.EntraURL
+	for range 6 {
+		switch {
+		case strings.Contains(p.Body, `action="/login"`):
+			p = b.do(http.MethodPost, base+"/login", url.Values{"ctx": {find(b.t, ctxRe, p)}, "login": {user}, "passwd": {entra.DefaultPassword}}, stop)
+		case strings.Contains(p.Body, `action="/login/mfa"`):
+			p = b.do(http.MethodPost, base+"/login/mfa", url.Values{"ctx": {find(b.t, ctxRe, p)}, "number": {find(b.t, numberRe, p)}}, stop)
+		case strings.Contains(p.Body, `action="/consent"`):
+			f := url.Values{"ctx": {find(b.t, ctxRe, p)}, "action": {"accept"}}
+			if org {
+				f.Set("consent_org", "on")
+			}
+			p = b.do(http.MethodPost, base+"/consent", f, stop)
+		case strings.Contains(p.Body, `action="/needadmin"`):
+			p = b.do(http.MethodPost, base+"/needadmin", url.Values{"ctx": {find(b.t, ctxRe, p)}}, stop)
+		default:
+			return p
+		}
+		if p.Body == "" && p.Status >= 300 {
+			return p
+		}
+	}
+	return p
+}
+
+func isCallback(u *url.URL) bool { return u.Path == "/consent/callback" }
+
+func wantText(t *testing.T, p page, status int, texts ...string) {
+	t.Helper()
+	if p.Status != status {
+		t.Fatalf("%s: status %d, want %d\n%s", p.URL.Path, p.Status, status, p.Body)
+	}
+	for _, s := range texts {
+		if !strings.Contains(p.Body, s) {
+			t.Fatalf("%s lacks %q:\n%s", p.URL.Path, s, p.Body)
+		}
+	}
+}
+
+// signIn walks "Sign in with Microsoft" to the page after the callback.
+func signIn(t *testing.T, b *browser, authURL, user string) page {
+	t.Helper()
+	welcome := b.get(authURL)
+	wantText(t, welcome, http.StatusOK, "Start authentication", "Sign in with Microsoft")
+	p := b.action(welcome, authURL, "signin", nil)
+	return b.signInAtMicrosoft(p, user, false, nil)
+}
+
+// consent walks step 17-19 from the "token acquired" page.
+func consent(t *testing.T, b *browser, authURL string, acquired page, user string) page {
+	t.Helper()
+	p := b.action(acquired, authURL, "continue", nil)
+	return b.signInAtMicrosoft(p, user, true, nil)
+}
+
+// Seed steps 9, 17-20, the "Sign in with Microsoft" way.
+func TestWizardSignInWithMicrosoft(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-wiz-"))
+	tn := newTenant(t)
+	id, authURL := invitation(t, c)
+	b := newBrowser(t)
+
+	acquired := signIn(t, b, authURL, tn.admin)
+	wantText(t, acquired, http.StatusOK, "successfully acquired a token", tn.admin, "Click here to continue")
+	if s := invitationStatus(t, c, id); s["status"] != "TOKEN_ACQUIRED" || s["tenantId"] != tn.id {
+		t.Fatalf("after sign-in: %v", s)
+	}
+	done := consent(t, b, authURL, acquired, tn.admin)
+	wantText(t, done, http.StatusOK, "Tenant Activation", "The Token authentication process has successfully completed", tn.id)
+	for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Content-Type-Options", "Cache-Control"} {
+		if done.Header.Get(h) == "" {
+			t.Errorf("activation page lacks %s", h)
+		}
+	}
+	s := invitationStatus(t, c, id)
+	if s["status"] != "AUTHENTICATION_COMPLETE" || s["tenantId"] != tn.id || s["authenticatedBy"] != tn.admin {
+		t.Fatalf("after consent: %v", s)
+	}
+	// A second use of the completed link gets the neutral page.
+	wantText(t, b.get(authURL), http.StatusNotFound, "This link is not valid")
+}
+
+// Seed steps 9-20, the device code way, with the code approved through the
+// emulator's control API as the administrator would on another device.
+func TestWizardDeviceCode(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-dev-"))
+	tn := newTenant(t)
+	id, authURL := invitation(t, c)
+	b := newBrowser(t)
+
+	welcome := b.get(authURL)
+	device := b.action(welcome, authURL, "device", nil)
+	wantText(t, device, http.StatusOK, "Copy the code", "/devicelogin")
+	code := find(t, userCodeRe, device)
+	if s := invitationStatus(t, c, id); s["status"] != "IN_PROGRESS" {
+		t.Fatalf("after start: %v", s)
+	}
+	if err := env.Entra.ApproveDeviceCode(code, tn.admin); err != nil {
+		t.Fatal(err)
+	}
+	acquired := waitForStep(t, b, authURL, "successfully acquired a token")
+	wantText(t, acquired, http.StatusOK, tn.admin)
+	done := consent(t, b, authURL, acquired, tn.admin)
+	wantText(t, done, http.StatusOK, "The Token authentication process has successfully completed")
+	if s := invitationStatus(t, c, id); s["status"] != "AUTHENTICATION_COMPLETE" {
+		t.Fatalf("after consent: %v", s)
+	}
+}
+
+// waitForStep polls the status route as the page's script does until the
+// wizard page shows text.
+func waitForStep(t *testing.T, b *browser, authURL, text string) page {
+	t.Helper()
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		p := b.get(authURL + "/status")
+		if strings.Contains(p.Body, text) {
+			return p
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-t.Context().Done():
+			t.Fatal("cancelled")
+		}
+	}
+	t.Fatalf("the wizard never showed %q", text)
+	return page{}
+}
+
+// A tenant whose Conditional Access blocks device code: the page says so
+// and offers "Sign in with Microsoft", which then works.
+func TestWizardConditionalAccessBlocksDeviceCode(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-ca-"))
+	tn := newTenant(t)
+	env.Entra.BlockDeviceCode(tn.id, true)
+	_, authURL := invitation(t, c)
+	b := newBrowser(t)
+	device := b.action(b.get(authURL), authURL, "device", nil)
+	_ = env.Entra.ApproveDeviceCode(find(t, userCodeRe, device), tn.admin) // Refused with AADSTS53003 by design.
+	blocked := waitForStep(t, b, authURL, "Conditional Access")
+	wantText(t, blocked, http.StatusOK, "Sign in with Microsoft")
+	p := b.action(blocked, authURL, "signin", nil)
+	acquired := b.signInAtMicrosoft(p, tn.admin, false, nil)
+	wantText(t, acquired, http.StatusOK, "successfully acquired a token")
+}
+
+// Scanners open links before people do: any number of GETs change nothing.
+// Unknown, forged and used links all get the same neutral page.
+func TestWizardScannerGetsChangeNothing(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-scan-"))
+	id, authURL := invitation(t, c)
+	for range 3 {
+		wantText(t, newBrowser(t).get(authURL), http.StatusOK, "Start authentication")
+	}
+	if s := invitationStatus(t, c, id); s["status"] != "PENDING" {
+		t.Fatalf("after scanner GETs: %v", s)
+	}
+	neutral := newBrowser(t).get(env.APIURL + "/invite/nosuchinvitation.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	forged := newBrowser(t).get(authURL[:len(authURL)-3] + "AAA")
+	if neutral.Status != http.StatusNotFound || forged.Status != neutral.Status || forged.Body != neutral.Body {
+		t.Fatalf("unknown %d and forged %d links differ", neutral.Status, forged.Status)
+	}
+	// A POST without this browser's form token does nothing either.
+	p := newBrowser(t).do(http.MethodPost, authURL+"/device", url.Values{"form": {"forged"}}, nil)
+	if p.Status != http.StatusForbidden {
+		t.Fatalf("forged form: status %d", p.Status)
+	}
+	if s := invitationStatus(t, c, id); s["status"] != "PENDING" {
+		t.Fatalf("after forged POST: %v", s)
+	}
+}
+
+// The abuse cases of the callback: replayed state, another browser, a
+// forged callback naming a tenant that never consented, consent declined,
+// a user who is not an admin.
+func TestWizardCallbackAbuse(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-abuse-"))
+	tn := newTenant(t)
+	other := newTenant(t)
+	id, authURL := invitation(t, c)
+	b := newBrowser(t)
+	acquired := signIn(t, b, authURL, tn.admin)
+	wantText(t, acquired, http.StatusOK, "successfully acquired a token")
+
+	// Stop at Microsoft's admin consent page to hold a fresh state.
+	consentStart := func() (state string) {
+		p := b.action(acquired, authURL, "continue", func(u *url.URL) bool { return strings.HasSuffix(u.Path, "/adminconsent") })
+		return p.URL.Query().Get("state")
+	}
+	callback := func(b *browser, q url.Values) page { return b.get(env.APIURL + "/consent/callback?" + q.Encode()) }
+
+	t.Run("forged callback naming a tenant that never consented", func(t *testing.T) {
+		p := callback(b, url.Values{"admin_consent": {"True"}, "tenant": {other.id}, "state": {consentStart()}})
+		wantText(t, p, http.StatusBadRequest, "another tenant")
+	})
+	t.Run("forged callback naming the tenant before it consented", func(t *testing.T) {
+		p := callback(b, url.Values{"admin_consent": {"True"}, "tenant": {tn.id}, "state": {consentStart()}})
+		wantText(t, p, http.StatusBadRequest, "Consent for your tenant is missing")
+	})
+	t.Run("state used from another browser", func(t *testing.T) {
+		p := callback(newBrowser(t), url.Values{"admin_consent": {"True"}, "tenant": {tn.id}, "state": {consentStart()}})
+		wantText(t, p, http.StatusBadRequest, "started in another browser")
+	})
+	t.Run("consent declined", func(t *testing.T) {
+		p := callback(b, url.Values{"error": {"consent_required"}, "error_description": {"AADSTS65004: User declined to consent"}, "admin_consent": {"True"}, "state": {consentStart()}})
+		wantText(t, p, http.StatusBadRequest, "Consent was declined", "Back to the Token Invitation wizard")
+	})
+	t.Run("not an admin", func(t *testing.T) {
+		p := callback(b, url.Values{"error": {"access_denied"}, "error_description": {"AADSTS90094: The grant requires admin permission."}, "state": {consentStart()}})
+		wantText(t, p, http.StatusBadRequest, "Only an administrator", "AADSTS90094")
+	})
+	if s := invitationStatus(t, c, id); s["status"] != "TOKEN_ACQUIRED" {
+		t.Fatalf("after the abuse: %v", s)
+	}
+	t.Run("the real consent works, its replay does not", func(t *testing.T) {
+		p := b.action(acquired, authURL, "continue", nil)
+		var cb *url.URL
+		p = b.signInAtMicrosoft(p, tn.admin, true, func(u *url.URL) bool {
+			if isCallback(u) {
+				cb = u
+				return true
+			}
+			return false
+		})
+		if cb == nil {
+			t.Fatalf("never reached the callback: %s", p.Body)
+		}
+		wantText(t, b.get(cb.String()), http.StatusOK, "successfully completed")
+		replay := b.get(cb.String())
+		wantText(t, replay, http.StatusBadRequest, "not valid any more")
+	})
+	if s := invitationStatus(t, c, id); s["status"] != "AUTHENTICATION_COMPLETE" {
+		t.Fatalf("after consent: %v", s)
+	}
+}
+
+// A user who is not an admin gets the emulator's "needs admin" page on
+// admin consent; the callback then says an admin must do it.
+func TestWizardNonAdminCannotConsent(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-nonadmin-"))
+	tn := newTenant(t)
+	if err := env.Entra.SetUserConsent(tn.id, true); err != nil {
+		t.Fatal(err)
+	}
+	_, authURL := invitation(t, c)
+	b := newBrowser(t)
+	acquired := signIn(t, b, authURL, tn.user)
+	wantText(t, acquired, http.StatusOK, "successfully acquired a token")
+	p := consent(t, b, authURL, acquired, tn.user)
+	wantText(t, p, http.StatusBadRequest, "Only an administrator")
+}
