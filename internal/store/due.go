@@ -124,17 +124,10 @@ func (s *Store) DuePartitions(ctx context.Context, now time.Time) ([]string, err
 	return parts, nil
 }
 
-// DueRef is one entry of the DueWork index.
-type DueRef struct {
-	InvitationID string
-	// Key is the entry's sort key, the page position for QueryDue.
-	Key string
-}
-
 // QueryDue returns up to limit entries of one DueWork partition due at or
 // before now, after the entry with sort key after ("" for the start).
 // more reports whether the partition may hold further due entries.
-func (s *Store) QueryDue(ctx context.Context, partition string, now time.Time, after string, limit int) (refs []DueRef, more bool, err error) {
+func (s *Store) QueryDue(ctx context.Context, partition string, now time.Time, after string, limit int) (refs []upgrade.DueRef, more bool, err error) {
 	in := &dynamodb.QueryInput{
 		TableName: aws.String(s.table), IndexName: aws.String(dueIndex),
 		KeyConditionExpression: aws.String("DuePK = :pk AND DueSK < :bound"),
@@ -169,7 +162,7 @@ func (s *Store) QueryDue(ctx context.Context, partition string, now time.Time, a
 		if !ok {
 			return nil, false, fmt.Errorf("due entry with bad sort key %q", k.DueSK)
 		}
-		refs = append(refs, DueRef{InvitationID: id, Key: k.DueSK})
+		refs = append(refs, upgrade.DueRef{InvitationID: id, Key: k.DueSK})
 	}
 	return refs, out.LastEvaluatedKey != nil, nil
 }

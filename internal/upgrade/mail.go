@@ -129,6 +129,14 @@ func ParseReminderOffsets(s string) ([]time.Duration, error) {
 // is no longer as it was read: another writer got there first.
 var ErrChanged = errors.New("invitation changed")
 
+// DueRef is one entry of the due index: an invitation that may need the
+// sweep.
+type DueRef struct {
+	InvitationID string
+	// Key is the entry's position in its partition, for paging.
+	Key string
+}
+
 // Action is what the sweep does for an invitation when its time comes.
 type Action int
 
