@@ -1,28 +1,81 @@
-// Command tokenvalidation is TokenValidationFunction. Until the validation
-// issue lands it answers its routes with 503 and refuses events.
+// Command tokenvalidation is TokenValidationFunction: "Validate
+// Authentication" and the M365 Settings page (seed steps 27-29), the
+// automatic validation on Authentication Completed, and the scheduled
+// keep-alive of kept credentials. It only wires: configuration from the
+// environment, AWS clients built once, then lambda.Start. Init does no
+// network I/O; the Entra credential is read on first need.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/ocpro/upgrade/internal/api"
+	"github.com/ocpro/upgrade/internal/seal"
+	"github.com/ocpro/upgrade/internal/store"
+	"github.com/ocpro/upgrade/internal/trigger"
+	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/validate"
 )
 
 func main() {
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var probe struct {
-			RouteKey string `json:"routeKey"`
-		}
-		if json.Unmarshal(raw, &probe) == nil && probe.RouteKey != "" {
-			return events.APIGatewayV2HTTPResponse{
-				StatusCode: 503,
-				Headers:    map[string]string{"Content-Type": "application/problem+json"},
-				Body:       `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"Validate Authentication is not available yet."}`,
-			}, nil
-		}
-		return nil, errors.New("token validation is not available yet")
-	})
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	r, err := wire(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(r.Handle)
+}
+
+func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*trigger.Router, error) {
+	table := getenv("TABLE_NAME")
+	if table == "" {
+		return nil, fmt.Errorf("TABLE_NAME is not set")
+	}
+	env, err := validate.ReadEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	st, err := store.New(dynamodb.NewFromConfig(cfg), table)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := validate.NewSecretsManagerSecret(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := seal.New(kms.NewFromConfig(cfg), env.TokenKeyID)
+	if err != nil {
+		return nil, err
+	}
+	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: secret,
+		GraphBaseURL: env.GraphBaseURL, RequiredRoles: env.RequiredRoles, Credentials: st, Sealer: sealer, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	m, err := upgrade.NewM365(upgrade.M365Deps{Store: st, Validator: checker, Clock: upgrade.SystemClock{},
+		ApplicationID: env.ClientID, CredentialExpiry: secret.ExpiresAt, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	h, err := api.NewM365Handler(m, getenv("OPERATOR_CLAIM"), log)
+	if err != nil {
+		return nil, err
+	}
+	return trigger.New(h, m)
 }

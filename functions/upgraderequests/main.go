@@ -108,7 +108,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHandler(portal, s.operatorClaim, log, opts...)
+	finish, err := finishParts(cfg, getenv, st, pub, log)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewHandler(portal, s.operatorClaim, log, append(opts, finish)...)
 }
 
 // mailParts wires the Customer Invitations actions and the email settings

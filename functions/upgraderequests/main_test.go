@@ -15,6 +15,10 @@ func full() map[string]string {
 		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
 		"AWS_REGION": "eu-west-1", "OPERATOR_NAME": "Live Platform", "SENDER_ADDRESS": "no-reply@ocpro.example",
 		"SES_CONFIGURATION_SET": "ocpro-mail",
+		// Resume validates the tenant in-process (finish.go).
+		"ENTRA_AUTHORITY_HOST": "https://login.example", "ENTRA_CLIENT_ID": "client",
+		"ENTRA_CREDENTIAL_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:entra", "GRAPH_BASE_URL": "https://graph.example",
+		"TOKEN_KMS_KEY_ID": "arn:aws:kms:eu-west-1:1:key/k", "SIP_DOMAIN": "sip.example.net",
 	}
 }
 

@@ -83,8 +83,14 @@ func TestRulesSchedulesAndTables(t *testing.T) {
 			t.Errorf("rule %s.%s = %+v", r.Function, r.Event, r)
 		}
 	}
-	if len(tp.Schedules) != 1 || tp.Schedules[0].Expression != "rate(15 minutes)" || !tp.Schedules[0].HasDLQ {
+	// The reminder sweep and the credential keep-alive.
+	if len(tp.Schedules) != 2 || tp.Schedules[0].Expression != "rate(15 minutes)" {
 		t.Fatalf("schedules = %+v", tp.Schedules)
+	}
+	for _, s := range tp.Schedules {
+		if !s.HasDLQ {
+			t.Errorf("schedule %s.%s has no dead-letter queue", s.Function, s.Event)
+		}
 	}
 	if len(tp.Tables) != 1 {
 		t.Fatalf("tables = %+v", tp.Tables)
