@@ -39,7 +39,7 @@ func waiting(t *testing.T, db *dynamodb.Client, st *store.Store, n int) []upgrad
 			t.Fatal(err)
 		}
 		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tableOf(t, st)),
-			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "INVITATION#inv" + id}, "SK": &types.AttributeValueMemberS{Value: "A"}},
+			Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "INVITATION#inv" + id}, "SK": &types.AttributeValueMemberS{Value: "A"}},
 			UpdateExpression: aws.String("SET #s = :c, TenantID = :t"), ExpressionAttributeNames: map[string]string{"#s": "Status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberS{Value: string(upgrade.InvitationAuthenticationComplete)},
 				":t": &types.AttributeValueMemberS{Value: "tenant"}}})
@@ -62,8 +62,8 @@ func completion(u upgrade.Upgrade) upgrade.Completion {
 	svc := u.Service
 	svc.Status = upgrade.ServiceActive
 	return upgrade.Completion{OperatorID: "op", UpgradeID: u.ID, Service: svc, PreviousUsers: svc.LicensedUsers, At: time.Now(),
-		SIP:  upgrade.SIPConnection{ID: "sip" + u.ID, ServiceID: svc.ID, CustomerID: u.CustomerID, Name: svc.ShortName, FQDN: svc.ShortName + ".sip.example", Port: 5061, Transport: "TLS", Status: "ACTIVE"},
-		M365: upgrade.M365Connection{OperatorID: "op", CustomerID: u.CustomerID, TenantID: "tenant", InvitationID: u.Invitation.ID},
+		SIP:        upgrade.SIPConnection{ID: "sip" + u.ID, ServiceID: svc.ID, CustomerID: u.CustomerID, Name: svc.ShortName, FQDN: svc.ShortName + ".sip.example", Port: 5061, Transport: "TLS", Status: "ACTIVE"},
+		M365:       upgrade.M365Connection{OperatorID: "op", CustomerID: u.CustomerID, TenantID: "tenant", InvitationID: u.Invitation.ID},
 		Validation: upgrade.Validation{At: time.Now(), TenantID: "tenant", Application: upgrade.CheckResult{Passed: true}}}
 }
 
