@@ -56,10 +56,6 @@ const (
 	senderIdentityARN = "arn:aws:ses:" + Region + ":" + AccountID + ":identity/ocpro.example"
 )
 
-// RequiredRoles are the Microsoft Graph application permissions the
-// operator's application asks customer tenants to consent to.
-var RequiredRoles = []string{"Organization.Read.All", "User.Read.All", "Application.Read.All"}
-
 // Options configure a stack. Zero ports pick free ones.
 type Options struct {
 	// Root is the repository root (template.yaml lives there).
@@ -149,6 +145,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	apiURL := "http://" + apiLn.Addr().String()
 	s.APIURL = apiURL
 
+	// The permissions the operator's app asks tenants to consent to are a
+	// template parameter; the emulator's registration takes its value.
+	params, err := template.Load(filepath.Join(opts.Root, "template.yaml"), template.Options{})
+	if err != nil {
+		return nil, err
+	}
+	requiredRoles := strings.Split(params.Parameters["EntraRequiredRoles"].Value, ",")
+
 	// Entra emulator (https with its own CA); it stops with runCtx.
 	// Entra emulator (https with its own CA).
 	entraSecret := randomSecret()
@@ -166,7 +170,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			RedirectURIs: []string{apiURL + "/consent/callback"},
 			// The application permissions admin consent grants, which the
 			// consent callback and the validation then require in tokens.
-			RequiredRoles: RequiredRoles,
+			RequiredRoles: requiredRoles,
 			// Device code sign-in (seed steps 10-16) is a public client flow.
 			AllowPublicClientFlows: true,
 		}},
@@ -220,7 +224,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			"EntraClientId":            ServiceClientID,
 			"EntraCredentialSecretArn": entraSecretARN,
 			"LinkKeySecretArn":         linkKeySecretARN,
-			"EntraRequiredRoles":       strings.Join(RequiredRoles, ","),
 		},
 	})
 	if err != nil {
