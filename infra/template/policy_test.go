@@ -1,0 +1,323 @@
+package template
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sdkServices maps an aws-sdk-go-v2 service package to its IAM prefix.
+var sdkServices = map[string]string{
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb":       "dynamodb",
+	"github.com/aws/aws-sdk-go-v2/service/sesv2":          "ses",
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge":    "events",
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager": "secretsmanager",
+	"github.com/aws/aws-sdk-go-v2/service/kms":            "kms",
+}
+
+// transactItems are the DynamoDB transaction parts, each of which IAM
+// authorizes as its single-item action.
+var transactItems = map[string]string{
+	"Put":            "dynamodb:PutItem",
+	"Update":         "dynamodb:UpdateItem",
+	"Delete":         "dynamodb:DeleteItem",
+	"ConditionCheck": "dynamodb:ConditionCheckItem",
+	"Get":            "dynamodb:GetItem",
+}
+
+// wildcardAllowed lists the actions that AWS only authorizes on "*".
+var wildcardAllowed = map[string]bool{
+	"ses:GetAccount": true,
+}
+
+// TestPoliciesNameActionsAndResources fails on a wildcard action, and on a
+// wildcard resource where AWS does not require one.
+func TestPoliciesNameActionsAndResources(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	for id, fn := range tp.Functions {
+		for _, st := range fn.Policies {
+			for _, a := range st.Actions {
+				if strings.Contains(a, "*") {
+					t.Errorf("%s: wildcard action %q", id, a)
+				}
+			}
+			for _, r := range st.Resources {
+				if !strings.Contains(r, "*") {
+					continue
+				}
+				for _, a := range st.Actions {
+					if !wildcardAllowed[a] {
+						t.Errorf("%s: %s on wildcard resource %q; name the resource", id, a, r)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPoliciesMatchTheCode compares, for every function, the AWS actions its
+// policy grants with the SDK operations its code can call (found by reading
+// the non-test Go files of every package the function links). A permission
+// the code never uses fails, and so does a call the policy does not allow.
+func TestPoliciesMatchTheCode(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	for id, fn := range tp.Functions {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			dir := "./functions/" + strings.ToLower(strings.TrimSuffix(id, "Function"))
+			used := actionsUsed(t, root, dir)
+			granted := map[string]bool{}
+			for _, st := range fn.Policies {
+				if st.Effect != "Allow" {
+					continue
+				}
+				for _, a := range st.Actions {
+					granted[a] = true
+				}
+			}
+			for a := range used {
+				if !granted[a] {
+					t.Errorf("the code calls %s but the policy does not allow it", a)
+				}
+			}
+			for a := range granted {
+				if !used[a] {
+					t.Errorf("the policy grants %s but the code never calls it", a)
+				}
+			}
+		})
+	}
+}
+
+// actionsUsed lists the IAM actions of the SDK operations that the program
+// at dir can reach. It reads the non-test Go files of every package of this
+// module the program links and follows references from main: a call or
+// reference to pkg.Func goes to that function; x.Method goes to every method
+// of that name in the linked packages (interfaces make the receiver unknown,
+// so this errs on the side of reaching too much, never too little). An SDK
+// operation counts as used where a reached function builds its input
+// (&dynamodb.PutItemInput{...}) or a transaction part (types.Put{...}).
+func actionsUsed(t *testing.T, root, dir string) map[string]bool {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-json=ImportPath,Name,Dir,GoFiles,Module", dir)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", dir, err)
+	}
+	g := &callGraph{funcs: map[string]*funcInfo{}, methods: map[string][]string{}, types: map[string]bool{}, typeMethods: map[string][]string{}}
+	var mainPkg string
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var pkg struct {
+			ImportPath, Name, Dir string
+			GoFiles               []string
+			Module                *struct{ Path string }
+		}
+		if err := dec.Decode(&pkg); err != nil {
+			t.Fatal(err)
+		}
+		// Only this module's code decides what the function calls.
+		if pkg.Module == nil || pkg.Module.Path != "github.com/ocpro/upgrade" {
+			continue
+		}
+		if pkg.Name == "main" {
+			mainPkg = pkg.ImportPath
+		}
+		for _, f := range pkg.GoFiles {
+			g.addFile(t, pkg.ImportPath, filepath.Join(pkg.Dir, f))
+		}
+	}
+	return g.reach(append([]string{mainPkg + ".main"}, g.roots...))
+}
+
+// reach walks the graph from roots, Rapid Type Analysis style: a method is
+// reached when its name is referenced from reached code and its type is
+// used (named) by reached code, so that one package's Send does not drag
+// in every other Send.
+func (g *callGraph) reach(roots []string) map[string]bool {
+	used := map[string]bool{}
+	reached := map[string]bool{}
+	live := map[string]bool{}
+	names := map[string]bool{}
+	work := roots
+	for len(work) > 0 {
+		id := work[len(work)-1]
+		work = work[:len(work)-1]
+		if name, ok := strings.CutPrefix(id, "method:"); ok {
+			if !names[name] {
+				names[name] = true
+				for _, m := range g.methods[name] {
+					if live[g.funcs[m].typ] {
+						work = append(work, m)
+					}
+				}
+			}
+			continue
+		}
+		if g.types[id] && !live[id] {
+			live[id] = true
+			for _, m := range g.typeMethods[id] {
+				if names[g.funcs[m].name] {
+					work = append(work, m)
+				}
+			}
+		}
+		fn, ok := g.funcs[id]
+		if !ok || reached[id] {
+			continue
+		}
+		reached[id] = true
+		for _, a := range fn.actions {
+			used[a] = true
+		}
+		work = append(work, fn.refs...)
+	}
+	// The transaction calls themselves need no action of their own: IAM
+	// authorizes each part.
+	delete(used, "dynamodb:TransactWriteItems")
+	delete(used, "dynamodb:TransactGetItems")
+	return used
+}
+
+// callGraph is a name-based reference graph of the module's functions.
+type callGraph struct {
+	funcs       map[string]*funcInfo // "path.Func" or "path.Type.Method"
+	methods     map[string][]string  // method name -> ids
+	types       map[string]bool      // declared types, "path.Type"
+	typeMethods map[string][]string  // "path.Type" -> method ids
+	roots       []string             // package-level initialisers and init funcs
+}
+
+type funcInfo struct {
+	typ, name string // for methods: "path.Type" and the method name
+	refs      []string
+	actions   []string
+}
+
+func (g *callGraph) addFile(t *testing.T, pkgPath, path string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports := map[string]string{} // local name -> import path
+	for _, im := range f.Imports {
+		p, _ := strconv.Unquote(im.Path.Value)
+		name := filepath.Base(p)
+		if im.Name != nil {
+			name = im.Name.Name
+		}
+		imports[name] = p
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			id := pkgPath + "." + d.Name.Name
+			info := g.scan(pkgPath, imports, d.Body)
+			if d.Recv != nil {
+				info.typ, info.name = pkgPath+"."+recvName(d.Recv), d.Name.Name
+				id = info.typ + "." + d.Name.Name
+				g.methods[d.Name.Name] = append(g.methods[d.Name.Name], id)
+				g.typeMethods[info.typ] = append(g.typeMethods[info.typ], id)
+			} else if d.Name.Name == "init" {
+				id = pkgPath + ".init." + path
+				g.roots = append(g.roots, id)
+			}
+			g.funcs[id] = info
+		case *ast.GenDecl:
+			for _, spec := range d.Specs {
+				if ts, ok := spec.(*ast.TypeSpec); ok {
+					g.types[pkgPath+"."+ts.Name.Name] = true
+				}
+			}
+			if d.Tok == token.TYPE {
+				// A type's declaration refers to the types of its fields,
+				// which says nothing about what code runs.
+				continue
+			}
+			// Package-level values (route tables, defaults) count as reached.
+			id := pkgPath + ".var." + path + "." + strconv.Itoa(int(d.Pos()))
+			g.funcs[id] = g.scan(pkgPath, imports, d)
+			g.roots = append(g.roots, id)
+		}
+	}
+}
+
+// scan collects what a body refers to and the SDK inputs it builds.
+func (g *callGraph) scan(pkgPath string, imports map[string]string, body ast.Node) *funcInfo {
+	fi := &funcInfo{}
+	if body == nil {
+		return fi
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.CompositeLit:
+			if a, ok := sdkAction(imports, n.Type); ok {
+				fi.actions = append(fi.actions, a)
+			}
+		case *ast.SelectorExpr:
+			if x, ok := n.X.(*ast.Ident); ok {
+				if p, ok := imports[x.Name]; ok {
+					fi.refs = append(fi.refs, p+"."+n.Sel.Name)
+					return false
+				}
+			}
+			fi.refs = append(fi.refs, g.methodRefs(n.Sel.Name)...)
+		case *ast.Ident:
+			fi.refs = append(fi.refs, pkgPath+"."+n.Name)
+		}
+		return true
+	})
+	return fi
+}
+
+// methodRefs is resolved during the walk, once every package is read.
+func (g *callGraph) methodRefs(name string) []string { return []string{"method:" + name} }
+
+func recvName(fl *ast.FieldList) string {
+	t := fl.List[0].Type
+	if s, ok := t.(*ast.StarExpr); ok {
+		t = s.X
+	}
+	if ix, ok := t.(*ast.IndexExpr); ok {
+		t = ix.X
+	}
+	if ix, ok := t.(*ast.IndexListExpr); ok {
+		t = ix.X
+	}
+	if id, ok := t.(*ast.Ident); ok {
+		return id.Name
+	}
+	return "?"
+}
+
+// sdkAction names the IAM action of an SDK input or transaction part type.
+func sdkAction(imports map[string]string, typ ast.Expr) (string, bool) {
+	sel, ok := typ.(*ast.SelectorExpr)
+	if !ok {
+		return "", false
+	}
+	x, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return "", false
+	}
+	path := imports[x.Name]
+	if prefix, ok := sdkServices[path]; ok && strings.HasSuffix(sel.Sel.Name, "Input") {
+		return prefix + ":" + strings.TrimSuffix(sel.Sel.Name, "Input"), true
+	}
+	if path == "github.com/aws/aws-sdk-go-v2/service/dynamodb/types" {
+		a, ok := transactItems[sel.Sel.Name]
+		return a, ok
+	}
+	return "", false
+}
