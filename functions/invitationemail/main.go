@@ -12,11 +12,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/notify"
@@ -47,9 +47,10 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
+	cfg, err := awsconf.FromEnv(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	st, err := store.New(dynamodb.NewFromConfig(cfg), need["TABLE_NAME"])
 	if err != nil {

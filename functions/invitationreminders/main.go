@@ -13,11 +13,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
@@ -54,9 +54,10 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 			return nil, fmt.Errorf("SEND_RATE_FALLBACK=%q: want a positive number of mails per second", v)
 		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
+	cfg, err := awsconf.FromEnv(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	st, err := store.New(dynamodb.NewFromConfig(cfg), table)
 	if err != nil {

@@ -11,8 +11,9 @@ func TestWire(t *testing.T) {
 		"TABLE_NAME": "t", "ENTRA_AUTHORITY_HOST": "https://login.example", "ENTRA_CLIENT_ID": "client",
 		"ENTRA_CREDENTIAL_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:entra", "GRAPH_BASE_URL": "https://graph.example",
 		"TOKEN_KMS_KEY_ID": "arn:aws:kms:eu-west-1:1:key/k", "ENTRA_REQUIRED_ROLES": "Organization.Read.All",
+		// What Lambda sets from the function's role.
+		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
 	}
-	t.Setenv("AWS_REGION", "eu-west-1")
 	tests := []struct {
 		name    string
 		drop    string

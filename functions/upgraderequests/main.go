@@ -15,13 +15,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/api"
+	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
@@ -75,11 +75,10 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	// LoadDefaultConfig reads the environment only; the local stack's
-	// AWS_ENDPOINT_URL_* variables are honoured by the SDK itself.
-	cfg, err := config.LoadDefaultConfig(ctx)
+	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
+	cfg, err := awsconf.FromEnv(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
 	st, err := store.New(dynamodb.NewFromConfig(cfg), s.table)
 	if err != nil {

@@ -13,7 +13,8 @@ func full() map[string]string {
 	return map[string]string{
 		"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "PUBLIC_BASE_URL": "https://portal.example.net",
 		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
-		"AWS_REGION": "eu-west-1", "OPERATOR_NAME": "Live Platform", "SENDER_ADDRESS": "no-reply@ocpro.example",
+		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		"OPERATOR_NAME": "Live Platform", "SENDER_ADDRESS": "no-reply@ocpro.example",
 		"SES_CONFIGURATION_SET": "ocpro-mail",
 		// Resume validates the tenant in-process (finish.go).
 		"ENTRA_AUTHORITY_HOST": "https://login.example", "ENTRA_CLIENT_ID": "client",
@@ -58,7 +59,6 @@ func TestReadSettings(t *testing.T) {
 }
 
 func TestWireBuildsWithoutNetwork(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-west-1")
 	h, err := wire(context.Background(), env(full()), slog.Default())
 	if err != nil || h == nil {
 		t.Fatalf("wire() = %v, %v", h, err)
