@@ -1,0 +1,381 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocpro/upgrade/internal/api"
+	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/notify"
+	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/upgrade/memory"
+)
+
+// actionStore adds the conditional write of upgrade.InvitationStore to the
+// memory store: it refuses a write whose "before" is no longer stored, as
+// the DynamoDB store's condition does.
+type actionStore struct {
+	*memory.Store
+	mu sync.Mutex
+}
+
+func (s *actionStore) UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.GetInvitation(ctx, before.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Status != before.Status || cur.Generation != before.Generation || cur.ResendCount != before.ResendCount ||
+		!cur.LastMailAt.Equal(before.LastMailAt) || !cur.MailRequestedAt.Equal(before.MailRequestedAt) {
+		return upgrade.ErrChanged
+	}
+	s.SetInvitation(after)
+	return nil
+}
+
+// mailRequests records the mail requests the actions publish.
+type mailRequests struct {
+	mu   sync.Mutex
+	reqs []upgrade.MailRequest
+}
+
+func (m *mailRequests) InvitationMailRequested(_ context.Context, r upgrade.MailRequest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reqs = append(m.reqs, r)
+	return nil
+}
+
+func (m *mailRequests) all() []upgrade.MailRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]upgrade.MailRequest(nil), m.reqs...)
+}
+
+// settingsStore keeps email settings in memory.
+type settingsStore struct {
+	mu  sync.Mutex
+	set map[string]mail.Settings
+}
+
+func (s *settingsStore) EmailSettings(_ context.Context, op string) (mail.Settings, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.set[op]
+	return v, ok, nil
+}
+
+func (s *settingsStore) PutEmailSettings(_ context.Context, op string, v mail.Settings, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.set[op] = v
+	return nil
+}
+
+// sentMail is one mail a fakeSender was asked to send.
+type sentMail struct {
+	to  string
+	msg mail.Message
+}
+
+// fakeSender records mails, or fails with err.
+type fakeSender struct {
+	mu   sync.Mutex
+	sent []sentMail
+	err  error
+}
+
+func (s *fakeSender) Send(_ context.Context, to string, msg mail.Message, _ map[string]string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return "", s.err
+	}
+	s.sent = append(s.sent, sentMail{to: to, msg: msg})
+	return "msg-1", nil
+}
+
+// mailFixture is a Handler with every part of issue 3 wired to in-memory
+// collaborators.
+type mailFixture struct {
+	h      *api.Handler
+	store  *actionStore
+	req    *mailRequests
+	sender *fakeSender
+}
+
+func newMailFixture(t *testing.T) mailFixture {
+	t.Helper()
+	signer, err := link.NewSigner(link.StaticKey(strings.Repeat("k", 32)), "https://portal.example.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mailFixture{store: &actionStore{Store: memory.New()}, req: &mailRequests{}, sender: &fakeSender{}}
+	clock := fixedClock{now}
+	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Publisher: &recorder{}, Links: signer,
+		Clock: clock, IDs: upgrade.RandomIDs{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: f.store, Requests: f.req, Links: signer, Clock: clock,
+		Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings, err := notify.NewSettings(notify.SettingsDeps{Store: &settingsStore{set: map[string]mail.Settings{}},
+		Renderer: renderer, Sender: f.sender, Clock: clock, Branding: mail.Branding{OperatorName: "Live Platform"},
+		PublicBaseURL: "https://portal.example.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.h, err = api.NewHandler(portal, "", nil, api.WithInvitationActions(actions), api.WithEmailSettings(settings)); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// mailedInvitation creates an upgrade and records its Welcome mail as sent
+// at sentAt, as the mail function would have.
+func (f mailFixture) mailedInvitation(t *testing.T, sentAt time.Time) map[string]any {
+	t.Helper()
+	cid := createCustomer(t, f.h)
+	res, up := call(t, f.h, withID(golden(t, "create-upgrade.json"), cid))
+	if res.StatusCode != 201 {
+		t.Fatalf("create upgrade = %d %s", res.StatusCode, res.Body)
+	}
+	inv := up["invitation"].(map[string]any)
+	stored, err := f.store.GetInvitation(context.Background(), inv["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored = upgrade.MailSettled(stored, upgrade.MailWelcome, sentAt)
+	f.store.SetInvitation(stored)
+	return inv
+}
+
+func TestInvitationActionRoutes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// sentAgo is how long before now the Welcome mail went.
+		sentAgo    time.Duration
+		revoked    bool
+		event      string
+		operator   string
+		id         string
+		wantStatus int
+		wantType   string
+		// check looks at the invitation in a successful response.
+		check func(t *testing.T, inv, before map[string]any)
+		// wantMail is the mail the action must request, if any.
+		wantMail upgrade.MailKind
+	}{
+		{name: "resend mails the same link", sentAgo: 2 * time.Minute, event: "resend-invitation.json", wantStatus: 202,
+			wantMail: upgrade.ResendMail(1),
+			check: func(t *testing.T, inv, before map[string]any) {
+				if inv["authUrl"] != before["authUrl"] || inv["status"] != "PENDING" {
+					t.Errorf("resend = %v", inv)
+				}
+			}},
+		{name: "resend within a minute of the last mail", sentAgo: 20 * time.Second, event: "resend-invitation.json",
+			wantStatus: 429, wantType: "too-many-requests"},
+		{name: "regenerate makes a new link and mails it", sentAgo: time.Hour, event: "regenerate-invitation.json", wantStatus: 200,
+			wantMail: upgrade.MailWelcome,
+			check: func(t *testing.T, inv, before map[string]any) {
+				if inv["authUrl"] == before["authUrl"] || inv["authUrl"] == nil || inv["status"] != "PENDING" ||
+					inv["emailSent"] != false || inv["expiresAt"] != now.Add(upgrade.DefaultInvitationTTL).Format(time.RFC3339) {
+					t.Errorf("regenerate = %v", inv)
+				}
+			}},
+		{name: "regenerate is not limited like resend", sentAgo: time.Second, event: "regenerate-invitation.json", wantStatus: 200,
+			wantMail: upgrade.MailWelcome},
+		{name: "revoke kills the link", sentAgo: time.Hour, event: "revoke-invitation.json", wantStatus: 200,
+			check: func(t *testing.T, inv, _ map[string]any) {
+				if inv["status"] != "REVOKED" || inv["authUrl"] != nil {
+					t.Errorf("revoke = %v", inv)
+				}
+			}},
+		{name: "resend of a revoked invitation", sentAgo: time.Hour, revoked: true, event: "resend-invitation.json",
+			wantStatus: 409, wantType: "state-conflict"},
+		{name: "revoke twice", sentAgo: time.Hour, revoked: true, event: "revoke-invitation.json",
+			wantStatus: 409, wantType: "state-conflict"},
+		{name: "another operator's invitation", sentAgo: time.Hour, operator: "other-operator", event: "regenerate-invitation.json",
+			wantStatus: 404, wantType: "not-found"},
+		{name: "unknown invitation", sentAgo: time.Hour, id: "nosuchinvitation", event: "resend-invitation.json",
+			wantStatus: 404, wantType: "not-found"},
+		{name: "id that cannot exist", sentAgo: time.Hour, id: "a#b", event: "revoke-invitation.json",
+			wantStatus: 404, wantType: "not-found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newMailFixture(t)
+			before := f.mailedInvitation(t, now.Add(-tt.sentAgo))
+			id := before["id"].(string)
+			if tt.revoked {
+				if res, _ := call(t, f.h, withID(golden(t, "revoke-invitation.json"), id)); res.StatusCode != 200 {
+					t.Fatalf("revoke = %d %s", res.StatusCode, res.Body)
+				}
+			}
+			if tt.id != "" {
+				id = tt.id
+			}
+			req := withID(golden(t, tt.event), id)
+			if tt.operator != "" {
+				req = withOperator(req, tt.operator)
+			}
+			res, body := call(t, f.h, req)
+			if res.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d %s", res.StatusCode, res.Body)
+			}
+			if tt.wantType != "" && body["type"] != api.ProblemTypeBase+tt.wantType {
+				t.Errorf("type = %v", body["type"])
+			}
+			if tt.wantStatus == 429 && res.Headers["Retry-After"] != "40" {
+				t.Errorf("Retry-After = %q, want the 40 s left of the minute", res.Headers["Retry-After"])
+			}
+			if tt.check != nil {
+				tt.check(t, body, before)
+			}
+			reqs := f.req.all()
+			switch {
+			case tt.wantMail == "" && len(reqs) != 0:
+				t.Errorf("mail requested: %v", reqs)
+			case tt.wantMail != "" && (len(reqs) != 1 || reqs[0].Mail != tt.wantMail || reqs[0].InvitationID != id ||
+				reqs[0].OperatorID != "live-platform"):
+				t.Errorf("mail requests = %v, want one %s", reqs, tt.wantMail)
+			}
+		})
+	}
+}
+
+func TestEmailSettingsRoutes(t *testing.T) {
+	t.Parallel()
+	f := newMailFixture(t)
+
+	res, def := call(t, f.h, golden(t, "get-email-settings.json"))
+	if res.StatusCode != 200 || def["senderName"] != "Live Platform" || !strings.Contains(def["welcomeBody"].(string), "{{link}}") {
+		t.Fatalf("defaults = %d %s", res.StatusCode, res.Body)
+	}
+
+	put := golden(t, "put-email-settings.json")
+	res, saved := call(t, f.h, put)
+	if res.StatusCode != 200 || saved["senderName"] != "Live Platform Voice" || saved["replyTo"] != "support@liveplatform.example" {
+		t.Fatalf("PUT = %d %s", res.StatusCode, res.Body)
+	}
+	res, got := call(t, f.h, golden(t, "get-email-settings.json"))
+	if res.StatusCode != 200 || got["welcomeSubject"] != saved["welcomeSubject"] || got["reminderBody"] != saved["reminderBody"] {
+		t.Errorf("GET after PUT = %d %s", res.StatusCode, res.Body)
+	}
+	// Another operator still sees the defaults.
+	if res, other := call(t, f.h, withOperator(golden(t, "get-email-settings.json"), "other-operator")); res.StatusCode != 200 ||
+		other["welcomeSubject"] != def["welcomeSubject"] {
+		t.Errorf("other operator's settings = %d %s", res.StatusCode, res.Body)
+	}
+
+	res, _ = call(t, f.h, golden(t, "test-email-settings.json"))
+	if res.StatusCode != 202 {
+		t.Fatalf("test mail = %d %s", res.StatusCode, res.Body)
+	}
+	f.sender.mu.Lock()
+	sent := f.sender.sent
+	f.sender.mu.Unlock()
+	if len(sent) != 1 || sent[0].to != "it-admin@contoso.com" || !strings.HasPrefix(sent[0].msg.Subject, "[Test] Live Platform: approve") ||
+		sent[0].msg.SenderName != "Live Platform Voice" {
+		t.Errorf("test mail sent = %+v", sent)
+	}
+}
+
+func TestEmailSettingsRefused(t *testing.T) {
+	t.Parallel()
+	type fieldCode struct{ field, code string }
+	tests := []struct {
+		name       string
+		event      string
+		body       func(string) string
+		sendErr    error
+		wantStatus int
+		wantErrors []fieldCode
+	}{
+		{"body without the link", "put-email-settings.json", func(b string) string {
+			return strings.Replace(b, `Approve access here:\n\n{{link}}`, `Call us.`, 1)
+		}, nil, 400, []fieldCode{{"welcomeBody", mail.CodeMissingLink}}},
+		{"every bad field at once", "put-email-settings.json", func(b string) string {
+			b = strings.Replace(b, `support@liveplatform.example`, `support at liveplatform`, 1)
+			b = strings.Replace(b, `approve {{service}}`, `approve {{servise}}`, 1)
+			return strings.Replace(b, `still waiting for your approval:\n\n{{link}}`, `still waiting {{link`, 1)
+		}, nil, 400, []fieldCode{{"replyTo", mail.CodeInvalidAddress}, {"welcomeSubject", mail.CodeUnknownPlaceholder},
+			{"reminderBody", mail.CodeUnbalancedBraces}}},
+		{"wrong type and unknown field", "put-email-settings.json", func(string) string {
+			return `{"senderName":5,"welcomeSubjekt":"x"}`
+		}, nil, 400, []fieldCode{{"welcomeSubjekt", "unknown_field"}, {"senderName", "wrong_type"}}},
+		{"test mail without an address", "test-email-settings.json", func(string) string { return `{}` },
+			nil, 400, []fieldCode{{"to", "required"}}},
+		{"test mail to a bad address", "test-email-settings.json", func(string) string { return `{"to":"it-admin"}` },
+			nil, 400, []fieldCode{{"to", "invalid_email"}}},
+		{"test mail refused by SES", "test-email-settings.json", nil,
+			&mail.SendError{Kind: mail.ErrorPermanent, Code: "MessageRejected", Message: "SES refused the mail: address on the suppression list."},
+			422, nil},
+		{"SES throttling", "test-email-settings.json", nil,
+			&mail.SendError{Kind: mail.ErrorThrottled, Code: "TooManyRequestsException", Message: "Slow down."}, 503, nil},
+		{"SES unreachable", "test-email-settings.json", nil, errors.New("dial tcp: i/o timeout"), 503, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newMailFixture(t)
+			f.sender.err = tt.sendErr
+			req := golden(t, tt.event)
+			if tt.body != nil {
+				req = withBody(req, tt.body(req.Body))
+			}
+			res, p := call(t, f.h, req)
+			if res.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d %s", res.StatusCode, res.Body)
+			}
+			var got []fieldCode
+			errs, _ := p["errors"].([]any)
+			for _, e := range errs {
+				m := e.(map[string]any)
+				got = append(got, fieldCode{m["field"].(string), m["code"].(string)})
+			}
+			if !slices.Equal(got, tt.wantErrors) {
+				t.Errorf("errors = %v, want %v", got, tt.wantErrors)
+			}
+			if tt.event == "put-email-settings.json" {
+				_, cur := call(t, f.h, golden(t, "get-email-settings.json"))
+				if cur["senderName"] != "Live Platform" {
+					t.Errorf("refused settings were saved: %v", cur)
+				}
+			}
+			if se := (*mail.SendError)(nil); errors.As(tt.sendErr, &se) && se.Kind == mail.ErrorPermanent &&
+				!strings.Contains(p["detail"].(string), "suppression list") {
+				t.Errorf("detail = %v, want SES's reason", p["detail"])
+			}
+		})
+	}
+}
+
+// The actions and settings routes answer 501 until their part is wired, so
+// that a partial deployment says so instead of failing obscurely.
+func TestMailRoutesWithoutTheirParts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, name := range []string{"resend-invitation.json", "regenerate-invitation.json", "revoke-invitation.json",
+		"get-email-settings.json", "put-email-settings.json", "test-email-settings.json"} {
+		if res, _ := call(t, f.h, golden(t, name)); res.StatusCode != 501 {
+			t.Errorf("%s without its part = %d %s", name, res.StatusCode, res.Body)
+		}
+	}
+}
