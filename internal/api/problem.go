@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -85,11 +86,8 @@ func (h *Handler) errorResponse(ctx context.Context, req events.APIGatewayV2HTTP
 		for _, f := range fault.FieldsOf(err) {
 			p.Errors = append(p.Errors, problemField(f))
 		}
-		switch k {
-		case fault.TooManyRequests:
-			headers["Retry-After"] = strconv.Itoa(int(math.Ceil(max(fault.RetryAfterOf(err).Seconds(), 1))))
-		case fault.Unavailable:
-			headers["Retry-After"] = "1"
+		if k == fault.TooManyRequests || k == fault.Unavailable {
+			headers["Retry-After"] = retryAfter(fault.RetryAfterOf(err))
 		}
 	}
 	attrs := []any{"route", req.RouteKey, "status", p.Status, "requestId", p.RequestID}
@@ -99,6 +97,14 @@ func (h *Handler) errorResponse(ctx context.Context, req events.APIGatewayV2HTTP
 		h.log.InfoContext(ctx, "request refused", append(attrs, "type", p.Type)...)
 	}
 	return respond(p.Status, "application/problem+json", p, headers)
+}
+
+// retryAfter formats a wait as Retry-After delay-seconds, rounded up. An
+// unknown wait (zero) becomes one second: the header promises the client
+// that trying again makes sense, and Microsoft's own Retry-After (kept by the
+// validation) is passed on as it came.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(math.Ceil(max(d.Seconds(), 1))))
 }
 
 // respond encodes body as JSON. Encoding the service's own DTOs cannot fail;
