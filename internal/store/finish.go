@@ -37,13 +37,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
-	"github.com/ocpro/upgrade/internal/validate"
 )
 
+// The store implements the validation's Credentials too (asserted where
+// they are wired, in functions/tokenvalidation): importing internal/validate
+// here would link MSAL into every function that uses the store.
 var (
-	_ upgrade.FinishStore  = (*Store)(nil)
-	_ upgrade.M365Store    = (*Store)(nil)
-	_ validate.Credentials = (*Store)(nil)
+	_ upgrade.FinishStore = (*Store)(nil)
+	_ upgrade.M365Store   = (*Store)(nil)
 )
 
 const (
@@ -621,7 +622,8 @@ type keptCredential struct {
 	SealedRefresh []byte
 }
 
-// Credential implements validate.Credentials.
+// Credential implements validate.Credentials: the sealed refresh token kept
+// for an invitation, upgrade.ErrNotFound when there is none.
 func (st *Store) Credential(ctx context.Context, invitationID string) ([]byte, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: key(invitationPK(invitationID), skCredentialOf),
 		ConsistentRead: aws.Bool(true)})
@@ -635,7 +637,7 @@ func (st *Store) Credential(ctx context.Context, invitationID string) ([]byte, e
 		}
 	}
 	if len(r.SealedRefresh) == 0 {
-		return nil, validate.ErrNoCredential
+		return nil, upgrade.ErrNotFound
 	}
 	return r.SealedRefresh, nil
 }

@@ -22,7 +22,7 @@ const delegatedScope = GraphResource + "/.default offline_access"
 // of this service's own infrastructure (database, KMS).
 func (c *Checker) delegatedOnce(ctx context.Context, t upgrade.TenantRef) (*upgrade.CheckResult, error) {
 	prev, err := c.cfg.Credentials.Credential(ctx, t.InvitationID)
-	if errors.Is(err, ErrNoCredential) {
+	if errors.Is(err, upgrade.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

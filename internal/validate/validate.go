@@ -59,15 +59,12 @@ type ClientSecret interface {
 // Credentials keeps the sealed delegated refresh tokens.
 type Credentials interface {
 	// Credential returns the sealed refresh token kept for an invitation,
-	// ErrNoCredential when there is none.
+	// upgrade.ErrNotFound when there is none.
 	Credential(ctx context.Context, invitationID string) ([]byte, error)
 	// ReplaceCredential stores next in place of prev; it fails with
 	// upgrade.ErrStateChanged when another writer replaced prev first.
 	ReplaceCredential(ctx context.Context, invitationID string, prev, next []byte) error
 }
-
-// ErrNoCredential says no delegated credential is kept.
-var ErrNoCredential = errors.New("validate: no kept credential")
 
 // Sealer encrypts secrets bound to an encryption context.
 type Sealer interface {

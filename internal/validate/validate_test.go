@@ -79,7 +79,7 @@ func (m *memCredentials) Credential(_ context.Context, id string) ([]byte, error
 	defer m.mu.Unlock()
 	b, ok := m.m[id]
 	if !ok {
-		return nil, validate.ErrNoCredential
+		return nil, upgrade.ErrNotFound
 	}
 	return b, nil
 }
