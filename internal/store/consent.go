@@ -61,7 +61,7 @@ func NewWizard(db WizardAPI, table string) (*Wizard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Wizard{Store: s, db: db}, nil
+	return &Wizard{Store: s, db: busyWizard{busyAware{db}, db}}, nil
 }
 
 type deviceRecord struct {

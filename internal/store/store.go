@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ocpro/upgrade/internal/fault"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -53,7 +54,7 @@ func New(db API, table string) (*Store, error) {
 	if table == "" {
 		return nil, errors.New("store: empty table name")
 	}
-	return &Store{db: db, table: table}, nil
+	return &Store{db: busyAware{db}, table: table}, nil
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {
@@ -248,7 +249,7 @@ func (s *Store) CreateUpgrade(ctx context.Context, n upgrade.NewUpgrade) (upgrad
 			return u, false, nil
 		}
 		var tc *types.TransactionCanceledException
-		if !errors.As(err, &tc) {
+		if !errors.As(err, &tc) || fault.KindOf(err) == fault.Unavailable {
 			return upgrade.Upgrade{}, false, fmt.Errorf("create upgrade: %w", err)
 		}
 		u, replayed, err, retry := s.cancelled(ctx, n, tc.CancellationReasons)
@@ -256,7 +257,7 @@ func (s *Store) CreateUpgrade(ctx context.Context, n upgrade.NewUpgrade) (upgrad
 			return u, replayed, err
 		}
 		if attempt == transactAttempts {
-			return upgrade.Upgrade{}, false, fmt.Errorf("create upgrade: still conflicting after %d attempts: %w", attempt, tc)
+			return upgrade.Upgrade{}, false, fault.Transient(fmt.Errorf("create upgrade: still conflicting after %d attempts: %w", attempt, tc), busyDetail)
 		}
 		// Jittered backoff so that racing requests do not collide again.
 		select {
