@@ -156,6 +156,9 @@ func (c *client) do(method, path string, body any, header ...string) response {
 	}
 	r := response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 	rememberLinks(r)
+	if strings.HasPrefix(path, "/v1/") {
+		checkContract(c.t, req, r) // every portal answer must be one openapi.yaml declares
+	}
 	return r
 }
 
