@@ -29,6 +29,9 @@ type Store struct {
 	shortNames  map[string]bool // operator + "/" + lower-case name
 	tokenIDs    map[string]bool // operator + "/" + token id
 	idempotency map[string]idem // operator + "/" + key
+	// sips and connections are the finished upgrades' records (finish.go).
+	sips        map[string][]upgrade.SIPConnection // by service id
+	connections map[string]connection              // operator + "/" + customer id
 }
 
 var _ upgrade.Store = (*Store)(nil)
@@ -39,6 +42,7 @@ func New() *Store {
 		customers: map[string]upgrade.Customer{}, upgrades: map[string]upgrade.Upgrade{},
 		invitations: map[string]upgrade.Invitation{}, shortNames: map[string]bool{},
 		tokenIDs: map[string]bool{}, idempotency: map[string]idem{},
+		sips: map[string][]upgrade.SIPConnection{}, connections: map[string]connection{},
 	}
 }
 
