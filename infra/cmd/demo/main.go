@@ -99,7 +99,7 @@ func run(envFile, operator string) error {
 	}
 	show(invitation)
 	fmt.Printf("\nAuthURL: %s\n", invitation["authUrl"])
-	return nil
+	return d.finish(ctx, upgrade, authURL)
 }
 
 // mailWait bounds the wait for the Welcome mail; the mail function sends
