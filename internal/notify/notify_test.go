@@ -38,7 +38,6 @@ func (f *faultSender) Send(_ context.Context, to string, _ mail.Message, _ map[s
 	return fmt.Sprintf("msg-%d", len(f.sent)), nil
 }
 
-
 func setup(t *testing.T, sendErr error) (*notify.Mailer, *store.Store, *faultSender, upgrade.Invitation) {
 	t.Helper()
 	db, table := testenv.DynamoDB(t)

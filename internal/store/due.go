@@ -173,8 +173,8 @@ func (s *Store) MarkSwept(ctx context.Context, now time.Time) error {
 	from := now.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour).Format(dueDayLayout)
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: key(watermarkPK, skMain),
-		UpdateExpression:    aws.String("SET #from = :from, #type = :type"),
-		ConditionExpression: aws.String("attribute_not_exists(#from) OR #from < :from"),
+		UpdateExpression:         aws.String("SET #from = :from, #type = :type"),
+		ConditionExpression:      aws.String("attribute_not_exists(#from) OR #from < :from"),
 		ExpressionAttributeNames: map[string]string{"#from": "From", "#type": "Type"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":from": &types.AttributeValueMemberS{Value: from}, ":type": &types.AttributeValueMemberS{Value: typeSweep},
