@@ -117,9 +117,6 @@ func (s *Sweeper) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
 	return err
 }
 
-// errDeadline stops a run that is out of time.
-var errDeadline = errors.New("deadline near")
-
 // Run sweeps every due partition once.
 func (s *Sweeper) Run(ctx context.Context) (Result, error) {
 	var res Result
