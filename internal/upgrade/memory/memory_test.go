@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -11,4 +12,17 @@ import (
 func TestContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(*testing.T) upgrade.Store { return memory.New() })
+}
+
+func TestFinishContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunFinish(t, func(*testing.T) storetest.FinishStore { return memory.New() },
+		func(t *testing.T, s storetest.FinishStore, inv upgrade.Invitation, tenantID string) {
+			got, err := s.GetInvitation(context.Background(), inv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Status, got.TenantID = upgrade.InvitationAuthenticationComplete, tenantID
+			s.(*memory.Store).SetInvitation(got)
+		})
 }
