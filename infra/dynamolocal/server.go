@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ocpro/upgrade/infra/child"
 )
 
 // DefaultStartTimeout is how long Start waits for DynamoDB Local to answer
@@ -51,7 +53,7 @@ type Options struct {
 // Server is a running DynamoDB Local.
 type Server struct {
 	endpoint string
-	proc     *process
+	proc     *child.Process
 }
 
 // Start runs DynamoDB Local and returns once it answers ListTables. The
@@ -89,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	var lastErr error
 	for range attempts {
-		port, err := choosePort(opts.Port)
+		port, err := child.ChoosePort(opts.Port)
 		if err != nil {
 			return nil, fmt.Errorf("dynamolocal: %w", err)
 		}
@@ -98,7 +100,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return s, nil
 		}
 		lastErr = err
-		if ctx.Err() != nil || !errors.Is(err, errExited) {
+		if ctx.Err() != nil || !errors.Is(err, child.ErrExited) {
 			break
 		}
 	}
@@ -126,7 +128,7 @@ func start(ctx context.Context, javaPath string, port int, timeout time.Duration
 	// The working directory matters only for files DynamoDB Local writes
 	// without -dbPath; keep them out of the caller's folder.
 	cmd.Dir = opts.Dir
-	p, err := startProcess(cmd, opts.Log)
+	p, err := child.Start(cmd, opts.Log)
 	if err != nil {
 		return nil, fmt.Errorf("dynamolocal: %w", err)
 	}
@@ -134,7 +136,7 @@ func start(ctx context.Context, javaPath string, port int, timeout time.Duration
 
 	client, err := NewClient(ctx, s.endpoint)
 	if err != nil {
-		_ = p.stop()
+		_ = p.Stop()
 		return nil, err
 	}
 	ready := func(ctx context.Context) error {
@@ -143,8 +145,8 @@ func start(ctx context.Context, javaPath string, port int, timeout time.Duration
 		return err
 	}
 	began := time.Now()
-	if err := p.waitReady(ctx, timeout, ready); err != nil {
-		_ = p.stop()
+	if err := p.WaitReady(ctx, timeout, ready); err != nil {
+		_ = p.Stop()
 		return nil, fmt.Errorf("dynamolocal: port %d: %w", port, err)
 	}
 	slog.DebugContext(ctx, "DynamoDB Local is up", "endpoint", s.endpoint, "took", time.Since(began))
@@ -158,7 +160,7 @@ func (s *Server) Endpoint() string { return s.endpoint }
 // Close stops DynamoDB Local and everything it started, and waits for it to
 // exit. It is safe to call more than once.
 func (s *Server) Close() error {
-	if err := s.proc.stop(); err != nil {
+	if err := s.proc.Stop(); err != nil {
 		return fmt.Errorf("dynamolocal: %w", err)
 	}
 	return nil

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocpro/upgrade/infra/child"
 )
 
 // DefaultStartTimeout is how long Start waits for the server to answer when
@@ -46,7 +48,7 @@ type Options struct {
 // Server is a running aws-ses-v2-local.
 type Server struct {
 	endpoint string
-	proc     *process
+	proc     *child.Process
 }
 
 // localAccount is what the server answers to GetAccount, passed to it in
@@ -129,14 +131,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if timeout <= 0 {
 		timeout = DefaultStartTimeout
 	}
-	port, err := choosePort(opts.Port)
+	port, err := child.ChoosePort(opts.Port)
 	if err != nil {
 		return nil, fmt.Errorf("seslocal: %w", err)
 	}
 
 	cmd := exec.Command(nodePath, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.Env = childEnv(os.Environ(), "AWS_SES_ACCOUNT="+string(accountJSON))
-	p, err := startProcess(cmd, opts.Log)
+	p, err := child.Start(cmd, opts.Log)
 	if err != nil {
 		return nil, fmt.Errorf("seslocal: %w", err)
 	}
@@ -146,8 +148,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		_, err := Mails(ctx, s.endpoint, time.Time{})
 		return err
 	}
-	if err := p.waitReady(ctx, timeout, ready); err != nil {
-		_ = p.stop()
+	if err := p.WaitReady(ctx, timeout, ready); err != nil {
+		_ = p.Stop()
 		return nil, fmt.Errorf("seslocal: port %d: %w", port, err)
 	}
 	slog.DebugContext(ctx, "aws-ses-v2-local is up", "endpoint", s.endpoint, "took", time.Since(began))
@@ -174,7 +176,7 @@ func (s *Server) Endpoint() string { return s.endpoint }
 // Close stops the server and waits for it to exit. The mails it kept are
 // gone. It is safe to call more than once.
 func (s *Server) Close() error {
-	if err := s.proc.stop(); err != nil {
+	if err := s.proc.Stop(); err != nil {
 		return fmt.Errorf("seslocal: %w", err)
 	}
 	return nil

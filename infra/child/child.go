@@ -1,4 +1,7 @@
-package dynamolocal
+// Package child runs the local stand-ins that are separate programs
+// (DynamoDB Local, aws-ses-v2-local) as child processes that never outlive
+// the process that started them.
+package child
 
 import (
 	"context"
@@ -12,16 +15,16 @@ import (
 	"time"
 )
 
-// errExited marks a start that failed because the process exited before it
+// ErrExited marks a start that failed because the process exited before it
 // answered, which is what a lost race for a port looks like.
-var errExited = errors.New("process exited before it answered")
+var ErrExited = errors.New("process exited before it answered")
 
 // stopGrace is how long a stopped process gets to exit after SIGTERM before
 // it is killed.
 const stopGrace = 5 * time.Second
 
-// process is a child process in a process group of its own.
-type process struct {
+// Process is a child process in a process group of its own.
+type Process struct {
 	cmd  *exec.Cmd
 	out  *tail
 	done chan struct{} // closed when the process has exited
@@ -31,14 +34,14 @@ type process struct {
 	stopErr  error
 }
 
-// startProcess starts cmd in its own process group, so that stop reaches any
+// Start starts cmd in its own process group, so that Stop reaches any
 // child it forks, and asks the kernel to kill it when its parent dies, so that
 // a crashed or killed test binary leaves nothing running.
-func startProcess(cmd *exec.Cmd, log io.Writer) (*process, error) {
+func Start(cmd *exec.Cmd, log io.Writer) (*Process, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	p := &process{cmd: cmd, out: &tail{max: 4 << 10}, done: make(chan struct{})}
+	p := &Process{cmd: cmd, out: &tail{max: 4 << 10}, done: make(chan struct{})}
 	w := io.MultiWriter(log, p.out)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -52,9 +55,9 @@ func startProcess(cmd *exec.Cmd, log io.Writer) (*process, error) {
 	return p, nil
 }
 
-// waitReady calls ready until it succeeds, the process exits, ctx ends or
+// WaitReady calls ready until it succeeds, the process exits, ctx ends or
 // timeout passes, whichever comes first.
-func (p *process) waitReady(ctx context.Context, timeout time.Duration, ready func(context.Context) error) error {
+func (p *Process) WaitReady(ctx context.Context, timeout time.Duration, ready func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -68,14 +71,14 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration, ready fu
 			// An answer while our process is gone came from someone else.
 			select {
 			case <-p.done:
-				return fmt.Errorf("%w (%v) and another server answers on its port; its last output:\n%s", errExited, p.err, p.out)
+				return fmt.Errorf("%w (%v) and another server answers on its port; its last output:\n%s", ErrExited, p.err, p.out)
 			default:
 				return nil
 			}
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%w (%v); its last output:\n%s", errExited, p.err, p.out)
+			return fmt.Errorf("%w (%v); its last output:\n%s", ErrExited, p.err, p.out)
 		case <-ctx.Done():
 			return fmt.Errorf("not answering after %s (last error: %v); its last output:\n%s", timeout, last, p.out)
 		case <-tick.C:
@@ -83,9 +86,9 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration, ready fu
 	}
 }
 
-// stop ends the process group, politely first, and waits for the process.
+// Stop ends the process group, politely first, and waits for the process.
 // An exit caused by the signal is the expected outcome, not an error.
-func (p *process) stop() error {
+func (p *Process) Stop() error {
 	p.stopOnce.Do(func() {
 		pgid := -p.cmd.Process.Pid
 		select {
@@ -110,10 +113,10 @@ func (p *process) stop() error {
 	return p.stopErr
 }
 
-// choosePort returns port if it is free on 127.0.0.1, or a free port when
+// ChoosePort returns port if it is free on 127.0.0.1, or a free port when
 // port is 0. Checking first turns a taken port into a clear error instead of
 // a server that never answers, or one that answers for someone else.
-func choosePort(port int) (int, error) {
+func ChoosePort(port int) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
 	if err != nil {
 		return 0, fmt.Errorf("port %d on 127.0.0.1 is not free: %w", port, err)
