@@ -65,12 +65,17 @@ func (p *Publisher) InvitationCreated(ctx context.Context, e upgrade.InvitationC
 }
 
 func (p *Publisher) put(ctx context.Context, detailType string, detail any) error {
+	return put(ctx, p.client, p.bus, Source, detailType, detail)
+}
+
+// put puts one event and reports a rejected entry as an error.
+func put(ctx context.Context, client PutEventsAPI, bus, source, detailType string, detail any) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return fmt.Errorf("bus: encode %s: %w", detailType, err)
 	}
-	out, err := p.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{{
-		EventBusName: aws.String(p.bus), Source: aws.String(Source),
+	out, err := client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{{
+		EventBusName: aws.String(bus), Source: aws.String(source),
 		DetailType: aws.String(detailType), Detail: aws.String(string(b)),
 	}}})
 	if err != nil {

@@ -2,13 +2,7 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/ocpro/upgrade/internal/wizard"
 )
@@ -52,21 +46,8 @@ type AuthenticationCompletedDetail struct {
 
 // AuthenticationCompleted implements wizard.Publisher.
 func (p *ConsentPublisher) AuthenticationCompleted(ctx context.Context, e wizard.AuthenticationCompleted) error {
-	b, err := json.Marshal(AuthenticationCompletedDetail{InvitationID: e.InvitationID, OperatorID: e.OperatorID,
-		CustomerID: e.CustomerID, UpgradeID: e.UpgradeID, ServiceID: e.ServiceID, TenantID: e.TenantID})
-	if err != nil {
-		return fmt.Errorf("bus: encode %s: %w", DetailTypeAuthenticationCompleted, err)
-	}
-	out, err := p.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{{
-		EventBusName: aws.String(p.bus), Source: aws.String(ConsentSource),
-		DetailType: aws.String(DetailTypeAuthenticationCompleted), Detail: aws.String(string(b)),
-	}}})
-	if err != nil {
-		return fmt.Errorf("bus: put %s: %w", DetailTypeAuthenticationCompleted, err)
-	}
-	// PutEvents answers 200 even when the entry failed; only the count tells.
-	if out.FailedEntryCount > 0 && len(out.Entries) > 0 {
-		return fmt.Errorf("bus: %s rejected: %s", DetailTypeAuthenticationCompleted, aws.ToString(out.Entries[0].ErrorCode))
-	}
-	return nil
+	return put(ctx, p.client, p.bus, ConsentSource, DetailTypeAuthenticationCompleted, AuthenticationCompletedDetail{
+		InvitationID: e.InvitationID, OperatorID: e.OperatorID, CustomerID: e.CustomerID,
+		UpgradeID: e.UpgradeID, ServiceID: e.ServiceID, TenantID: e.TenantID,
+	})
 }
