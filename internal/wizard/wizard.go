@@ -466,13 +466,25 @@ var aadsts = regexp.MustCompile(`AADSTS(\d{5,7})`)
 var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // HandleCallback serves Microsoft's return from sign-in and from admin
-// consent. It checks error first, then the state (one-time, bound to this
+// consent. It checks error first (an error is shown, and its state spent,
+// whatever else the query says), then the state (one-time, bound to this
 // browser, unexpired, its invitation still live), and only then trusts
 // anything else: the tenant named in the query proves nothing until an
 // application token for it does.
 func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding string) (Result, error) {
 	problem := func(p Problem, code string, back bool, token string) (Result, error) {
 		return Result{View: View{Step: StepProblem, Problem: p, Code: code, Back: back, Token: token}}, nil
+	}
+	if cb.Error != "" {
+		// Microsoft's error is the answer whatever else the query holds: no
+		// code is redeemed and no tenant is trusted.
+		p, code := callbackProblem(cb)
+		token, err := s.spendState(ctx, cb.State, binding)
+		if err != nil {
+			return Result{}, err
+		}
+		s.c.Logger.InfoContext(ctx, "callback error", "error", cb.Error, "aadsts", code)
+		return problem(p, code, token != "", token)
 	}
 	if cb.State == "" {
 		return problem(ProblemState, "", false, "")
@@ -506,25 +518,6 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 	token, err := s.c.Links.Token(ctx, inv.ID, inv.Generation)
 	if err != nil {
 		return Result{}, fmt.Errorf("derive link: %w", err)
-	}
-	if cb.Error != "" {
-		code := ""
-		if m := aadsts.FindStringSubmatch(cb.ErrorDescription); m != nil {
-			code = m[1]
-		}
-		p := ProblemMicrosoft
-		switch {
-		case code == "90094" || code == "90008" || code == "65001":
-			p = ProblemNeedsAdmin
-		case code == "65004" || cb.Error == "access_denied" || cb.Error == "permission_denied":
-			p = ProblemDeclined
-		case code == "50020":
-			p = ProblemWrongAccount
-		case code == "53003":
-			p = ProblemBlocked
-		}
-		s.c.Logger.InfoContext(ctx, "callback error", "invitationId", inv.ID, "purpose", st.Purpose, "error", cb.Error, "aadsts", code)
-		return problem(p, code, true, token)
 	}
 	switch st.Purpose {
 	case PurposeSignIn:
@@ -565,6 +558,62 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 		return Result{View: v}, err
 	}
 	return problem(ProblemState, "", false, "")
+}
+
+// callbackProblem classifies Microsoft's error callback by its AADSTS
+// number, which Microsoft puts in error_description.
+func callbackProblem(cb Callback) (Problem, string) {
+	code := ""
+	if m := aadsts.FindStringSubmatch(cb.ErrorDescription); m != nil {
+		code = m[1]
+	}
+	switch {
+	case code == "90094" || code == "90008" || code == "65001":
+		return ProblemNeedsAdmin, code
+	case code == "65004" || cb.Error == "access_denied" || cb.Error == "permission_denied":
+		return ProblemDeclined, code
+	case code == "50020":
+		return ProblemWrongAccount, code
+	case code == "53003":
+		return ProblemBlocked, code
+	}
+	return ProblemMicrosoft, code
+}
+
+// spendState takes the state of an error callback so that it cannot be
+// used again, and returns the link token for the page's way back when the
+// state was this browser's, unexpired, and its invitation is still live;
+// otherwise "".
+func (s *Service) spendState(ctx context.Context, state, binding string) (string, error) {
+	if state == "" {
+		return "", nil
+	}
+	st, err := s.c.Store.TakeState(ctx, Hash(state))
+	if errors.Is(err, upgrade.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("take state: %w", err)
+	}
+	now := s.c.Clock.Now()
+	if !now.Before(st.ExpiresAt) || binding == "" || !hmac.Equal([]byte(st.BindingHash), []byte(Hash(binding))) {
+		return "", nil
+	}
+	inv, err := s.c.Store.GetInvitation(ctx, st.InvitationID)
+	if errors.Is(err, upgrade.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read invitation: %w", err)
+	}
+	if !inv.Live(now) {
+		return "", nil
+	}
+	token, err := s.c.Links.Token(ctx, inv.ID, inv.Generation)
+	if err != nil {
+		return "", fmt.Errorf("derive link: %w", err)
+	}
+	return token, nil
 }
 
 // complete proves the tenant's consent with an application token for it

@@ -1,0 +1,476 @@
+package wizard_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/wizard"
+)
+
+// store is an in-memory wizard.Store with the same conditions as the
+// DynamoDB one, counting reads and writes so that tests can tell what a
+// step did.
+type store struct {
+	mu          sync.Mutex
+	invitations map[string]upgrade.Invitation
+	attempts    map[string]wizard.Attempt
+	states      map[string]wizard.State
+	credentials map[string]wizard.Credential
+	invReads    int
+	writes      int
+	// afterGetAttempt, when set, runs after GetAttempt has read, outside
+	// the lock: the concurrency test holds readers there.
+	afterGetAttempt func()
+}
+
+func newStore() *store {
+	return &store{invitations: map[string]upgrade.Invitation{}, attempts: map[string]wizard.Attempt{},
+		states: map[string]wizard.State{}, credentials: map[string]wizard.Credential{}}
+}
+
+func (s *store) GetInvitation(_ context.Context, id string) (upgrade.Invitation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invReads++
+	inv, ok := s.invitations[id]
+	if !ok {
+		return upgrade.Invitation{}, upgrade.ErrNotFound
+	}
+	return inv, nil
+}
+
+func (s *store) GetCustomer(_ context.Context, operatorID, id string) (upgrade.Customer, error) {
+	return upgrade.Customer{ID: id, OperatorID: operatorID, Name: "Contoso"}, nil
+}
+
+func (s *store) GetUpgrade(_ context.Context, operatorID, id string) (upgrade.Upgrade, error) {
+	return upgrade.Upgrade{ID: id, OperatorID: operatorID, Service: upgrade.Service{FullName: "Contoso Teams", License: upgrade.Pro}}, nil
+}
+
+func (s *store) TransitionInvitation(_ context.Context, t wizard.Transition) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, ok := s.invitations[t.InvitationID]
+	if !ok || !slices.Contains(t.From, inv.Status) || !t.At.Before(inv.ExpiresAt) {
+		return wizard.ErrConflict
+	}
+	if t.To == upgrade.InvitationAuthenticationComplete && inv.TenantID != t.TenantID {
+		return wizard.ErrConflict
+	}
+	s.writes++
+	inv.Status = t.To
+	switch t.To {
+	case upgrade.InvitationTokenAcquired:
+		inv.TenantID, inv.AuthenticatedBy, inv.AuthenticatedByObjectID = t.TenantID, t.UPN, t.ObjectID
+	case upgrade.InvitationAuthenticationComplete:
+		inv.AuthenticatedAt, inv.GrantedPermissions = t.At, t.Granted
+	}
+	s.invitations[t.InvitationID] = inv
+	return nil
+}
+
+func (s *store) GetAttempt(_ context.Context, id string) (wizard.Attempt, error) {
+	s.mu.Lock()
+	a := s.attempts[id]
+	if a.Device != nil {
+		d := *a.Device
+		a.Device = &d
+	}
+	hook := s.afterGetAttempt
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return a, nil
+}
+
+func (s *store) StartDevice(_ context.Context, id string, d wizard.Device, max int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[id]
+	if a.DeviceStarts >= max {
+		return wizard.ErrTooManyAttempts
+	}
+	s.writes++
+	a.DeviceStarts++
+	a.Device = &d
+	s.attempts[id] = a
+	return nil
+}
+
+func (s *store) CountRedirect(_ context.Context, id string, max int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[id]
+	if a.Redirects >= max {
+		return wizard.ErrTooManyAttempts
+	}
+	s.writes++
+	a.Redirects++
+	s.attempts[id] = a
+	return nil
+}
+
+func (s *store) ClaimPoll(_ context.Context, id string, prev, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[id]
+	if a.Device == nil || !a.Device.LastPoll.Equal(prev) || a.Device.Outcome != wizard.OutcomeNone {
+		return false, nil
+	}
+	s.writes++
+	a.Device.LastPoll = now
+	return true, nil
+}
+
+func (s *store) SettleDevice(_ context.Context, id string, interval time.Duration, outcome wizard.Outcome) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[id]
+	if a.Device == nil {
+		return wizard.ErrConflict
+	}
+	s.writes++
+	a.Device.Interval, a.Device.Outcome = interval, outcome
+	if outcome != wizard.OutcomeNone {
+		a.Device.SealedCode = nil
+	}
+	return nil
+}
+
+func (s *store) SaveCredential(_ context.Context, id string, c wizard.Credential) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	s.credentials[id] = c
+	return nil
+}
+
+func (s *store) PutState(_ context.Context, st wizard.State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.states[st.Hash]; ok {
+		return errors.New("state exists")
+	}
+	s.writes++
+	s.states[st.Hash] = st
+	return nil
+}
+
+func (s *store) TakeState(_ context.Context, hash string) (wizard.State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.states[hash]
+	if !ok {
+		return wizard.State{}, upgrade.ErrNotFound
+	}
+	delete(s.states, hash)
+	return st, nil
+}
+
+func (s *store) invitation(id string) upgrade.Invitation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.invitations[id]
+}
+
+func (s *store) device(id string) wizard.Device {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.attempts[id].Device; d != nil {
+		return *d
+	}
+	return wizard.Device{}
+}
+
+// counts returns invitation reads and writes so far.
+func (s *store) counts() (reads, writes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.invReads, s.writes
+}
+
+// identity is a scripted Microsoft. Polls answer from polls in order (the
+// last answer repeats); codes maps an authorization code to the verifier
+// it must be redeemed with and the tokens it yields; grants maps a tenant
+// to its app token.
+type identity struct {
+	mu      sync.Mutex
+	device  wizard.DeviceCode
+	polls   []pollAnswer
+	pollN   atomic.Int32
+	codes   map[string]codeGrant
+	grants  map[string]wizard.Grant
+	redeems atomic.Int32
+	appCall atomic.Int32
+	// authorize is the last authorization request: its state and
+	// challenge.
+	authorize url.Values
+}
+
+type pollAnswer struct {
+	tokens wizard.Tokens
+	err    error
+}
+
+// codeGrant is an issued authorization code: the PKCE challenge it was
+// asked with and what it yields.
+type codeGrant struct {
+	challenge string
+	tokens    wizard.Tokens
+}
+
+func (m *identity) StartDeviceCode(context.Context) (wizard.DeviceCode, error) { return m.device, nil }
+
+func (m *identity) PollDeviceCode(_ context.Context, code string) (wizard.Tokens, error) {
+	if code != m.device.DeviceCode {
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonOther, Code: "70018"}
+	}
+	n := int(m.pollN.Add(1))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.polls) == 0 {
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonPending}
+	}
+	a := m.polls[min(n, len(m.polls))-1]
+	return a.tokens, a.err
+}
+
+func (m *identity) AuthorizeURL(_ context.Context, state, challenge string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.authorize = url.Values{"state": {state}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	return "https://login.example/organizations/oauth2/v2.0/authorize?" + m.authorize.Encode(), nil
+}
+
+func (m *identity) RedeemCode(_ context.Context, code, verifier string) (wizard.Tokens, error) {
+	m.redeems.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.codes[code]
+	sum := sha256.Sum256([]byte(verifier))
+	if !ok || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonOther, Code: "501481"}
+	}
+	return g.tokens, nil
+}
+
+func (m *identity) AdminConsentURL(tenantID, state string) string {
+	return "https://login.example/" + tenantID + "/v2.0/adminconsent?" + url.Values{"state": {state}}.Encode()
+}
+
+func (m *identity) AppGrant(_ context.Context, tenantID string) (wizard.Grant, error) {
+	m.appCall.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.grants[tenantID]
+	if !ok {
+		return wizard.Grant{}, wizard.ErrNotConsented
+	}
+	return g, nil
+}
+
+func (m *identity) grant(tenantID string, g wizard.Grant) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.grants[tenantID] = g
+}
+
+// sealer seals by wrapping the plaintext with its encryption context, and
+// refuses to open under another context, as KMS does.
+type sealer struct{}
+
+func (sealer) Seal(_ context.Context, plaintext []byte, encCtx map[string]string) ([]byte, error) {
+	return append([]byte(contextString(encCtx)+"\x00"), reverse(plaintext)...), nil
+}
+
+func (sealer) Open(_ context.Context, blob []byte, encCtx map[string]string) ([]byte, error) {
+	head, body, ok := bytes.Cut(blob, []byte{0})
+	if !ok || string(head) != contextString(encCtx) {
+		return nil, errors.New("sealer: encryption context does not match")
+	}
+	return reverse(body), nil
+}
+
+func contextString(m map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(&b, "%s=%s;", k, m[k])
+	}
+	return b.String()
+}
+
+// reverse stands in for encryption: the sealed bytes never hold the
+// plaintext as it was.
+func reverse(b []byte) []byte {
+	out := slices.Clone(b)
+	slices.Reverse(out)
+	return out
+}
+
+// publisher records the events.
+type publisher struct {
+	mu     sync.Mutex
+	events []wizard.AuthenticationCompleted
+}
+
+func (p *publisher) AuthenticationCompleted(_ context.Context, e wizard.AuthenticationCompleted) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, e)
+	return nil
+}
+
+func (p *publisher) published() []wizard.AuthenticationCompleted {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.events)
+}
+
+// countingKey is the link key, counting how often a MAC was computed.
+type countingKey struct{ n atomic.Int32 }
+
+func (k *countingKey) Key(context.Context) ([]byte, error) {
+	k.n.Add(1)
+	return []byte("link-key-link-key-link-key-link-key!"), nil
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// world is a Service with its fakes.
+type world struct {
+	svc     *wizard.Service
+	store   *store
+	ms      *identity
+	pub     *publisher
+	clock   *clock
+	linkKey *countingKey
+	signer  *link.Signer
+	logs    *bytes.Buffer
+}
+
+const (
+	tenantA  = "aaaaaaaa-0000-4000-8000-000000000001"
+	tenantB  = "bbbbbbbb-0000-4000-8000-000000000002"
+	roleCall = "TeamsTelephoneNumber.ReadWrite.All"
+	roleOrg  = "Organization.Read.All"
+)
+
+var start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+func newWorld(t *testing.T, maxAttempts int) *world {
+	t.Helper()
+	w := &world{store: newStore(), pub: &publisher{}, clock: &clock{now: start}, linkKey: &countingKey{}, logs: &bytes.Buffer{},
+		ms: &identity{codes: map[string]codeGrant{}, grants: map[string]wizard.Grant{},
+			device: wizard.DeviceCode{DeviceCode: "device-code-secret", UserCode: "ABCD2345", VerificationURI: "https://login.example/devicelogin",
+				Interval: 5 * time.Second, ExpiresIn: 15 * time.Minute}}}
+	var err error
+	if w.signer, err = link.NewSigner(w.linkKey, "https://portal.example"); err != nil {
+		t.Fatal(err)
+	}
+	w.svc, err = wizard.New(wizard.Config{Store: w.store, Identity: w.ms, Sealer: sealer{}, Publisher: w.pub, Links: w.signer,
+		FormKeys: link.StaticKey("form-key-form-key-form-key-form-key!"), Clock: w.clock,
+		Logger:        slog.New(slog.NewTextHandler(&syncWriter{w: w.logs}, nil)),
+		RequiredRoles: []string{roleCall, roleOrg}, MaxAttempts: maxAttempts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// syncWriter lets concurrent requests log into one buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// invite stores a live invitation and returns its link token.
+func (w *world) invite(t *testing.T, id string) string {
+	t.Helper()
+	w.store.invitations[id] = upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
+		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour)}
+	return w.token(t, id)
+}
+
+// token derives the current link token of an invitation.
+func (w *world) token(t *testing.T, id string) string {
+	t.Helper()
+	tok, err := w.signer.Token(context.Background(), id, w.store.invitation(id).Generation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// welcome opens the link in a browser with this binding and returns the
+// form token its page carries.
+func (w *world) welcome(t *testing.T, token, binding string) string {
+	t.Helper()
+	v, err := w.svc.Open(context.Background(), token, binding)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return v.FormToken
+}
+
+// signedIn walks "Sign in with Microsoft" for the invitation as an admin of
+// tenant and returns the binding and form token of that browser.
+func (w *world) signedIn(t *testing.T, token, tenant string) (binding, form string) {
+	t.Helper()
+	ctx := context.Background()
+	binding = wizard.NewBinding()
+	form = w.welcome(t, token, binding)
+	res, err := w.svc.StartSignIn(ctx, token, binding, form)
+	if err != nil || res.Redirect == "" {
+		t.Fatalf("start sign-in: %+v, %v", res, err)
+	}
+	// Microsoft issues a code for the challenge of the request.
+	code := "code-" + tenant
+	w.ms.mu.Lock()
+	state := w.ms.authorize.Get("state")
+	w.ms.codes[code] = codeGrant{challenge: w.ms.authorize.Get("code_challenge"),
+		tokens: wizard.Tokens{TenantID: tenant, ObjectID: "oid-admin", UPN: "admin@" + tenant, RefreshToken: "refresh-secret-" + tenant}}
+	w.ms.mu.Unlock()
+	res, err = w.svc.HandleCallback(ctx, wizard.Callback{State: state, Code: code}, binding)
+	if err != nil || res.Redirect != "/invite/"+token {
+		t.Fatalf("sign-in callback: %+v, %v", res, err)
+	}
+	return binding, form
+}
