@@ -107,7 +107,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*p
 	if err != nil {
 		return nil, err
 	}
-	clientSecret, err := identity.NewSecretsManagerSecret(sm, s.credentialARN)
+	clientSecret, err := secret.NewCredential(sm, s.credentialARN)
 	if err != nil {
 		return nil, err
 	}

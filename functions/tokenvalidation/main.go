@@ -21,6 +21,7 @@ import (
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/seal"
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/trigger"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -56,7 +57,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	secret, err := validate.NewSecretsManagerSecret(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
+	cred, err := secret.NewCredential(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
 	if err != nil {
 		return nil, err
 	}
@@ -64,13 +65,13 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: secret,
+	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: cred,
 		GraphBaseURL: env.GraphBaseURL, RequiredRoles: env.RequiredRoles, Credentials: st, Sealer: sealer, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	m, err := upgrade.NewM365(upgrade.M365Deps{Store: st, Validator: checker, Clock: upgrade.SystemClock{},
-		ApplicationID: env.ClientID, CredentialExpiry: secret.ExpiresAt, Logger: log})
+		ApplicationID: env.ClientID, CredentialExpiry: cred.ExpiresAt, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/seal"
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/validate"
@@ -28,7 +29,7 @@ func finishParts(cfg aws.Config, getenv func(string) string, st *store.Store, pu
 	if sipDomain == "" {
 		return nil, fmt.Errorf("SIP_DOMAIN is not set")
 	}
-	secret, err := validate.NewSecretsManagerSecret(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
+	cred, err := secret.NewCredential(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +37,7 @@ func finishParts(cfg aws.Config, getenv func(string) string, st *store.Store, pu
 	if err != nil {
 		return nil, err
 	}
-	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: secret,
+	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: cred,
 		GraphBaseURL: env.GraphBaseURL, RequiredRoles: env.RequiredRoles, Credentials: st, Sealer: sealer, Logger: log})
 	if err != nil {
 		return nil, err

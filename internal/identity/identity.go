@@ -41,9 +41,10 @@ const DelegatedScopes = "openid profile offline_access https://graph.microsoft.c
 // maxBody bounds what is read from Microsoft.
 const maxBody = 1 << 20
 
-// Secret yields the application's client secret.
+// Secret yields the application's client secret (secret.Credential in
+// the functions).
 type Secret interface {
-	Secret(ctx context.Context) (string, error)
+	ClientSecret(ctx context.Context) (string, error)
 }
 
 // Config configures an Entra.
@@ -259,7 +260,7 @@ func (e *Entra) redeem(ctx context.Context, form url.Values) (wizard.Tokens, err
 	if err != nil {
 		return wizard.Tokens{}, err
 	}
-	secret, err := e.c.Secret.Secret(ctx)
+	secret, err := e.c.Secret.ClientSecret(ctx)
 	if err != nil {
 		return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
 	}
@@ -415,7 +416,7 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 // has no way to skip its cache for client credentials. The secret is still
 // fetched once per container.
 func (e *Entra) confidential(ctx context.Context) (*confidential.Client, error) {
-	secret, err := e.c.Secret.Secret(ctx)
+	secret, err := e.c.Secret.ClientSecret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("identity: client secret: %w", err)
 	}

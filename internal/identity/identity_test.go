@@ -22,7 +22,7 @@ var required = []string{"Organization.Read.All", "User.Read.All"}
 
 type staticSecret string
 
-func (s staticSecret) Secret(context.Context) (string, error) { return string(s), nil }
+func (s staticSecret) ClientSecret(context.Context) (string, error) { return string(s), nil }
 
 // newEntra starts an emulator with the operator's multi-tenant app and
 // returns it with an Entra adapter pointed at it.

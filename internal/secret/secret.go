@@ -1,4 +1,4 @@
-// Package secret reads keys from AWS Secrets Manager on first need and keeps
+// Package secret reads keys and credentials from AWS Secrets Manager on first need and keeps
 // them for the life of the Lambda container, so that init does no network
 // I/O and warm invocations pay nothing.
 package secret
