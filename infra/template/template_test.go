@@ -1,6 +1,7 @@
 package template
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -162,6 +163,31 @@ func TestFunctionDir(t *testing.T) {
 	for _, tt := range tests {
 		if got := FunctionDir(tt.id); got != tt.want {
 			t.Errorf("FunctionDir(%q) = %q, want %q", tt.id, got, tt.want)
+		}
+	}
+}
+
+// The README's configuration section names every parameter of the template
+// and every environment variable a function gets, so that it cannot fall
+// behind the template.
+func TestReadmeNamesEveryParameterAndVariable(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for name := range tp.Parameters {
+		if !strings.Contains(readme, "`"+name+"`") {
+			t.Errorf("README.md does not name the parameter %s", name)
+		}
+	}
+	for id, fn := range tp.Functions {
+		for name := range fn.Environment {
+			if !strings.Contains(readme, "`"+name+"`") {
+				t.Errorf("README.md does not name %s's environment variable %s", id, name)
+			}
 		}
 	}
 }
