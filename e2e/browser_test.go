@@ -148,9 +148,12 @@ func TestBrowserSignInWithMicrosoft(t *testing.T) {
 	}
 }
 
-// The device code way (seed steps 10-20): the wizard shows the code and
-// Microsoft's link, the code is approved elsewhere, and the page's script
-// follows the sign-in to "successfully acquired a token".
+// The device code way (seed steps 10-20), as the administrator does it:
+// the wizard shows the code and Microsoft's link; in a second tab the
+// administrator opens the link, types the code, signs in, approves the MFA
+// request, confirms "Are you trying to sign in to …?" and consents for
+// themselves; the wizard's own script notices, shows "successfully acquired
+// a token", and admin consent leads to the Tenant Activation page.
 func TestBrowserDeviceCode(t *testing.T) {
 	t.Parallel()
 	ctx := newChrome(t)
@@ -174,24 +177,47 @@ func TestBrowserDeviceCode(t *testing.T) {
 	if err != nil || !strings.HasPrefix(verify.Value, env.EntraURL+"/devicelogin") {
 		t.Fatalf("verification link %q: %v", verify.Value, err)
 	}
-	// The administrator enters the code on Microsoft's page on another
-	// device; the emulator's control API does what those pages do. The
-	// wizard's own script must notice and move on.
-	if err := env.Entra.ApproveDeviceCode(code, tn.admin); err != nil {
+
+	// A second tab of the same browser: Microsoft's pages, by hand.
+	tab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	err = chromedp.Do(tab,
+		chromedp.Navigate(verify.Value),
+		chromedp.WaitVisible(chromedp.ID("otc")),
+		chromedp.SendKeys(chromedp.ID("otc"), code), shot("device-3-enter-code"),
+		chromedp.Click(chromedp.ID("idSIButton9")),
+		signInPages(tn.admin),
+		chromedp.WaitVisible(chromedp.CSS("button[value=continue]")), shot("device-4-are-you-trying"),
+		chromedp.Click(chromedp.CSS("button[value=continue]")),
+		// The app was never used in this tenant: the administrator
+		// consents for themselves, as Microsoft asks on first use.
+		acceptConsent(),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "You have signed in")]`)), shot("device-5-signed-in"),
+	)
+	if err != nil {
 		t.Fatal(err)
 	}
+
+	// Back in the first tab, the page's script follows the sign-in.
+	err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("acquired")), shot("device-6-acquired"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acquired := text(t, ctx, "acquired"); !strings.Contains(acquired, "successfully acquired a token") || !strings.Contains(acquired, tn.admin) {
+		t.Fatalf("the wizard said %q", acquired)
+	}
 	err = chromedp.Do(ctx,
-		chromedp.WaitVisible(chromedp.ID("acquired")), shot("device-4-acquired"),
 		chromedp.Click(chromedp.ID("continue")),
-		chromedp.WaitVisible(chromedp.CSS("input[name=consent_org]:checked")),
+		chromedp.WaitVisible(chromedp.CSS("input[name=consent_org]:checked")), shot("device-7-consent"),
 		acceptConsent(),
-		chromedp.WaitVisible(chromedp.ID("activated")), shot("device-5-activated"),
+		chromedp.WaitVisible(chromedp.ID("activated")), shot("device-8-activated"),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := text(t, ctx, "activated")
-	if s := invitationStatus(t, c, id); s["status"] != "AUTHENTICATION_COMPLETE" || !strings.Contains(done, "successfully completed") {
+	if s := invitationStatus(t, c, id); s["status"] != "AUTHENTICATION_COMPLETE" || s["authenticatedBy"] != tn.admin ||
+		!strings.Contains(done, "successfully completed") {
 		t.Fatalf("invitation %v, page %q", s, done)
 	}
 }

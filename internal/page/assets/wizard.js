@@ -11,7 +11,10 @@
     fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (s) {
-        if (s.step !== "device" || s.outcome) { window.location.replace(window.location.pathname.replace(/\/status$/, "")); return; }
+        // The page may have been reached by the form's POST to
+        // /invite/{token}/device, which has no GET; the wizard's own page
+        // is the status route without /status.
+        if (s.step !== "device" || s.outcome) { window.location.replace(url.replace(/\/status$/, "")); return; }
         wait = s.intervalMs || wait;
         setTimeout(poll, wait);
       })
