@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -8,11 +9,18 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ocpro/upgrade/infra/dynamolocal"
 	"github.com/ocpro/upgrade/infra/entra"
 )
 
@@ -406,4 +414,151 @@ func TestWizardNonAdminCannotConsent(t *testing.T) {
 	wantText(t, acquired, http.StatusOK, "successfully acquired a token")
 	p := consent(t, b, authURL, acquired, tn.user)
 	wantText(t, p, http.StatusBadRequest, "Only an administrator")
+}
+
+// wizardDB is a client of the stack's DynamoDB Local, for moving an
+// invitation's expiry into the past instead of waiting for it.
+var wizardDB = sync.OnceValues(func() (*dynamodb.Client, error) {
+	return dynamolocal.NewClient(context.Background(), env.DynamoURL)
+})
+
+// expireInvitation writes the invitation's expiry into the past, as time
+// would have; its status stays what it was, as before the sweep runs.
+func expireInvitation(t *testing.T, id string) {
+	t.Helper()
+	db, err := wizardDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(env.TableName),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "INVITATION#" + id}, "SK": &types.AttributeValueMemberS{Value: "A"}},
+		UpdateExpression:          aws.String("SET ExpiresAt = :past"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":past": &types.AttributeValueMemberS{Value: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)}},
+	})
+	if err != nil {
+		t.Fatalf("expire invitation: %v", err)
+	}
+}
+
+// volatileHeaders differ between any two answers.
+var volatileHeaders = []string{"Date", "Apigw-Requestid", "Set-Cookie"}
+
+// samePage fails unless got is the page want is: status, body and every
+// header but the volatile ones.
+func samePage(t *testing.T, what string, want, got page) {
+	t.Helper()
+	if got.Status != want.Status || got.Body != want.Body {
+		t.Fatalf("%s: status %d, want %d (the unknown link's); body:\n%s", what, got.Status, want.Status, got.Body)
+	}
+	strip := func(h http.Header) http.Header {
+		h = h.Clone()
+		for _, k := range volatileHeaders {
+			h.Del(k)
+		}
+		return h
+	}
+	if g, w := strip(got.Header), strip(want.Header); !reflect.DeepEqual(g, w) {
+		t.Fatalf("%s: headers %v, want the unknown link's %v", what, g, w)
+	}
+}
+
+// Expired, revoked, regenerated and used links all get the page an unknown
+// link gets, with the same status and headers, from every route of the
+// wizard; nothing tells them apart.
+func TestWizardDeadLinksLookUnknown(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-dead-"))
+	const unknownLink = "/invite/nosuchinvitation.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	b := newBrowser(t)
+	b.get(env.APIURL + unknownLink) // The binding cookie, so that later answers set none either.
+	unknown := b.get(env.APIURL + unknownLink)
+	wantText(t, unknown, http.StatusNotFound, "This link is not valid")
+	unknownStatus := b.get(env.APIURL + unknownLink + "/status")
+	unknownPost := b.do(http.MethodPost, env.APIURL+unknownLink+"/device", url.Values{"form": {"x"}}, nil)
+
+	tests := []struct {
+		name string
+		// kill makes the invitation's link dead and returns it, with the
+		// browser that held it while it worked.
+		kill func(t *testing.T, id, authURL string) (string, *browser)
+	}{
+		{"expired", func(t *testing.T, id, authURL string) (string, *browser) {
+			expireInvitation(t, id)
+			return authURL, newBrowser(t)
+		}},
+		{"expired while the device code runs", func(t *testing.T, id, authURL string) (string, *browser) {
+			b := newBrowser(t)
+			wantText(t, b.action(b.get(authURL), authURL, "device", nil), http.StatusOK, "Copy the code")
+			expireInvitation(t, id)
+			return authURL, b
+		}},
+		{"revoked", func(t *testing.T, id, authURL string) (string, *browser) {
+			must(t, c.do(http.MethodPost, "/v1/invitations/"+id+"/revoke", nil), http.StatusOK)
+			return authURL, newBrowser(t)
+		}},
+		{"revoked after the token was acquired", func(t *testing.T, id, authURL string) (string, *browser) {
+			b := newBrowser(t)
+			wantText(t, signIn(t, b, authURL, newTenant(t).admin), http.StatusOK, "successfully acquired a token")
+			must(t, c.do(http.MethodPost, "/v1/invitations/"+id+"/revoke", nil), http.StatusOK)
+			return authURL, b
+		}},
+		{"regenerated: the old link", func(t *testing.T, id, authURL string) (string, *browser) {
+			regen := must(t, c.do(http.MethodPost, "/v1/invitations/"+id+"/regenerate", nil), http.StatusOK)
+			newURL, _ := regen["authUrl"].(string)
+			if newURL == "" || newURL == authURL {
+				t.Fatalf("regenerate = %v", regen)
+			}
+			// The new link works, all the way to a device code.
+			nb := newBrowser(t)
+			wantText(t, nb.action(nb.get(newURL), newURL, "device", nil), http.StatusOK, "Copy the code")
+			return authURL, newBrowser(t)
+		}},
+		{"used", func(t *testing.T, id, authURL string) (string, *browser) {
+			tn := newTenant(t)
+			b := newBrowser(t)
+			acquired := signIn(t, b, authURL, tn.admin)
+			wantText(t, consent(t, b, authURL, acquired, tn.admin), http.StatusOK, "successfully completed")
+			return authURL, b
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			id, authURL := invitation(t, c)
+			dead, b := tt.kill(t, id, authURL)
+			b.get(dead) // A fresh browser gets its cookie here, as with the unknown link.
+			samePage(t, "GET the link", unknown, b.get(dead))
+			samePage(t, "GET its status", unknownStatus, b.get(dead+"/status"))
+			samePage(t, "POST a step", unknownPost, b.do(http.MethodPost, dead+"/device", url.Values{"form": {"x"}}, nil))
+		})
+	}
+}
+
+// A consent started on a link that is revoked before Microsoft returns
+// ends on the neutral page, and the invitation stays revoked.
+func TestWizardConsentReturnAfterRevoke(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-late-"))
+	tn := newTenant(t)
+	id, authURL := invitation(t, c)
+	b := newBrowser(t)
+	acquired := signIn(t, b, authURL, tn.admin)
+	p := b.action(acquired, authURL, "continue", nil)
+	must(t, c.do(http.MethodPost, "/v1/invitations/"+id+"/revoke", nil), http.StatusOK)
+	var cb *url.URL
+	b.signInAtMicrosoft(p, tn.admin, true, func(u *url.URL) bool {
+		if isCallback(u) {
+			cb = u
+			return true
+		}
+		return false
+	})
+	if cb == nil {
+		t.Fatal("never reached the callback")
+	}
+	wantText(t, b.get(cb.String()), http.StatusNotFound, "This link is not valid")
+	if s := invitationStatus(t, c, id); s["status"] != "REVOKED" {
+		t.Fatalf("after Microsoft's return: %v", s)
+	}
 }
