@@ -18,6 +18,7 @@ var pure = []string{
 	"github.com/ocpro/upgrade/internal/upgrade/memory",
 	"github.com/ocpro/upgrade/internal/upgrade/storetest",
 	"github.com/ocpro/upgrade/internal/link",
+	"github.com/ocpro/upgrade/internal/wizard",
 }
 
 var forbidden = []string{"github.com/aws/", "github.com/aws/aws-lambda-go"}
