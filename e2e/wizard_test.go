@@ -562,3 +562,41 @@ func TestWizardConsentReturnAfterRevoke(t *testing.T) {
 		t.Fatalf("after Microsoft's return: %v", s)
 	}
 }
+
+// The wizard's pages through the gateway carry the policy and cookie the
+// function sets: forms may go only to the site and the Microsoft authority.
+func TestWizardPageHeaders(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-hdr-"))
+	_, authURL := invitation(t, c)
+	authority, err := url.Parse(env.EntraURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newBrowser(t).get(authURL)
+	wantText(t, p, http.StatusOK, "Start authentication")
+	want := map[string]string{
+		"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+			"form-action 'self' https://" + authority.Host + "; frame-ancestors 'none'; base-uri 'none'",
+		"Referrer-Policy":        "no-referrer",
+		"X-Content-Type-Options": "nosniff",
+		"X-Frame-Options":        "DENY",
+		"Cache-Control":          "no-store",
+	}
+	for k, v := range want {
+		if got := p.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	cookies := p.Header.Values("Set-Cookie")
+	if len(cookies) != 1 {
+		t.Fatalf("Set-Cookie %q", cookies)
+	}
+	ck, err := http.ParseSetCookie(cookies[0])
+	// The local stack serves plain http on 127.0.0.1, where browsers
+	// refuse Secure cookies; https gets __Host- and Secure (unit-tested in
+	// internal/page).
+	if err != nil || ck.Name != "ocpro-binding" || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" {
+		t.Fatalf("cookie %q: %v", cookies[0], err)
+	}
+}
