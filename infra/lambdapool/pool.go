@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -234,13 +235,21 @@ func (p *Pool) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 	}
 	defer func() { <-p.slots }()
 
-	in, err := p.acquire(ctx)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		in, err := p.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, keep, err := p.invoke(ctx, in, event)
+		p.release(in, keep)
+		// An idle environment whose emulator has gone refuses the
+		// connection: the event never reached the function, so a fresh
+		// environment may take it, as Lambda would.
+		if err != nil && errors.Is(err, syscall.ECONNREFUSED) && attempt < 3 {
+			continue
+		}
+		return out, err
 	}
-	out, keep, err := p.invoke(ctx, in, event)
-	p.release(in, keep)
-	return out, err
 }
 
 // acquire returns an idle live environment or starts one. Holding a slot

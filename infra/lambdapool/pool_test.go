@@ -300,6 +300,27 @@ func TestDeadInstanceIsReplaced(t *testing.T) {
 	waitFor(t, "the dead instance's bootstrap to go", func() bool { return processGone(before.PID) })
 }
 
+// An idle environment whose emulator no longer listens, before the pool has
+// noticed, refuses the connection; the event never reached a function, so
+// the pool gives it to a fresh environment instead of failing the call.
+func TestRefusedConnectionGoesToAFreshInstance(t *testing.T) {
+	t.Parallel()
+	p := newPool(t, Config{})
+	before := invoke(t, p, `{}`)
+
+	p.mu.Lock()
+	p.idle[0].url = "http://127.0.0.1:1/2015-03-31/functions/function/invocations"
+	p.mu.Unlock()
+
+	after := invoke(t, p, `{}`)
+	if after.PID == before.PID {
+		t.Errorf("invocation ran on PID %d of the unreachable instance", after.PID)
+	}
+	if s := p.Stats(); s.Started != 2 {
+		t.Errorf("Stats = %+v, want 2 started", s)
+	}
+}
+
 func TestCloseLeavesNoProcessBehind(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, Config{})
