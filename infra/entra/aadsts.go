@@ -275,11 +275,6 @@ func errInvalidCodeChallengeMethod() aadError {
 		"Invalid size of Code_Challenge parameter, or code_challenge_method is not 'S256' or 'plain'."}
 }
 
-func errWrongPassword() aadError {
-	return aadError{http.StatusBadRequest, "invalid_grant", 50126,
-		"Error validating credentials due to invalid username or password."}
-}
-
 // injectableErrors are the AADSTS failures the control API can inject,
 // built for the client and tenant of the request that gets them.
 func injectableError(number int, clientID, tenantID string) (aadError, bool) {

@@ -98,13 +98,19 @@ func (e *Emulator) graph(h graphHandler) http.HandlerFunc {
 	}
 }
 
+// graphAuthError is one of Graph's own messages for a refused token,
+// worded (capitals, full stop) as Graph words it.
+type graphAuthError string
+
+func (e graphAuthError) Error() string { return string(e) }
+
 // graphToken validates the request's bearer token. Its error texts are
 // Graph's messages, safe to show.
 func (e *Emulator) graphToken(r *http.Request) (graphCaller, error) {
 	auth := r.Header.Get("Authorization")
 	raw, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || strings.TrimSpace(raw) == "" {
-		return graphCaller{}, errors.New("Access token is empty.")
+		return graphCaller{}, graphAuthError("Access token is empty.")
 	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
@@ -118,20 +124,20 @@ func (e *Emulator) graphToken(r *http.Request) (graphCaller, error) {
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(e.now), jwt.WithExpirationRequired())
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return graphCaller{}, errors.New("Lifetime validation failed, the token is expired.")
+		return graphCaller{}, graphAuthError("Lifetime validation failed, the token is expired.")
 	case err != nil:
-		return graphCaller{}, errors.New("Access token validation failure. Invalid signature or malformed token.")
+		return graphCaller{}, graphAuthError("Access token validation failure. Invalid signature or malformed token.")
 	}
 	aud, _ := claims["aud"].(string)
 	if aud != GraphResource && aud != GraphAppID && aud != GraphResource+"/" {
-		return graphCaller{}, errors.New("Access token validation failure. Invalid audience.")
+		return graphCaller{}, graphAuthError("Access token validation failure. Invalid audience.")
 	}
 	tid, _ := claims["tid"].(string)
 	if _, ok := e.dir.tenant(tid); !ok {
-		return graphCaller{}, errors.New("Access token validation failure. Invalid tenant.")
+		return graphCaller{}, graphAuthError("Access token validation failure. Invalid tenant.")
 	}
 	if iss, _ := claims["iss"].(string); !strings.HasSuffix(iss, "/"+tid+"/v2.0") {
-		return graphCaller{}, errors.New("Access token validation failure. Invalid issuer.")
+		return graphCaller{}, graphAuthError("Access token validation failure. Invalid issuer.")
 	}
 	c := graphCaller{tenantID: tid}
 	c.appID, _ = claims["azp"].(string)
