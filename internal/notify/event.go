@@ -25,14 +25,36 @@ const (
 // EventBridge retry and, in the end, dead-letter the event.
 type EventHandler struct {
 	mailer *Mailer
+	once   Once
 }
 
+// Once runs work at most once per key (internal/idempotency's Guard).
+type Once interface {
+	Run(ctx context.Context, scope, key string, payload []byte, work func(context.Context) error) error
+}
+
+// IdempotencyScope is the scope of the handler's idempotency records.
+const IdempotencyScope = "InvitationEmail"
+
+// HandlerOption configures an EventHandler.
+type HandlerOption func(*EventHandler)
+
+// WithOnce makes the handler serve each event id once: EventBridge delivers
+// at least once, so a redelivered event that was already served is
+// acknowledged without work, and one that is being served right now fails
+// so that EventBridge tries it again later.
+func WithOnce(o Once) HandlerOption { return func(h *EventHandler) { h.once = o } }
+
 // NewEventHandler returns an EventHandler for m.
-func NewEventHandler(m *Mailer) (*EventHandler, error) {
+func NewEventHandler(m *Mailer, opts ...HandlerOption) (*EventHandler, error) {
 	if m == nil {
 		return nil, fmt.Errorf("notify: nil Mailer")
 	}
-	return &EventHandler{mailer: m}, nil
+	h := &EventHandler{mailer: m}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // mailRequestDetail is the detail of Invitation Created and Invitation
@@ -84,6 +106,15 @@ type sesDetail struct {
 
 // Handle serves one event.
 func (h *EventHandler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
+	if h.once == nil || e.ID == "" {
+		return h.handle(ctx, e)
+	}
+	payload := append([]byte(e.Source+"\n"+e.DetailType+"\n"), e.Detail...)
+	return h.once.Run(ctx, IdempotencyScope, e.ID, payload, func(ctx context.Context) error { return h.handle(ctx, e) })
+}
+
+// handle serves one event without the idempotency record.
+func (h *EventHandler) handle(ctx context.Context, e events.CloudWatchEvent) error {
 	switch {
 	case e.Source == SourceUpgrades && (e.DetailType == DetailTypeInvitationCreated || e.DetailType == DetailTypeInvitationMailRequested):
 		var d mailRequestDetail
