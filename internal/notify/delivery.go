@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/metric"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -35,7 +36,7 @@ func (m *Mailer) RecordDelivery(ctx context.Context, d Delivery) error {
 		return nil
 	}
 	if d.Status == upgrade.DeliveryBounced || d.Status == upgrade.DeliverySoftBounced {
-		Count(ctx, m.log, MetricMailsBounced, 1)
+		metric.Count(ctx, m.log, metric.MailsBounced, 1)
 	}
 	err = m.store.RecordDelivery(ctx, id, d.MessageID, d.Status, d.Reason, d.At)
 	if errors.Is(err, upgrade.ErrChanged) {

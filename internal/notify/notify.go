@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/metric"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -170,7 +171,7 @@ func (m *Mailer) Deliver(ctx context.Context, r upgrade.MailRequest) error {
 	id, err := m.send.Send(ctx, inv.AdminEmail, msg, tags)
 	at := m.clock.Now().UTC()
 	if err == nil {
-		Count(ctx, m.log, MetricMailsSent, 1)
+		metric.Count(ctx, m.log, metric.MailsSent, 1)
 		log.InfoContext(ctx, "mail sent", "messageId", id)
 		return m.settle(ctx, upgrade.MailSettled(inv, r.Mail, at), id)
 	}
@@ -181,7 +182,7 @@ func (m *Mailer) Deliver(ctx context.Context, r upgrade.MailRequest) error {
 	}
 	switch mail.KindOf(err) {
 	case mail.ErrorPermanent:
-		Count(ctx, m.log, MetricMailsFailed, 1)
+		metric.Count(ctx, m.log, metric.MailsFailed, 1)
 		log.WarnContext(ctx, "SES refused the mail for good", "error", err)
 		return m.settle(ctx, upgrade.MailNotSent(inv, r.Mail, at, upgrade.DeliveryFailed, reason), "")
 	case mail.ErrorThrottled:
@@ -190,7 +191,7 @@ func (m *Mailer) Deliver(ctx context.Context, r upgrade.MailRequest) error {
 		log.ErrorContext(ctx, "SES sending is paused; invitation mails are held", "alarm", "ses_sending_paused")
 		return m.release(ctx, inv, r.Mail, fmt.Errorf("deliver: %w: %w", ErrSendLater, err))
 	}
-	Count(ctx, m.log, MetricMailsFailed, 1)
+	metric.Count(ctx, m.log, metric.MailsFailed, 1)
 	log.WarnContext(ctx, "SES outcome unknown; the mail is not sent again automatically", "error", err)
 	return m.settle(ctx, upgrade.MailNotSent(inv, r.Mail, at, upgrade.DeliveryUnknown,
 		"SES did not confirm the mail; it may not have been sent. Resend it if the administrator did not get it."), "")
