@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ocpro/upgrade/internal/metric"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -32,18 +34,61 @@ const (
 	DetailTypeScheduled               = "Scheduled Event"
 )
 
+// Once runs work at most once per key (internal/idempotency's Guard).
+type Once interface {
+	Run(ctx context.Context, scope, key string, payload []byte, work func(context.Context) error) error
+}
+
+// The scopes of the Router's idempotency records, one per handler.
+const (
+	ScopeAuthenticationCompleted = "AuthenticationCompleted"
+	ScopeKeepAlive               = "KeepAlive"
+)
+
 // Router dispatches one invocation by its shape.
 type Router struct {
 	http    HTTP
 	tenants Tenants
+	once    Once
+	log     *slog.Logger
 }
 
+// Option configures a Router.
+type Option func(*Router)
+
+// WithOnce makes the Router serve each event and schedule id once:
+// EventBridge and the scheduler deliver at least once, so a redelivery of
+// work already done is acknowledged without doing it again, and one that
+// meets the same work in progress fails so that it is retried later.
+func WithOnce(o Once) Option { return func(r *Router) { r.once = o } }
+
+// WithLogger sets the logger the failed-validation metric is written to
+// (slog.Default otherwise).
+func WithLogger(l *slog.Logger) Option { return func(r *Router) { r.log = l } }
+
 // New returns a Router.
-func New(h HTTP, t Tenants) (*Router, error) {
+func New(h HTTP, t Tenants, opts ...Option) (*Router, error) {
 	if h == nil || t == nil {
 		return nil, errors.New("trigger: nil HTTP handler or Tenants")
 	}
-	return &Router{http: h, tenants: t}, nil
+	r := &Router{http: h, tenants: t, log: slog.Default()}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.log == nil {
+		return nil, errors.New("trigger: nil logger")
+	}
+	return r, nil
+}
+
+// runOnce runs work under the idempotency guard when there is one and the
+// event has an id.
+func (r *Router) runOnce(ctx context.Context, scope string, env envelope, work func(context.Context) error) error {
+	if r.once == nil || env.ID == "" {
+		return work(ctx)
+	}
+	payload := append([]byte(env.DetailType+"\n"), env.Detail...)
+	return r.once.Run(ctx, scope, env.ID, payload, work)
 }
 
 // envelope has the fields that tell the triggers apart.
@@ -83,10 +128,26 @@ func (r *Router) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 			// Retrying a malformed event cannot help; say so and drop it.
 			return nil, fmt.Errorf("trigger: malformed %s event %s", env.DetailType, env.ID)
 		}
-		return nil, r.tenants.AuthenticationCompleted(ctx, upgrade.AuthenticationCompleted{EventID: env.ID,
-			OperatorID: d.OperatorID, CustomerID: d.CustomerID, UpgradeID: d.UpgradeID, InvitationID: d.InvitationID, TenantID: d.TenantID})
+		e := upgrade.AuthenticationCompleted{EventID: env.ID,
+			OperatorID: d.OperatorID, CustomerID: d.CustomerID, UpgradeID: d.UpgradeID, InvitationID: d.InvitationID, TenantID: d.TenantID}
+		return nil, r.runOnce(ctx, ScopeAuthenticationCompleted, env, func(ctx context.Context) error {
+			err := r.tenants.AuthenticationCompleted(ctx, e)
+			if err != nil {
+				metric.Count(ctx, r.log, metric.ValidationsFailed, 1)
+			}
+			return err
+		})
 	case env.DetailType == DetailTypeScheduled:
-		rep, err := r.tenants.KeepAlive(ctx)
+		// A duplicate of a finished run answers an empty report.
+		var rep upgrade.KeepAliveReport
+		err := r.runOnce(ctx, ScopeKeepAlive, env, func(ctx context.Context) error {
+			var err error
+			rep, err = r.tenants.KeepAlive(ctx)
+			if n := rep.Stopped + rep.Degraded; n > 0 {
+				metric.Count(ctx, r.log, metric.ValidationsFailed, n)
+			}
+			return err
+		})
 		return rep, err
 	}
 	return nil, fmt.Errorf("trigger: unknown invocation (detail-type %q)", env.DetailType)
