@@ -56,6 +56,23 @@ type Config struct {
 	PageSize int
 }
 
+// Once runs work at most once per key (internal/idempotency's Guard).
+type Once interface {
+	Run(ctx context.Context, scope, key string, payload []byte, work func(context.Context) error) error
+}
+
+// IdempotencyScope is the scope of the sweep's idempotency records.
+const IdempotencyScope = "Sweep"
+
+// Option configures a Sweeper.
+type Option func(*Sweeper)
+
+// WithOnce makes Handle run once per schedule event id: a redelivered
+// schedule event does not start a second sweep. (Two sweeps would still be
+// safe, each candidate being claimed by one conditional write; this saves
+// the reads.)
+func WithOnce(o Once) Option { return func(s *Sweeper) { s.once = o } }
+
 // Sweeper runs the sweep.
 type Sweeper struct {
 	store Store
@@ -64,10 +81,11 @@ type Sweeper struct {
 	clock upgrade.Clock
 	log   *slog.Logger
 	cfg   Config
+	once  Once
 }
 
 // New checks its arguments and returns a Sweeper; log may be nil.
-func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Logger, cfg Config) (*Sweeper, error) {
+func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Logger, cfg Config, opts ...Option) (*Sweeper, error) {
 	switch {
 	case st == nil:
 		return nil, errors.New("sweep: nil Store")
@@ -89,7 +107,11 @@ func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Log
 	if cfg.PageSize == 0 {
 		cfg.PageSize = 100
 	}
-	return &Sweeper{store: st, pub: pub, pace: pace, clock: clock, log: log, cfg: cfg}, nil
+	s := &Sweeper{store: st, pub: pub, pace: pace, clock: clock, log: log, cfg: cfg}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Result counts what one run did.
@@ -109,7 +131,15 @@ type Result struct {
 }
 
 // Handle serves the schedule's event.
-func (s *Sweeper) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
+func (s *Sweeper) Handle(ctx context.Context, e events.CloudWatchEvent) error {
+	if s.once == nil || e.ID == "" {
+		return s.handle(ctx)
+	}
+	return s.once.Run(ctx, IdempotencyScope, e.ID, []byte(e.DetailType), s.handle)
+}
+
+// handle runs one sweep and logs what it did.
+func (s *Sweeper) handle(ctx context.Context) error {
 	res, err := s.Run(ctx)
 	s.log.InfoContext(ctx, "sweep finished", "partitions", res.Partitions, "candidates", res.Candidates,
 		"requested", res.Requested, "expired", res.Expired, "rescheduled", res.Rescheduled, "dropped", res.Dropped,
