@@ -63,6 +63,8 @@ type Handler struct {
 	settings EmailSettings
 	// finisher serves resume, cancel and the service routes (services.go).
 	finisher Finisher
+	// idem replays the state-changing routes' answers (idempotency.go).
+	idem Idempotency
 }
 
 // NewHandler returns a Handler. operatorClaim names the JWT claim holding
@@ -128,9 +130,17 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return h.errorResponse(ctx, req, &httpError{status: http.StatusUnauthorized, typ: "unauthenticated",
 			title: "Unauthenticated", detail: "The token does not name an operator."}), nil
 	}
+	if key, ok := lookupHeader(req, "idempotency-key"); ok && h.idem != nil && replayable[req.RouteKey] {
+		return h.once(ctx, req, op, key, rt), nil
+	}
+	return h.serve(ctx, req, op, rt), nil
+}
+
+// serve runs one route for operator op.
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, op string, rt route) events.APIGatewayV2HTTPResponse {
 	res, err := rt(ctx, request{APIGatewayV2HTTPRequest: req, operatorID: op})
 	if err != nil {
-		return h.errorResponse(ctx, req, err), nil
+		return h.errorResponse(ctx, req, err)
 	}
 	headers := res.headers
 	if res.location != "" {
@@ -140,7 +150,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		headers["Location"] = res.location
 	}
 	h.log.InfoContext(ctx, "request served", "route", req.RouteKey, "status", res.status, "requestId", req.RequestContext.RequestID)
-	return respond(res.status, "application/json", res.body, headers), nil
+	return respond(res.status, "application/json", res.body, headers)
 }
 
 // operator reads the operator id from the JWT claims the authorizer passed
