@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
+	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/notify"
@@ -52,7 +53,17 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(dynamodb.NewFromConfig(cfg), need["TABLE_NAME"])
+	db := dynamodb.NewFromConfig(cfg)
+	st, err := store.New(db, need["TABLE_NAME"])
+	if err != nil {
+		return nil, err
+	}
+	// One idempotency record per event id in the same table.
+	idem, err := idempotency.NewDynamo(db, need["TABLE_NAME"])
+	if err != nil {
+		return nil, err
+	}
+	guard, err := idempotency.New(idem, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -82,5 +93,5 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, err
 	}
-	return notify.NewEventHandler(m)
+	return notify.NewEventHandler(m, notify.WithOnce(guard))
 }

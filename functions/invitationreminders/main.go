@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -59,7 +60,17 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(dynamodb.NewFromConfig(cfg), table)
+	db := dynamodb.NewFromConfig(cfg)
+	st, err := store.New(db, table)
+	if err != nil {
+		return nil, err
+	}
+	// One idempotency record per schedule event id in the same table.
+	idem, err := idempotency.NewDynamo(db, table)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := idempotency.New(idem, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -71,5 +82,6 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	return sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: offsets}})
+	return sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: offsets}},
+		sweep.WithOnce(guard))
 }

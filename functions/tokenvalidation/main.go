@@ -20,6 +20,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
+	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/seal"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
@@ -53,7 +54,17 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(dynamodb.NewFromConfig(cfg), table)
+	db := dynamodb.NewFromConfig(cfg)
+	st, err := store.New(db, table)
+	if err != nil {
+		return nil, err
+	}
+	// One idempotency record per event id in the same table.
+	idem, err := idempotency.NewDynamo(db, table)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := idempotency.New(idem, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -79,5 +90,5 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	return trigger.New(h, m)
+	return trigger.New(h, m, trigger.WithOnce(guard), trigger.WithLogger(log))
 }

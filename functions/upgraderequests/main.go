@@ -23,6 +23,7 @@ import (
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/notify"
@@ -80,7 +81,17 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(dynamodb.NewFromConfig(cfg), s.table)
+	db := dynamodb.NewFromConfig(cfg)
+	st, err := store.New(db, s.table)
+	if err != nil {
+		return nil, err
+	}
+	// One idempotency record per operator and Idempotency-Key in the same table.
+	idem, err := idempotency.NewDynamo(db, s.table)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := idempotency.New(idem, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +122,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHandler(portal, s.operatorClaim, log, append(opts, finish)...)
+	return api.NewHandler(portal, s.operatorClaim, log, append(opts, finish, api.WithIdempotency(guard))...)
 }
 
 // mailParts wires the Customer Invitations actions and the email settings
