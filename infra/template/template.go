@@ -38,10 +38,14 @@ type Template struct {
 	Functions  map[string]*Function
 	Routes     []Route
 	Authorizer *JWTAuthorizer
-	Rules      []Rule
-	Schedules  []Schedule
-	Tables     []Table
-	Buses      []string
+	// Throttles are the HttpApi's RouteSettings by route key, and
+	// DefaultThrottle its DefaultRouteSettings (nil when absent).
+	Throttles       map[string]Throttle
+	DefaultThrottle *Throttle
+	Rules           []Rule
+	Schedules       []Schedule
+	Tables          []Table
+	Buses           []string
 }
 
 // Parameter is one template parameter with the value it resolved to.
@@ -103,6 +107,25 @@ type JWTAuthorizer struct {
 	Issuer         string
 	Audience       []string
 	Scopes         []string
+}
+
+// Throttle is the rate limit API Gateway applies to a route: a token
+// bucket of BurstLimit tokens refilled at RateLimit per second.
+type Throttle struct {
+	RateLimit  float64
+	BurstLimit int
+}
+
+// ThrottleFor returns the throttle of routeKey: its own RouteSettings, else
+// the DefaultRouteSettings; ok is false when neither exists.
+func (t *Template) ThrottleFor(routeKey string) (Throttle, bool) {
+	if th, ok := t.Throttles[routeKey]; ok {
+		return th, true
+	}
+	if t.DefaultThrottle != nil {
+		return *t.DefaultThrottle, true
+	}
+	return Throttle{}, false
 }
 
 // Rule is one EventBridgeRule event of a function.
@@ -232,6 +255,7 @@ func Parse(data []byte, opts Options) (*Template, error) {
 			}
 		case "AWS::Serverless::HttpApi":
 			t.Authorizer = httpAPIAuthorizer(p)
+			t.DefaultThrottle, t.Throttles = throttles(p)
 		case "AWS::DynamoDB::Table":
 			t.Tables = append(t.Tables, table(id, r.name(id), p))
 		case "AWS::Events::EventBus":
@@ -330,6 +354,32 @@ func httpAPIAuthorizer(p map[string]any) *JWTAuthorizer {
 		Audience:       strs(dig(a, "JwtConfiguration", "audience")),
 		Scopes:         strs(a["AuthorizationScopes"]),
 	}
+}
+
+// throttles reads an HttpApi's DefaultRouteSettings and RouteSettings.
+func throttles(p map[string]any) (*Throttle, map[string]Throttle) {
+	read := func(v any) (Throttle, bool) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return Throttle{}, false
+		}
+		_, hasRate := m["ThrottlingRateLimit"]
+		_, hasBurst := m["ThrottlingBurstLimit"]
+		return Throttle{RateLimit: float(m["ThrottlingRateLimit"]), BurstLimit: num(m["ThrottlingBurstLimit"], 0)}, hasRate || hasBurst
+	}
+	var def *Throttle
+	if th, ok := read(p["DefaultRouteSettings"]); ok {
+		def = &th
+	}
+	routes := map[string]Throttle{}
+	if m, ok := p["RouteSettings"].(map[string]any); ok {
+		for key, v := range m {
+			if th, ok := read(v); ok {
+				routes[key] = th
+			}
+		}
+	}
+	return def, routes
 }
 
 func table(id, name string, p map[string]any) Table {
@@ -586,6 +636,20 @@ func strs(v any) []string {
 		out = append(out, str(x))
 	}
 	return out
+}
+
+func float(v any) float64 {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case float64:
+		return n
+	case string:
+		if f, err := strconv.ParseFloat(n, 64); err == nil {
+			return f
+		}
+	}
+	return 0
 }
 
 func num(v any, def int) int {

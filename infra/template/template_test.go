@@ -191,3 +191,39 @@ func TestReadmeNamesEveryParameterAndVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicRoutesAreThrottled fails when a route without the JWT
+// authorizer has no RouteSettings of its own below the default: the public
+// pages take invitation links, which must not be guessable at API speed.
+func TestPublicRoutesAreThrottled(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	if tp.DefaultThrottle == nil || tp.DefaultThrottle.RateLimit <= 0 || tp.DefaultThrottle.BurstLimit <= 0 {
+		t.Fatalf("DefaultRouteSettings = %+v, want a rate and a burst", tp.DefaultThrottle)
+	}
+	public := 0
+	for _, r := range tp.Routes {
+		th, own := tp.Throttles[r.RouteKey()]
+		if !r.Public {
+			if got, ok := tp.ThrottleFor(r.RouteKey()); !ok || got.RateLimit <= 0 {
+				t.Errorf("%s: no throttle", r.RouteKey())
+			}
+			continue
+		}
+		public++
+		switch {
+		case !own:
+			t.Errorf("%s is public but has no RouteSettings", r.RouteKey())
+		case th.RateLimit <= 0 || th.BurstLimit <= 0:
+			t.Errorf("%s: throttle %+v, want a rate and a burst", r.RouteKey(), th)
+		case th.RateLimit >= tp.DefaultThrottle.RateLimit || th.BurstLimit >= tp.DefaultThrottle.BurstLimit:
+			t.Errorf("%s: throttle %+v is not below the default %+v", r.RouteKey(), th, *tp.DefaultThrottle)
+		}
+	}
+	if public == 0 {
+		t.Fatal("no public routes found; the check would pass vacuously")
+	}
+	if th, _ := tp.ThrottleFor("GET /invite/{token}"); th.RateLimit != 10 || th.BurstLimit != 20 {
+		t.Errorf("GET /invite/{token} throttle = %+v, want rate 10 burst 20 as template.yaml says", th)
+	}
+}
