@@ -62,6 +62,10 @@ type Config struct {
 	Log *slog.Logger
 	// MaxBodyBytes bounds request bodies. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Throttle gives a route key's rate limit (template.Template's
+	// ThrottleFor); requests over it get 429 as from API Gateway. Nil
+	// throttles nothing.
+	Throttle func(routeKey string) (template.Throttle, bool)
 }
 
 // gateway is the http.Handler New returns.
@@ -69,6 +73,7 @@ type gateway struct {
 	cfg       Config
 	router    *router
 	auth      *authorizer // nil when no authorizer is configured
+	throttles throttles
 	log       *slog.Logger
 	now       func() time.Time
 	requestID func() string
@@ -93,6 +98,7 @@ func New(cfg Config) (http.Handler, error) {
 		requestID: newRequestID,
 	}
 	g.log = g.cfg.Log
+	g.throttles = newThrottles(cfg.Routes, cfg.Throttle, g.now())
 	if cfg.Authorizer != nil {
 		g.auth, err = newAuthorizer(*cfg.Authorizer, g.cfg.HTTPClient, func() time.Time { return g.now() })
 		if err != nil {
@@ -173,6 +179,10 @@ func (g *gateway) serve(w *statusWriter, r *http.Request, id string, start time.
 		return ""
 	}
 	ctx := r.Context()
+	if !g.throttles.allow(rt.key, g.now()) {
+		writeMessage(w, http.StatusTooManyRequests, "Too Many Requests")
+		return rt.key
+	}
 
 	var who *identity
 	if g.auth != nil && !rt.Public {
