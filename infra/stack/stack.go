@@ -345,6 +345,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		HTTPClient: em.Client(),
 		Region:     Region, AccountID: AccountID, APIID: "local", Stage: "$default",
 		Log: opts.Logger.With("part", "gateway"), MaxBodyBytes: 10 << 20,
+		Throttle: tmpl.ThrottleFor,
 	})
 	if err != nil {
 		return nil, err
