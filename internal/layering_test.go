@@ -18,6 +18,9 @@ var pure = []string{
 	"github.com/ocpro/upgrade/internal/upgrade/memory",
 	"github.com/ocpro/upgrade/internal/upgrade/storetest",
 	"github.com/ocpro/upgrade/internal/link",
+	// mail is what the portal API links for email settings; rendering and
+	// SES live in mail/layout and mail/ses (issue 7).
+	"github.com/ocpro/upgrade/internal/mail",
 	"github.com/ocpro/upgrade/internal/wizard",
 }
 

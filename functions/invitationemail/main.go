@@ -20,6 +20,8 @@ import (
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/mail/layout"
+	"github.com/ocpro/upgrade/internal/mail/ses"
 	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
@@ -75,11 +77,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, err
 	}
-	renderer, err := mail.NewRenderer()
+	renderer, err := layout.NewRenderer()
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(sesv2.NewFromConfig(cfg), mail.SenderConfig{
+	sender, err := ses.NewSender(sesv2.NewFromConfig(cfg), ses.SenderConfig{
 		From: need["SENDER_ADDRESS"], SenderName: need["OPERATOR_NAME"], ConfigurationSet: need["SES_CONFIGURATION_SET"], Logger: log,
 	})
 	if err != nil {

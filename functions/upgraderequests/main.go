@@ -26,6 +26,8 @@ import (
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/mail/layout"
+	"github.com/ocpro/upgrade/internal/mail/ses"
 	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
@@ -141,11 +143,11 @@ func mailParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub 
 	if err != nil {
 		return nil, err
 	}
-	renderer, err := mail.NewRenderer()
+	renderer, err := layout.NewRenderer()
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(sesv2.NewFromConfig(cfg), mail.SenderConfig{From: from, SenderName: operator, ConfigurationSet: configSet, Logger: log})
+	sender, err := ses.NewSender(sesv2.NewFromConfig(cfg), ses.SenderConfig{From: from, SenderName: operator, ConfigurationSet: configSet, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/mail/layout"
 	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
@@ -129,7 +130,7 @@ func newMailFixture(t *testing.T) mailFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	renderer, err := mail.NewRenderer()
+	renderer, err := layout.NewRenderer()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,16 @@
-// Package mail renders the invitation mails that send a customer's IT
-// administrator to the Token Invitation wizard, and sends them through
-// Amazon SES v2.
+// Package mail describes the invitation mails that send a customer's IT
+// administrator to the Token Invitation wizard: what a mail says
+// (Invitation, Message), the operator's settings and their validation, and
+// the ways a send can fail (SendError).
 //
-// The package stands alone: callers translate their own records into an
-// Invitation, render it into a Message with a Renderer, and hand the Message
-// to a Sender.
+// The package stands alone and links neither a template engine nor the AWS
+// SDK, so that the portal API can validate settings without either (issue
+// 7: text/template's executor turns off the linker's dead-method
+// elimination and doubles a binary that also links the SDK). Rendering
+// lives in internal/mail/layout and sending through Amazon SES v2 in
+// internal/mail/ses: callers translate their own records into an
+// Invitation, render it into a Message with a layout.Renderer, and hand
+// the Message to a ses.Sender.
 package mail
 
 import (
@@ -13,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind says which mail of an invitation is sent. Its values are safe as SES
@@ -37,15 +44,10 @@ func (k Kind) Valid() bool {
 	return false
 }
 
-// reminderNumber returns 1 or 2 for a reminder and 0 otherwise.
-func (k Kind) reminderNumber() int {
-	switch k {
-	case KindReminder1:
-		return 1
-	case KindReminder2:
-		return 2
-	}
-	return 0
+// IsReminder reports whether k is one of the reminders, which use the
+// reminder subject and body of an operator's settings.
+func (k Kind) IsReminder() bool {
+	return k == KindReminder1 || k == KindReminder2
 }
 
 // Branding is how the operator presents itself in its mails.
@@ -104,7 +106,7 @@ func (inv Invitation) Validate() []FieldError {
 		}
 	}
 	if inv.Branding.SupportAddress != "" {
-		if fe := validateAddress("supportAddress", inv.Branding.SupportAddress); fe != nil {
+		if fe := ValidateAddress("supportAddress", inv.Branding.SupportAddress); fe != nil {
 			errs = append(errs, *fe)
 		}
 	}
@@ -133,8 +135,29 @@ func (e *InvalidError) Error() string {
 	return "mail: invalid input: " + strings.Join(parts, ", ")
 }
 
+// Values returns what each placeholder stands for in inv's mails.
+func (inv Invitation) Values() map[string]string {
+	return map[string]string{
+		PlaceholderCustomer: inv.CustomerName,
+		PlaceholderService:  inv.ServiceName,
+		PlaceholderLink:     inv.AuthURL,
+		PlaceholderExpires:  FormatExpiry(inv.ExpiresAt),
+		PlaceholderOperator: inv.Branding.OperatorName,
+	}
+}
+
 // FormatExpiry writes t for people, in UTC, for example
 // "Monday 7 December 2026, 17:30 UTC".
 func FormatExpiry(t time.Time) string {
 	return t.UTC().Format("Monday 2 January 2006, 15:04 UTC")
+}
+
+// OneLine replaces control characters, line breaks included, by spaces.
+func OneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -7,27 +7,29 @@ import (
 
 // The placeholder names an operator may use in subjects and bodies.
 const (
-	placeholderCustomer = "customer"
-	placeholderService  = "service"
-	placeholderLink     = "link"
-	placeholderExpires  = "expires"
-	placeholderOperator = "operator"
+	PlaceholderCustomer = "customer"
+	PlaceholderService  = "service"
+	PlaceholderLink     = "link"
+	PlaceholderExpires  = "expires"
+	PlaceholderOperator = "operator"
 )
 
 // knownPlaceholders lists every placeholder an operator template may use.
 var knownPlaceholders = map[string]bool{
-	placeholderCustomer: true,
-	placeholderService:  true,
-	placeholderLink:     true,
-	placeholderExpires:  true,
-	placeholderOperator: true,
+	PlaceholderCustomer: true,
+	PlaceholderService:  true,
+	PlaceholderLink:     true,
+	PlaceholderExpires:  true,
+	PlaceholderOperator: true,
 }
 
-// segment is one piece of a parsed operator template: either literal text or
-// the name of a placeholder, never both.
-type segment struct {
-	text        string
-	placeholder string
+// Segment is one piece of a parsed operator template: either literal text or
+// the name of a placeholder, never both. The layout package lays segments
+// out; this package only parses them, so that validating settings never
+// needs a template engine.
+type Segment struct {
+	Text        string
+	Placeholder string
 }
 
 // placeholderError says why an operator template does not parse. Code is one
@@ -49,14 +51,14 @@ func (e *placeholderError) Error() string {
 	}
 }
 
-// parsePlaceholders splits an operator template into literal text and
+// ParsePlaceholders splits an operator template into literal text and
 // placeholders. The syntax is deliberately tiny: "{{" always opens a
 // placeholder, which holds one known name (spaces or tabs around it allowed) and is
 // closed by "}}"; a "}}" outside a placeholder is refused, so that a typo
 // never silently reaches a customer. Nothing else is interpreted, which is
 // why operators cannot run template actions.
-func parsePlaceholders(s string) ([]segment, error) {
-	var segs []segment
+func ParsePlaceholders(s string) ([]Segment, error) {
+	var segs []Segment
 	pos := 0
 	for pos < len(s) {
 		open := strings.Index(s[pos:], "{{")
@@ -65,11 +67,11 @@ func parsePlaceholders(s string) ([]segment, error) {
 			return nil, &placeholderError{code: CodeUnbalancedBraces, offset: pos + stray}
 		}
 		if open < 0 {
-			segs = append(segs, segment{text: s[pos:]})
+			segs = append(segs, Segment{Text: s[pos:]})
 			break
 		}
 		if open > 0 {
-			segs = append(segs, segment{text: s[pos : pos+open]})
+			segs = append(segs, Segment{Text: s[pos : pos+open]})
 		}
 		start := pos + open
 		rest := s[start+2:]
@@ -85,33 +87,33 @@ func parsePlaceholders(s string) ([]segment, error) {
 		if !knownPlaceholders[name] {
 			return nil, &placeholderError{code: CodeUnknownPlaceholder, name: name, offset: start}
 		}
-		segs = append(segs, segment{placeholder: name})
+		segs = append(segs, Segment{Placeholder: name})
 		pos = start + 2 + end + 2
 	}
 	return segs, nil
 }
 
 // hasPlaceholder reports whether segs use the named placeholder.
-func hasPlaceholder(segs []segment, name string) bool {
+func hasPlaceholder(segs []Segment, name string) bool {
 	for _, sg := range segs {
-		if sg.placeholder == name {
+		if sg.Placeholder == name {
 			return true
 		}
 	}
 	return false
 }
 
-// substitute joins segs, replacing each placeholder by its value. Values are
+// Substitute joins segs, replacing each placeholder by its value. Values are
 // inserted as they are: they are never parsed again, so a customer called
 // "{{link}}" stays literal text.
-func substitute(segs []segment, values map[string]string) string {
+func Substitute(segs []Segment, values map[string]string) string {
 	var b strings.Builder
 	for _, sg := range segs {
-		if sg.placeholder != "" {
-			b.WriteString(values[sg.placeholder])
+		if sg.Placeholder != "" {
+			b.WriteString(values[sg.Placeholder])
 			continue
 		}
-		b.WriteString(sg.text)
+		b.WriteString(sg.Text)
 	}
 	return b.String()
 }

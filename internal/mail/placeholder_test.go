@@ -12,18 +12,18 @@ func TestParsePlaceholders(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []segment
+		want []Segment
 		code string
 		// offset is where the error is reported, for refused input.
 		offset int
 	}{
 		{name: "empty", in: "", want: nil},
-		{name: "plain text", in: "Hello", want: []segment{{text: "Hello"}}},
-		{name: "one placeholder", in: "{{link}}", want: []segment{{placeholder: "link"}}},
-		{name: "text around", in: "Hi {{customer}}!", want: []segment{{text: "Hi "}, {placeholder: "customer"}, {text: "!"}}},
-		{name: "spaces inside", in: "{{  expires }}", want: []segment{{placeholder: "expires"}}},
-		{name: "adjacent", in: "{{service}}{{operator}}", want: []segment{{placeholder: "service"}, {placeholder: "operator"}}},
-		{name: "single braces", in: "{a} }", want: []segment{{text: "{a} }"}}},
+		{name: "plain text", in: "Hello", want: []Segment{{Text: "Hello"}}},
+		{name: "one placeholder", in: "{{link}}", want: []Segment{{Placeholder: "link"}}},
+		{name: "text around", in: "Hi {{customer}}!", want: []Segment{{Text: "Hi "}, {Placeholder: "customer"}, {Text: "!"}}},
+		{name: "spaces inside", in: "{{  expires }}", want: []Segment{{Placeholder: "expires"}}},
+		{name: "adjacent", in: "{{service}}{{operator}}", want: []Segment{{Placeholder: "service"}, {Placeholder: "operator"}}},
+		{name: "single braces", in: "{a} }", want: []Segment{{Text: "{a} }"}}},
 		{name: "unknown", in: "x {{tenant}}", code: CodeUnknownPlaceholder, offset: 2},
 		{name: "empty placeholder", in: "{{}}", code: CodeUnknownPlaceholder},
 		{name: "case matters", in: "{{Link}}", code: CodeUnknownPlaceholder},
@@ -37,7 +37,7 @@ func TestParsePlaceholders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := parsePlaceholders(tt.in)
+			got, err := ParsePlaceholders(tt.in)
 			if tt.code != "" {
 				var pe *placeholderError
 				if !errors.As(err, &pe) {
@@ -56,7 +56,7 @@ func TestParsePlaceholders(t *testing.T) {
 			}
 			for i := range got {
 				if got[i] != tt.want[i] {
-					t.Errorf("segment %d = %+v, want %+v", i, got[i], tt.want[i])
+					t.Errorf("Segment %d = %+v, want %+v", i, got[i], tt.want[i])
 				}
 			}
 		})
@@ -65,11 +65,11 @@ func TestParsePlaceholders(t *testing.T) {
 
 func TestSubstituteDoesNotReparseValues(t *testing.T) {
 	t.Parallel()
-	segs, err := parsePlaceholders("Hi {{customer}}, open {{link}}")
+	segs, err := ParsePlaceholders("Hi {{customer}}, open {{link}}")
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	got := substitute(segs, map[string]string{"customer": "{{link}}", "link": "https://x.example/{{customer}}"})
+	got := Substitute(segs, map[string]string{"customer": "{{link}}", "link": "https://x.example/{{customer}}"})
 	want := "Hi {{link}}, open https://x.example/{{customer}}"
 	if got != want {
 		t.Errorf("substitute = %q, want %q", got, want)
@@ -87,7 +87,7 @@ func FuzzParsePlaceholders(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		segs, err := parsePlaceholders(in)
+		segs, err := ParsePlaceholders(in)
 		if err != nil {
 			var pe *placeholderError
 			if !errors.As(err, &pe) || pe.offset < 0 || pe.offset > len(in) {
@@ -97,17 +97,17 @@ func FuzzParsePlaceholders(f *testing.F) {
 		}
 		var rebuilt strings.Builder
 		for _, sg := range segs {
-			if sg.placeholder != "" {
-				if !knownPlaceholders[sg.placeholder] || sg.text != "" {
-					t.Fatalf("bad segment %+v", sg)
+			if sg.Placeholder != "" {
+				if !knownPlaceholders[sg.Placeholder] || sg.Text != "" {
+					t.Fatalf("bad Segment %+v", sg)
 				}
-				rebuilt.WriteString("{{" + sg.placeholder + "}}")
+				rebuilt.WriteString("{{" + sg.Placeholder + "}}")
 				continue
 			}
-			if strings.Contains(sg.text, "{{") || strings.Contains(sg.text, "}}") {
-				t.Fatalf("text segment %q holds braces", sg.text)
+			if strings.Contains(sg.Text, "{{") || strings.Contains(sg.Text, "}}") {
+				t.Fatalf("text Segment %q holds braces", sg.Text)
 			}
-			rebuilt.WriteString(sg.text)
+			rebuilt.WriteString(sg.Text)
 		}
 		// Spaces inside a placeholder are dropped; nothing else changes.
 		normalised := spacesInPlaceholders.ReplaceAllString(in, "{{$1}}")

@@ -101,9 +101,9 @@ func (s Settings) Validate() []FieldError {
 			errs = append(errs, *fe)
 		}
 	}
-	add(validateSenderName("senderName", s.SenderName))
+	add(ValidateSenderName("senderName", s.SenderName))
 	if s.ReplyTo != "" {
-		add(validateAddress("replyTo", s.ReplyTo))
+		add(ValidateAddress("replyTo", s.ReplyTo))
 	}
 	add(validateSubject("welcomeSubject", s.WelcomeSubject))
 	add(validateBody("welcomeBody", s.WelcomeBody))
@@ -112,7 +112,9 @@ func (s Settings) Validate() []FieldError {
 	return errs
 }
 
-func validateSenderName(field, v string) *FieldError {
+// ValidateSenderName checks a display name for a From header and reports
+// it as a refusal of field, or nil when it can be used.
+func ValidateSenderName(field, v string) *FieldError {
 	switch {
 	case strings.TrimSpace(v) == "":
 		return &FieldError{field, CodeRequired, "Enter the sender name shown to customers."}
@@ -124,9 +126,10 @@ func validateSenderName(field, v string) *FieldError {
 	return nil
 }
 
-// validateAddress accepts exactly one bare address: no display name, no
-// angle brackets, no line breaks that could add a header.
-func validateAddress(field, v string) *FieldError {
+// ValidateAddress accepts exactly one bare address: no display name, no
+// angle brackets, no line breaks that could add a header. A refusal names
+// field.
+func ValidateAddress(field, v string) *FieldError {
 	if len(v) > maxAddressLen {
 		return &FieldError{field, CodeTooLong, fmt.Sprintf("The address can be at most %d characters.", maxAddressLen)}
 	}
@@ -149,7 +152,7 @@ func validateSubject(field, v string) *FieldError {
 	case !utf8.ValidString(v) || hasControl(v):
 		return &FieldError{field, CodeInvalidCharacters, "The subject cannot contain line breaks or control characters."}
 	}
-	if _, err := parsePlaceholders(v); err != nil {
+	if _, err := ParsePlaceholders(v); err != nil {
 		return placeholderFieldError(field, err)
 	}
 	return nil
@@ -164,11 +167,11 @@ func validateBody(field, v string) *FieldError {
 	case !utf8.ValidString(v) || hasControlExceptLayout(v):
 		return &FieldError{field, CodeInvalidCharacters, "The mail text cannot contain control characters."}
 	}
-	segs, err := parsePlaceholders(v)
+	segs, err := ParsePlaceholders(v)
 	if err != nil {
 		return placeholderFieldError(field, err)
 	}
-	if !hasPlaceholder(segs, placeholderLink) {
+	if !hasPlaceholder(segs, PlaceholderLink) {
 		return &FieldError{field, CodeMissingLink, "The mail text must contain {{link}}, where the link to the Token Invitation wizard goes."}
 	}
 	return nil

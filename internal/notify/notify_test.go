@@ -11,6 +11,7 @@ import (
 	"github.com/ocpro/upgrade/infra/testenv"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/mail/layout"
 	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -64,7 +65,7 @@ func setup(t *testing.T, sendErr error) (*notify.Mailer, *store.Store, *faultSen
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := mail.NewRenderer()
+	r, err := layout.NewRenderer()
 	if err != nil {
 		t.Fatal(err)
 	}

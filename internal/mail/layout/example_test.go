@@ -1,16 +1,17 @@
-package mail_test
+package layout_test
 
 import (
 	"fmt"
 	"time"
 
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/mail/layout"
 )
 
-// ExampleRenderer_Render renders the built-in Welcome mail; a Sender then
-// sends the Message.
+// ExampleRenderer_Render renders the built-in Welcome mail; a ses.Sender
+// then sends the Message.
 func ExampleRenderer_Render() {
-	r, err := mail.NewRenderer()
+	r, err := layout.NewRenderer()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -29,15 +30,4 @@ func ExampleRenderer_Render() {
 	}
 	fmt.Println(msg.Subject)
 	// Output: Live Platform: approve Microsoft Teams calling for Contoso Ltd
-}
-
-// ExampleSettings_Validate shows the refusal an operator gets for a body
-// without the link.
-func ExampleSettings_Validate() {
-	s := mail.DefaultSettings("Live Platform")
-	s.WelcomeBody = "Hello {{customer}}, please call us."
-	for _, fe := range s.Validate() {
-		fmt.Println(fe.Field, fe.Code)
-	}
-	// Output: welcomeBody missing_link
 }

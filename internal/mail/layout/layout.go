@@ -1,4 +1,14 @@
-package mail
+// Package layout renders invitation mails: a mail.Invitation and, when the
+// operator saved its own, its mail.Settings become a mail.Message in HTML
+// and plain text, from the html/template and text/template files embedded
+// here.
+//
+// Only InvitationEmailFunction imports it. Executing a text/template turns
+// off the Go linker's dead-method elimination, which keeps every exported
+// method of every AWS SDK type linked into the same binary (issue 7), so
+// the portal API validates settings with package mail alone and leaves
+// rendering, the test mail included, to the mail function.
+package layout
 
 import (
 	"bytes"
@@ -9,7 +19,8 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
-	"unicode"
+
+	"github.com/ocpro/upgrade/internal/mail"
 )
 
 //go:embed templates/*.tmpl
@@ -22,7 +33,8 @@ const defaultAccent = "#0B5CAD"
 // invitation.
 const testSubjectPrefix = "[Test] "
 
-// Renderer turns an Invitation into a Message. It is safe for concurrent use.
+// Renderer turns a mail.Invitation into a mail.Message with the embedded
+// html/template and text/template layouts. It is safe for concurrent use.
 type Renderer struct {
 	html map[string]*htmltemplate.Template
 	text map[string]*texttemplate.Template
@@ -46,12 +58,12 @@ func NewRenderer() (*Renderer, error) {
 		h, err := htmltemplate.New(set).Option("missingkey=error").
 			ParseFS(templateFS, "templates/layout.html.tmpl", "templates/"+set+".html.tmpl")
 		if err != nil {
-			return nil, fmt.Errorf("mail: parse %s HTML template: %w", set, err)
+			return nil, fmt.Errorf("layout: parse %s HTML template: %w", set, err)
 		}
 		t, err := texttemplate.New(set).Option("missingkey=error").
 			ParseFS(templateFS, "templates/layout.txt.tmpl", "templates/"+set+".txt.tmpl")
 		if err != nil {
-			return nil, fmt.Errorf("mail: parse %s text template: %w", set, err)
+			return nil, fmt.Errorf("layout: parse %s text template: %w", set, err)
 		}
 		r.html[set], r.text[set] = h, t
 	}
@@ -93,28 +105,28 @@ type part struct {
 
 // Render renders the built-in mail for inv: the wording an operator gets
 // until it saves its own settings.
-func (r *Renderer) Render(inv Invitation) (Message, error) {
+func (r *Renderer) Render(inv mail.Invitation) (mail.Message, error) {
 	if errs := inv.Validate(); errs != nil {
-		return Message{}, &InvalidError{Fields: errs}
+		return mail.Message{}, &mail.InvalidError{Fields: errs}
 	}
-	defaults := DefaultSettings(inv.Branding.OperatorName)
+	defaults := mail.DefaultSettings(inv.Branding.OperatorName)
 	v := newView(inv)
 	subject, err := r.subject(inv, defaults)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
 	v.Subject = subject
 	set := setWelcome
-	if inv.Kind.reminderNumber() > 0 {
+	if inv.Kind.IsReminder() {
 		set = setReminder
 	}
 	msg, err := r.execute(set, v)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
 	// The operator's name is the natural sender name, but only if it fits
 	// in a From header; otherwise the Sender's configured name applies.
-	if validateSenderName("senderName", defaults.SenderName) == nil {
+	if mail.ValidateSenderName("senderName", defaults.SenderName) == nil {
 		msg.SenderName = defaults.SenderName
 	}
 	return msg, nil
@@ -123,77 +135,77 @@ func (r *Renderer) Render(inv Invitation) (Message, error) {
 // RenderWithSettings renders inv with an operator's saved settings: its
 // subject and its plain-text body, escaped and set into the same frame as
 // the built-in mails, so the contact and the password warning stay.
-func (r *Renderer) RenderWithSettings(inv Invitation, s Settings) (Message, error) {
+func (r *Renderer) RenderWithSettings(inv mail.Invitation, s mail.Settings) (mail.Message, error) {
 	errs := append(inv.Validate(), s.Validate()...)
 	if errs != nil {
-		return Message{}, &InvalidError{Fields: errs}
+		return mail.Message{}, &mail.InvalidError{Fields: errs}
 	}
 	body := s.WelcomeBody
-	if inv.Kind.reminderNumber() > 0 {
+	if inv.Kind.IsReminder() {
 		body = s.ReminderBody
 	}
-	segs, err := parsePlaceholders(body)
+	segs, err := mail.ParsePlaceholders(body)
 	if err != nil {
 		// Validate has parsed the same text, so this is a bug, not bad input.
-		return Message{}, fmt.Errorf("mail: parse body: %w", err)
+		return mail.Message{}, fmt.Errorf("layout: parse body: %w", err)
 	}
 	v := newView(inv)
 	v.Subject, err = r.subject(inv, s)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
-	values := placeholderValues(inv)
-	v.Body = substitute(segs, values)
+	values := inv.Values()
+	v.Body = mail.Substitute(segs, values)
 	v.Paragraphs = paragraphs(segs, values)
 	v.Preheader = firstWords(v.Body, 100)
 	msg, err := r.execute(setCustom, v)
 	if err != nil {
-		return Message{}, err
+		return mail.Message{}, err
 	}
 	msg.SenderName, msg.ReplyTo = s.SenderName, s.ReplyTo
 	return msg, nil
 }
 
 // subject fills in the subject of s that fits inv.Kind.
-func (r *Renderer) subject(inv Invitation, s Settings) (string, error) {
+func (r *Renderer) subject(inv mail.Invitation, s mail.Settings) (string, error) {
 	tmpl := s.WelcomeSubject
-	if inv.Kind.reminderNumber() > 0 {
+	if inv.Kind.IsReminder() {
 		tmpl = s.ReminderSubject
 	}
-	segs, err := parsePlaceholders(tmpl)
+	segs, err := mail.ParsePlaceholders(tmpl)
 	if err != nil {
-		return "", fmt.Errorf("mail: parse subject: %w", err)
+		return "", fmt.Errorf("layout: parse subject: %w", err)
 	}
-	values := placeholderValues(inv)
+	values := inv.Values()
 	// A subject is one header line: a value with a line break in it must
 	// not start a new header.
 	for k, val := range values {
-		values[k] = oneLine(val)
+		values[k] = mail.OneLine(val)
 	}
-	subject := substitute(segs, values)
-	if inv.Kind == KindTest {
+	subject := mail.Substitute(segs, values)
+	if inv.Kind == mail.KindTest {
 		subject = testSubjectPrefix + subject
 	}
 	return subject, nil
 }
 
-func (r *Renderer) execute(set string, v view) (Message, error) {
+func (r *Renderer) execute(set string, v view) (mail.Message, error) {
 	var h, t bytes.Buffer
 	if err := r.html[set].ExecuteTemplate(&h, "layout", v); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s HTML: %w", set, err)
+		return mail.Message{}, fmt.Errorf("layout: render %s HTML: %w", set, err)
 	}
 	if err := r.text[set].ExecuteTemplate(&t, "layout", v); err != nil {
-		return Message{}, fmt.Errorf("mail: render %s text: %w", set, err)
+		return mail.Message{}, fmt.Errorf("layout: render %s text: %w", set, err)
 	}
-	return Message{Subject: v.Subject, HTML: h.String(), Text: t.String()}, nil
+	return mail.Message{Subject: v.Subject, HTML: h.String(), Text: t.String()}, nil
 }
 
-func newView(inv Invitation) view {
+func newView(inv mail.Invitation) view {
 	accent := inv.Branding.AccentColor
 	if accent == "" {
 		accent = defaultAccent
 	}
-	expires := FormatExpiry(inv.ExpiresAt)
+	expires := mail.FormatExpiry(inv.ExpiresAt)
 	return view{
 		Operator:   inv.Branding.OperatorName,
 		Support:    inv.Branding.SupportAddress,
@@ -203,35 +215,25 @@ func newView(inv Invitation) view {
 		Expires:    expires,
 		Accent:     accent,
 		ButtonText: buttonTextColor(accent),
-		Test:       inv.Kind == KindTest,
-		Final:      inv.Kind == KindReminder2,
-	}
-}
-
-func placeholderValues(inv Invitation) map[string]string {
-	return map[string]string{
-		placeholderCustomer: inv.CustomerName,
-		placeholderService:  inv.ServiceName,
-		placeholderLink:     inv.AuthURL,
-		placeholderExpires:  FormatExpiry(inv.ExpiresAt),
-		placeholderOperator: inv.Branding.OperatorName,
+		Test:       inv.Kind == mail.KindTest,
+		Final:      inv.Kind == mail.KindReminder2,
 	}
 }
 
 // paragraphs lays out an operator's parsed body: lines split at newlines,
 // paragraphs at blank lines. Placeholder values become text parts here,
 // never markup, and are not split even if they hold a newline.
-func paragraphs(segs []segment, values map[string]string) []paragraph {
+func paragraphs(segs []mail.Segment, values map[string]string) []paragraph {
 	lines := [][]part{nil}
 	for _, sg := range segs {
 		last := len(lines) - 1
 		switch {
-		case sg.placeholder == placeholderLink:
+		case sg.Placeholder == mail.PlaceholderLink:
 			lines[last] = append(lines[last], part{Link: true})
-		case sg.placeholder != "":
-			lines[last] = append(lines[last], part{Text: values[sg.placeholder]})
+		case sg.Placeholder != "":
+			lines[last] = append(lines[last], part{Text: values[sg.Placeholder]})
 		default:
-			text := strings.ReplaceAll(sg.text, "\r\n", "\n")
+			text := strings.ReplaceAll(sg.Text, "\r\n", "\n")
 			for i, piece := range strings.Split(text, "\n") {
 				if i > 0 {
 					lines = append(lines, nil)
@@ -287,16 +289,6 @@ func isLinkOnly(lines [][]part) bool {
 		}
 	}
 	return links == 1
-}
-
-// oneLine replaces control characters, line breaks included, by spaces.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // firstWords returns about n characters of s on one line, for the preheader.

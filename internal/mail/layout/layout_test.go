@@ -1,4 +1,4 @@
-package mail
+package layout
 
 import (
 	"errors"
@@ -9,15 +9,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocpro/upgrade/internal/mail"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // sampleInvitation is a fixed invitation for the golden files.
-func sampleInvitation(kind Kind) Invitation {
-	return Invitation{
+func sampleInvitation(kind mail.Kind) mail.Invitation {
+	return mail.Invitation{
 		Kind: kind,
-		Branding: Branding{
+		Branding: mail.Branding{
 			OperatorName:   "Live Platform",
 			SupportAddress: "support@live.example.net",
 			AccentColor:    "#0A7E3D",
@@ -41,30 +43,30 @@ func newTestRenderer(t *testing.T) *Renderer {
 func TestRenderGolden(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t)
-	custom := DefaultSettings("Live Platform")
+	custom := mail.DefaultSettings("Live Platform")
 	custom.SenderName = "Live Platform Onboarding"
 	custom.ReplyTo = "onboarding@live.example.net"
 	custom.WelcomeBody = "Dear admin of {{customer}},\nplease approve {{service}}.\n\n{{link}}\n\nOr paste {{link}} into a browser before {{expires}}.\n\nThanks,\n{{operator}}"
 
 	tests := []struct {
 		name     string
-		kind     Kind
-		settings *Settings
+		kind     mail.Kind
+		settings *mail.Settings
 	}{
-		{"welcome", KindWelcome, nil},
-		{"reminder-1", KindReminder1, nil},
-		{"reminder-2", KindReminder2, nil},
-		{"test", KindTest, nil},
-		{"settings-welcome", KindWelcome, &custom},
-		{"settings-reminder-1", KindReminder1, &custom},
-		{"settings-test", KindTest, &custom},
+		{"welcome", mail.KindWelcome, nil},
+		{"reminder-1", mail.KindReminder1, nil},
+		{"reminder-2", mail.KindReminder2, nil},
+		{"test", mail.KindTest, nil},
+		{"settings-welcome", mail.KindWelcome, &custom},
+		{"settings-reminder-1", mail.KindReminder1, &custom},
+		{"settings-test", mail.KindTest, &custom},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			inv := sampleInvitation(tt.kind)
 			var (
-				msg Message
+				msg mail.Message
 				err error
 			)
 			if tt.settings == nil {
@@ -85,10 +87,10 @@ func TestRenderGolden(t *testing.T) {
 // checkMail asserts what every invitation mail must hold, whatever the
 // wording: the link as href and as text, the expiry, no active or remote
 // content, a phone-friendly layout.
-func checkMail(t *testing.T, msg Message, inv Invitation) {
+func checkMail(t *testing.T, msg mail.Message, inv mail.Invitation) {
 	t.Helper()
 	hrefURL := strings.ReplaceAll(inv.AuthURL, "&", "&amp;")
-	expires := FormatExpiry(inv.ExpiresAt)
+	expires := mail.FormatExpiry(inv.ExpiresAt)
 	mustContain := map[string]string{
 		"link as href":       `href="` + hrefURL + `"`,
 		"link as text":       ">" + hrefURL + "</a>",
@@ -138,7 +140,7 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("read golden (run go test -update to create it): %v", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs from the golden file; run go test ./internal/mail -update and review the diff\ngot:\n%s", name, got)
+		t.Errorf("%s differs from the golden file; run go test ./internal/mail/layout -update and review the diff\ngot:\n%s", name, got)
 	}
 }
 
@@ -147,7 +149,7 @@ func TestRenderContent(t *testing.T) {
 	r := newTestRenderer(t)
 	tests := []struct {
 		name        string
-		kind        Kind
+		kind        mail.Kind
 		subject     string
 		htmlHas     []string
 		htmlHasNot  []string
@@ -158,7 +160,7 @@ func TestRenderContent(t *testing.T) {
 	}{
 		{
 			name:        "welcome explains sign-in and consent",
-			kind:        KindWelcome,
+			kind:        mail.KindWelcome,
 			subject:     "Live Platform: approve Microsoft Teams calling for Contoso Ltd",
 			htmlHas:     []string{"Global Admin or service account admin", "Consent on behalf of your organization", "Open the Token Invitation wizard", "mailto:support@live.example.net"},
 			htmlHasNot:  []string{"last reminder", "This is a test"},
@@ -168,7 +170,7 @@ func TestRenderContent(t *testing.T) {
 		},
 		{
 			name:        "first reminder is not the last",
-			kind:        KindReminder1,
+			kind:        mail.KindReminder1,
 			subject:     "Reminder: Live Platform is waiting for your approval for Contoso Ltd",
 			htmlHas:     []string{"still waiting"},
 			htmlHasNot:  []string{"last reminder"},
@@ -178,7 +180,7 @@ func TestRenderContent(t *testing.T) {
 		},
 		{
 			name:        "second reminder says it is the last",
-			kind:        KindReminder2,
+			kind:        mail.KindReminder2,
 			subject:     "Reminder: Live Platform is waiting for your approval for Contoso Ltd",
 			htmlHas:     []string{"This is the last reminder."},
 			senderName:  "Live Platform",
@@ -187,7 +189,7 @@ func TestRenderContent(t *testing.T) {
 		},
 		{
 			name:        "test mail is marked as a test",
-			kind:        KindTest,
+			kind:        mail.KindTest,
 			subject:     "[Test] Live Platform: approve Microsoft Teams calling for Contoso Ltd",
 			htmlHas:     []string{"This is a test of your invitation mail settings."},
 			senderName:  "Live Platform",
@@ -232,36 +234,38 @@ func TestRenderRefusesBadInvitation(t *testing.T) {
 	r := newTestRenderer(t)
 	tests := []struct {
 		name   string
-		modify func(*Invitation)
+		modify func(*mail.Invitation)
 		field  string
 		code   string
 	}{
-		{"unknown kind", func(i *Invitation) { i.Kind = "reminder-3" }, "kind", CodeInvalidKind},
-		{"no operator", func(i *Invitation) { i.Branding.OperatorName = " " }, "operatorName", CodeRequired},
-		{"no customer", func(i *Invitation) { i.CustomerName = "" }, "customerName", CodeRequired},
-		{"no service", func(i *Invitation) { i.ServiceName = "" }, "serviceName", CodeRequired},
-		{"bad support address", func(i *Invitation) { i.Branding.SupportAddress = "Help <help@example.net>" }, "supportAddress", CodeInvalidAddress},
-		{"colour name", func(i *Invitation) { i.Branding.AccentColor = "red" }, "accentColor", CodeInvalidColor},
-		{"colour CSS injection", func(i *Invitation) { i.Branding.AccentColor = "#fff;background:url(x)" }, "accentColor", CodeInvalidColor},
-		{"short colour", func(i *Invitation) { i.Branding.AccentColor = "#fff" }, "accentColor", CodeInvalidColor},
-		{"javascript link", func(i *Invitation) { i.AuthURL = "javascript:alert(1)" }, "authUrl", CodeInvalidURL},
-		{"relative link", func(i *Invitation) { i.AuthURL = "/invite/abc" }, "authUrl", CodeInvalidURL},
-		{"link with credentials", func(i *Invitation) { i.AuthURL = "https://user:pw@example.net/invite" }, "authUrl", CodeInvalidURL},
-		{"no expiry", func(i *Invitation) { i.ExpiresAt = time.Time{} }, "expiresAt", CodeRequired},
+		{"unknown kind", func(i *mail.Invitation) { i.Kind = "reminder-3" }, "kind", mail.CodeInvalidKind},
+		{"no operator", func(i *mail.Invitation) { i.Branding.OperatorName = " " }, "operatorName", mail.CodeRequired},
+		{"no customer", func(i *mail.Invitation) { i.CustomerName = "" }, "customerName", mail.CodeRequired},
+		{"no service", func(i *mail.Invitation) { i.ServiceName = "" }, "serviceName", mail.CodeRequired},
+		{"bad support address", func(i *mail.Invitation) { i.Branding.SupportAddress = "Help <help@example.net>" }, "supportAddress", mail.CodeInvalidAddress},
+		{"colour name", func(i *mail.Invitation) { i.Branding.AccentColor = "red" }, "accentColor", mail.CodeInvalidColor},
+		{"colour CSS injection", func(i *mail.Invitation) { i.Branding.AccentColor = "#fff;background:url(x)" }, "accentColor", mail.CodeInvalidColor},
+		{"short colour", func(i *mail.Invitation) { i.Branding.AccentColor = "#fff" }, "accentColor", mail.CodeInvalidColor},
+		{"javascript link", func(i *mail.Invitation) { i.AuthURL = "javascript:alert(1)" }, "authUrl", mail.CodeInvalidURL},
+		{"relative link", func(i *mail.Invitation) { i.AuthURL = "/invite/abc" }, "authUrl", mail.CodeInvalidURL},
+		{"link with credentials", func(i *mail.Invitation) { i.AuthURL = "https://user:pw@example.net/invite" }, "authUrl", mail.CodeInvalidURL},
+		{"no expiry", func(i *mail.Invitation) { i.ExpiresAt = time.Time{} }, "expiresAt", mail.CodeRequired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inv := sampleInvitation(KindWelcome)
+			inv := sampleInvitation(mail.KindWelcome)
 			tt.modify(&inv)
-			for _, render := range []func(Invitation) (Message, error){
+			for _, render := range []func(mail.Invitation) (mail.Message, error){
 				r.Render,
-				func(inv Invitation) (Message, error) { return r.RenderWithSettings(inv, DefaultSettings("Op")) },
+				func(inv mail.Invitation) (mail.Message, error) {
+					return r.RenderWithSettings(inv, mail.DefaultSettings("Op"))
+				},
 			} {
 				_, err := render(inv)
-				var ie *InvalidError
+				var ie *mail.InvalidError
 				if !errors.As(err, &ie) {
-					t.Fatalf("err = %v, want *InvalidError", err)
+					t.Fatalf("err = %v, want *mail.InvalidError", err)
 				}
 				if len(ie.Fields) != 1 || ie.Fields[0].Field != tt.field || ie.Fields[0].Code != tt.code {
 					t.Errorf("fields = %+v, want one %s/%s", ie.Fields, tt.field, tt.code)
@@ -274,12 +278,12 @@ func TestRenderRefusesBadInvitation(t *testing.T) {
 func TestRenderWithSettingsRefusesBadSettings(t *testing.T) {
 	t.Parallel()
 	r := newTestRenderer(t)
-	s := DefaultSettings("Live Platform")
+	s := mail.DefaultSettings("Live Platform")
 	s.WelcomeBody = "no link here"
-	_, err := r.RenderWithSettings(sampleInvitation(KindWelcome), s)
-	var ie *InvalidError
-	if !errors.As(err, &ie) || len(ie.Fields) != 1 || ie.Fields[0].Code != CodeMissingLink {
-		t.Fatalf("err = %v, want a missing_link InvalidError", err)
+	_, err := r.RenderWithSettings(sampleInvitation(mail.KindWelcome), s)
+	var ie *mail.InvalidError
+	if !errors.As(err, &ie) || len(ie.Fields) != 1 || ie.Fields[0].Code != mail.CodeMissingLink {
+		t.Fatalf("err = %v, want a missing_link mail.InvalidError", err)
 	}
 }
 
@@ -303,14 +307,14 @@ func TestRenderInjection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inv := sampleInvitation(KindWelcome)
+			inv := sampleInvitation(mail.KindWelcome)
 			inv.CustomerName, inv.ServiceName = tt.customer, tt.service
-			msgs := map[string]Message{}
+			msgs := map[string]mail.Message{}
 			var err error
 			if msgs["built-in"], err = r.Render(inv); err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			s := DefaultSettings("Live Platform")
+			s := mail.DefaultSettings("Live Platform")
 			if tt.body != "" {
 				s.WelcomeBody = tt.body
 			}
@@ -357,7 +361,7 @@ func TestParagraphs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			segs, err := parsePlaceholders(tt.body)
+			segs, err := mail.ParsePlaceholders(tt.body)
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -389,8 +393,8 @@ func TestFormatExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := FormatExpiry(tt.in); got != tt.want {
-				t.Errorf("FormatExpiry = %q, want %q", got, tt.want)
+			if got := mail.FormatExpiry(tt.in); got != tt.want {
+				t.Errorf("mail.FormatExpiry = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -410,7 +414,7 @@ func TestRenderSenderName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inv := sampleInvitation(KindWelcome)
+			inv := sampleInvitation(mail.KindWelcome)
 			inv.Branding.OperatorName = tt.operator
 			msg, err := r.Render(inv)
 			if err != nil {
@@ -421,4 +425,36 @@ func TestRenderSenderName(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRenderWithSettings checks the promise of mail.Settings.Validate that
+// the layout relies on: settings it accepts always render, with the link
+// and a one-line subject.
+func FuzzRenderWithSettings(f *testing.F) {
+	d := mail.DefaultSettings("Live Platform")
+	f.Add(d.SenderName, d.ReplyTo, d.WelcomeSubject, d.WelcomeBody)
+	f.Add("Op", "a@example.net", "{{customer}}", "{{link}}")
+	f.Add("Zürich", "x@y.z", "{{ expires }}", "{{link}}\n\n{{link}} {{operator}}")
+	r, err := NewRenderer()
+	if err != nil {
+		f.Fatalf("NewRenderer: %v", err)
+	}
+	f.Fuzz(func(t *testing.T, sender, replyTo, subject, body string) {
+		s := mail.Settings{SenderName: sender, ReplyTo: replyTo, WelcomeSubject: subject, WelcomeBody: body, ReminderSubject: subject, ReminderBody: body}
+		if s.Validate() != nil {
+			return
+		}
+		for _, kind := range []mail.Kind{mail.KindWelcome, mail.KindReminder2} {
+			msg, err := r.RenderWithSettings(sampleInvitation(kind), s)
+			if err != nil {
+				t.Fatalf("valid settings do not render: %v", err)
+			}
+			if strings.ContainsAny(msg.Subject, "\r\n") {
+				t.Fatalf("subject %q holds a line break", msg.Subject)
+			}
+			if !strings.Contains(msg.Text, sampleInvitation(kind).AuthURL) {
+				t.Fatal("rendered text lacks the link")
+			}
+		}
+	})
 }

@@ -1,4 +1,4 @@
-package mail_test
+package ses_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/ocpro/upgrade/infra/seslocal"
 	"github.com/ocpro/upgrade/infra/testenv"
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/mail/layout"
+	"github.com/ocpro/upgrade/internal/mail/ses"
 )
 
 // TestSendToLocalSES renders each kind of mail and sends it through the real
@@ -26,7 +28,7 @@ func TestSendToLocalSES(t *testing.T) {
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(endpoint),
 	})
-	sender, err := mail.NewSender(client, mail.SenderConfig{
+	sender, err := ses.NewSender(client, ses.SenderConfig{
 		From:             "invitations@mail.example.com",
 		SenderName:       "Live Platform",
 		ConfigurationSet: "invitations",
@@ -34,7 +36,7 @@ func TestSendToLocalSES(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewSender: %v", err)
 	}
-	renderer, err := mail.NewRenderer()
+	renderer, err := layout.NewRenderer()
 	if err != nil {
 		t.Fatalf("NewRenderer: %v", err)
 	}

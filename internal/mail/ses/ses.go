@@ -1,4 +1,8 @@
-package mail
+// Package ses sends rendered invitation mails through Amazon SES v2: it
+// retries throttling with backoff and jitter within the caller's deadline
+// and sorts every failure into a mail.ErrorKind, so callers decide on the
+// kind and never on SES's error types.
+package ses
 
 import (
 	"context"
@@ -10,11 +14,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/ocpro/upgrade/internal/mail"
 )
 
 // SESClient is the part of the SES v2 client a Sender needs.
@@ -24,57 +31,11 @@ type SESClient interface {
 
 var _ SESClient = (*sesv2.Client)(nil)
 
-// ErrorKind sorts the ways a send can fail by what the caller should do.
-type ErrorKind string
-
-const (
-	// ErrorThrottled means SES refused for rate or quota reasons after every
-	// attempt Send was allowed: nothing was sent, trying later may work.
-	ErrorThrottled ErrorKind = "throttled"
-	// ErrorPermanent means SES refused this mail (or Send refused it before
-	// asking SES): nothing was sent and the same mail will fail again.
-	ErrorPermanent ErrorKind = "permanent"
-	// ErrorPaused means sending is paused or the account is suspended:
-	// nothing was sent and nothing will be until an operator acts.
-	ErrorPaused ErrorKind = "paused"
-	// ErrorUnknown means the outcome is unknown: SES may or may not have
-	// accepted the mail (a timeout, a network error, a server error).
-	ErrorUnknown ErrorKind = "unknown"
-)
-
-// SendError is the error Send returns when a mail was not (or maybe not)
-// sent. Message is written for the operator and holds no secret.
-type SendError struct {
-	Kind    ErrorKind
-	Code    string
-	Message string
-	// Attempts is how many times SES was asked.
-	Attempts int
-	Err      error
-}
-
-func (e *SendError) Error() string {
-	return fmt.Sprintf("mail: send %s (%s): %s", e.Kind, e.Code, e.Message)
-}
-
-func (e *SendError) Unwrap() error { return e.Err }
-
-// KindOf returns the ErrorKind of the SendError in err's chain, or
-// ErrorUnknown when there is none: an unexplained failure is treated as an
-// unknown outcome.
-func KindOf(err error) ErrorKind {
-	var se *SendError
-	if errors.As(err, &se) {
-		return se.Kind
-	}
-	return ErrorUnknown
-}
-
 // SenderConfig configures a Sender.
 type SenderConfig struct {
 	// From is the verified SES identity the mails are sent from.
 	From string
-	// SenderName is the display name in the From header unless a Message
+	// SenderName is the display name in the From header unless a mail.Message
 	// names its own.
 	SenderName string
 	// ConfigurationSet routes delivery events and keeps tracking off.
@@ -106,26 +67,26 @@ type Sender struct {
 // NewSender returns a Sender that sends through client.
 func NewSender(client SESClient, cfg SenderConfig) (*Sender, error) {
 	if client == nil {
-		return nil, errors.New("mail: NewSender: nil SES client")
+		return nil, errors.New("ses: NewSender: nil SES client")
 	}
-	if fe := validateAddress("from", cfg.From); fe != nil {
-		return nil, fmt.Errorf("mail: NewSender: from address: %s", fe.Message)
+	if fe := mail.ValidateAddress("from", cfg.From); fe != nil {
+		return nil, fmt.Errorf("ses: NewSender: from address: %s", fe.Message)
 	}
 	if cfg.SenderName != "" {
-		if fe := validateSenderName("senderName", cfg.SenderName); fe != nil {
-			return nil, fmt.Errorf("mail: NewSender: sender name: %s", fe.Message)
+		if fe := mail.ValidateSenderName("senderName", cfg.SenderName); fe != nil {
+			return nil, fmt.Errorf("ses: NewSender: sender name: %s", fe.Message)
 		}
 	}
 	if cfg.ReplyTo != "" {
-		if fe := validateAddress("replyTo", cfg.ReplyTo); fe != nil {
-			return nil, fmt.Errorf("mail: NewSender: reply-to address: %s", fe.Message)
+		if fe := mail.ValidateAddress("replyTo", cfg.ReplyTo); fe != nil {
+			return nil, fmt.Errorf("ses: NewSender: reply-to address: %s", fe.Message)
 		}
 	}
 	if cfg.ConfigurationSet == "" {
-		return nil, errors.New("mail: NewSender: configuration set is required (it carries delivery events and keeps tracking off)")
+		return nil, errors.New("ses: NewSender: configuration set is required (it carries delivery events and keeps tracking off)")
 	}
 	if cfg.MaxAttempts < 0 || cfg.BaseDelay < 0 || cfg.MaxDelay < 0 {
-		return nil, errors.New("mail: NewSender: negative retry settings")
+		return nil, errors.New("ses: NewSender: negative retry settings")
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 4
@@ -152,11 +113,11 @@ func NewSender(client SESClient, cfg SenderConfig) (*Sender, error) {
 
 // Send sends msg to one address and returns the SES message id. Throttling
 // is retried here with backoff and jitter, within MaxAttempts and ctx's
-// deadline; every other failure returns at once as a *SendError. An outcome
-// of ErrorUnknown is not retried: the caller decides whether a possible
+// deadline; every other failure returns at once as a *mail.SendError. An outcome
+// of mail.ErrorUnknown is not retried: the caller decides whether a possible
 // duplicate is better than a possibly missing mail. tags become SES message
 // tags; characters SES does not allow are replaced by "_".
-func (s *Sender) Send(ctx context.Context, to string, msg Message, tags map[string]string) (string, error) {
+func (s *Sender) Send(ctx context.Context, to string, msg mail.Message, tags map[string]string) (string, error) {
 	in, err := s.input(to, msg, tags)
 	if err != nil {
 		return "", err
@@ -169,11 +130,11 @@ func (s *Sender) Send(ctx context.Context, to string, msg Message, tags map[stri
 		se := classify(err)
 		se.Attempts = attempt
 		switch se.Kind {
-		case ErrorPaused:
+		case mail.ErrorPaused:
 			s.log.ErrorContext(ctx, "SES sending is paused; no mail can be sent",
 				"alarm", "ses_sending_paused", "code", se.Code)
 			return "", se
-		case ErrorThrottled:
+		case mail.ErrorThrottled:
 			// Handled below.
 		default:
 			return "", se
@@ -198,27 +159,27 @@ func (s *Sender) Send(ctx context.Context, to string, msg Message, tags map[stri
 
 // input builds the SES request, refusing what SES would refuse anyway or
 // what could inject a header.
-func (s *Sender) input(to string, msg Message, tags map[string]string) (*sesv2.SendEmailInput, error) {
-	if fe := validateAddress("to", to); fe != nil {
-		return nil, &SendError{Kind: ErrorPermanent, Code: "InvalidRecipient", Message: "The recipient is not one valid email address."}
+func (s *Sender) input(to string, msg mail.Message, tags map[string]string) (*sesv2.SendEmailInput, error) {
+	if fe := mail.ValidateAddress("to", to); fe != nil {
+		return nil, &mail.SendError{Kind: mail.ErrorPermanent, Code: "InvalidRecipient", Message: "The recipient is not one valid email address."}
 	}
-	if strings.TrimSpace(msg.Subject) == "" || hasControl(msg.Subject) {
-		return nil, &SendError{Kind: ErrorPermanent, Code: "InvalidMessage", Message: "The subject is empty or holds a line break."}
+	if strings.TrimSpace(msg.Subject) == "" || strings.ContainsFunc(msg.Subject, unicode.IsControl) {
+		return nil, &mail.SendError{Kind: mail.ErrorPermanent, Code: "InvalidMessage", Message: "The subject is empty or holds a line break."}
 	}
 	if msg.HTML == "" && msg.Text == "" {
-		return nil, &SendError{Kind: ErrorPermanent, Code: "InvalidMessage", Message: "The mail has no content."}
+		return nil, &mail.SendError{Kind: mail.ErrorPermanent, Code: "InvalidMessage", Message: "The mail has no content."}
 	}
 	name := s.cfg.SenderName
 	if msg.SenderName != "" {
-		if fe := validateSenderName("senderName", msg.SenderName); fe != nil {
-			return nil, &SendError{Kind: ErrorPermanent, Code: "InvalidSender", Message: fe.Message}
+		if fe := mail.ValidateSenderName("senderName", msg.SenderName); fe != nil {
+			return nil, &mail.SendError{Kind: mail.ErrorPermanent, Code: "InvalidSender", Message: fe.Message}
 		}
 		name = msg.SenderName
 	}
 	replyTo := s.cfg.ReplyTo
 	if msg.ReplyTo != "" {
-		if fe := validateAddress("replyTo", msg.ReplyTo); fe != nil {
-			return nil, &SendError{Kind: ErrorPermanent, Code: "InvalidReplyTo", Message: fe.Message}
+		if fe := mail.ValidateAddress("replyTo", msg.ReplyTo); fe != nil {
+			return nil, &mail.SendError{Kind: mail.ErrorPermanent, Code: "InvalidReplyTo", Message: fe.Message}
 		}
 		replyTo = msg.ReplyTo
 	}
@@ -324,11 +285,11 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// classify maps an SES error to a SendError. Typed SES errors come first;
+// classify maps an SES error to a mail.SendError. Typed SES errors come first;
 // the error code covers the same errors when they arrive untyped (for
 // example from a proxy or a local stand-in); what remains is judged by the
 // HTTP status.
-func classify(err error) *SendError {
+func classify(err error) *mail.SendError {
 	var (
 		rejected   *types.MessageRejected
 		mailFrom   *types.MailFromDomainNotVerifiedException
@@ -375,22 +336,22 @@ func classify(err error) *SendError {
 	return unknown(err)
 }
 
-func throttled(err error) *SendError {
-	return &SendError{Kind: ErrorThrottled, Code: errorCode(err, "Throttled"), Err: err,
+func throttled(err error) *mail.SendError {
+	return &mail.SendError{Kind: mail.ErrorThrottled, Code: errorCode(err, "Throttled"), Err: err,
 		Message: "SES is limiting the sending rate; the mail was not sent and can be tried again later."}
 }
 
-func pausedError(err error) *SendError {
-	return &SendError{Kind: ErrorPaused, Code: errorCode(err, "SendingPaused"), Err: err,
+func pausedError(err error) *mail.SendError {
+	return &mail.SendError{Kind: mail.ErrorPaused, Code: errorCode(err, "SendingPaused"), Err: err,
 		Message: "Sending is paused for the SES account or configuration set; no mail is sent until it is resumed."}
 }
 
-func unknown(err error) *SendError {
-	return &SendError{Kind: ErrorUnknown, Code: errorCode(err, "Unknown"), Err: err,
+func unknown(err error) *mail.SendError {
+	return &mail.SendError{Kind: mail.ErrorUnknown, Code: errorCode(err, "Unknown"), Err: err,
 		Message: "The outcome is unknown: SES may or may not have accepted the mail."}
 }
 
-func permanent(err error) *SendError {
+func permanent(err error) *mail.SendError {
 	code := errorCode(err, "Rejected")
 	var msg string
 	switch code {
@@ -408,7 +369,7 @@ func permanent(err error) *SendError {
 	if detail := errorMessage(err); detail != "" {
 		msg += ": " + detail
 	}
-	return &SendError{Kind: ErrorPermanent, Code: code, Err: err, Message: msg + "."}
+	return &mail.SendError{Kind: mail.ErrorPermanent, Code: code, Err: err, Message: msg + "."}
 }
 
 func errorCode(err error, fallback string) string {
@@ -425,7 +386,7 @@ func errorMessage(err error) string {
 	if !errors.As(err, &apiErr) {
 		return ""
 	}
-	m := strings.TrimRight(oneLine(strings.TrimSpace(apiErr.ErrorMessage())), ".")
+	m := strings.TrimRight(mail.OneLine(strings.TrimSpace(apiErr.ErrorMessage())), ".")
 	if r := []rune(m); len(r) > 300 {
 		m = string(r[:300]) + "…"
 	}

@@ -1,4 +1,4 @@
-package mail
+package ses
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ocpro/upgrade/internal/mail"
 )
 
 // faultySES is a fault-injecting SESClient: it answers with errs in order,
@@ -76,7 +78,7 @@ func newTestSender(t *testing.T, client SESClient, cfg SenderConfig, now time.Ti
 	return ts
 }
 
-var testMessage = Message{Subject: "Approve access", HTML: "<p>Hi</p>", Text: "Hi"}
+var testMessage = mail.Message{Subject: "Approve access", HTML: "<p>Hi</p>", Text: "Hi"}
 
 func apiError(code, msg string, fault smithy.ErrorFault) error {
 	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
@@ -96,31 +98,31 @@ func TestSendErrorKinds(t *testing.T) {
 		name     string
 		errs     []error
 		attempts int
-		kind     ErrorKind // "" means the mail was accepted
+		kind     mail.ErrorKind // "" means the mail was accepted
 		code     string
 		sleeps   []time.Duration
 		alarm    bool
 	}{
 		{name: "accepted", attempts: 1},
 		{name: "throttled once then accepted", errs: []error{throttle}, attempts: 2, sleeps: []time.Duration{250 * time.Millisecond}},
-		{name: "throttled until attempts run out", errs: []error{throttle, throttle, throttle, throttle}, attempts: 4, kind: ErrorThrottled, code: "TooManyRequestsException",
+		{name: "throttled until attempts run out", errs: []error{throttle, throttle, throttle, throttle}, attempts: 4, kind: mail.ErrorThrottled, code: "TooManyRequestsException",
 			sleeps: []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}},
 		{name: "limit exceeded is throttling", errs: []error{&types.LimitExceededException{}}, attempts: 2, sleeps: []time.Duration{250 * time.Millisecond}},
 		{name: "untyped Throttling code", errs: []error{apiError("Throttling", "Rate exceeded", smithy.FaultClient)}, attempts: 2, sleeps: []time.Duration{250 * time.Millisecond}},
 		{name: "HTTP 429 without a known code", errs: []error{httpError(429, apiError("SlowDown", "", smithy.FaultUnknown))}, attempts: 2, sleeps: []time.Duration{250 * time.Millisecond}},
-		{name: "message rejected", errs: []error{&types.MessageRejected{Message: aws.String("Email address is on the suppression list.")}}, attempts: 1, kind: ErrorPermanent, code: "MessageRejected"},
-		{name: "mail from domain not verified", errs: []error{&types.MailFromDomainNotVerifiedException{}}, attempts: 1, kind: ErrorPermanent, code: "MailFromDomainNotVerifiedException"},
-		{name: "bad request (unverified identity)", errs: []error{&types.BadRequestException{Message: aws.String("Email address is not verified.")}}, attempts: 1, kind: ErrorPermanent, code: "BadRequestException"},
-		{name: "identity not found", errs: []error{&types.NotFoundException{}}, attempts: 1, kind: ErrorPermanent, code: "NotFoundException"},
-		{name: "untyped MessageRejected code", errs: []error{apiError("MessageRejected", "rejected", smithy.FaultClient)}, attempts: 1, kind: ErrorPermanent, code: "MessageRejected"},
-		{name: "unknown 4xx is a refusal", errs: []error{httpError(403, apiError("AccessDeniedException", "not allowed", smithy.FaultClient))}, attempts: 1, kind: ErrorPermanent, code: "AccessDeniedException"},
-		{name: "sending paused", errs: []error{&types.SendingPausedException{}}, attempts: 1, kind: ErrorPaused, code: "SendingPausedException", alarm: true},
-		{name: "account suspended", errs: []error{&types.AccountSuspendedException{}}, attempts: 1, kind: ErrorPaused, code: "AccountSuspendedException", alarm: true},
-		{name: "timeout", errs: []error{fmt.Errorf("operation error SESv2: SendEmail: %w", context.DeadlineExceeded)}, attempts: 1, kind: ErrorUnknown, code: "Unknown"},
-		{name: "network error", errs: []error{&net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}}, attempts: 1, kind: ErrorUnknown, code: "Unknown"},
-		{name: "server error", errs: []error{httpError(500, &types.InternalServiceErrorException{})}, attempts: 1, kind: ErrorUnknown, code: "InternalServiceErrorException"},
-		{name: "untyped 503", errs: []error{httpError(503, apiError("ServiceUnavailable", "", smithy.FaultServer))}, attempts: 1, kind: ErrorUnknown, code: "ServiceUnavailable"},
-		{name: "request timeout 408", errs: []error{httpError(408, apiError("RequestTimeout", "", smithy.FaultClient))}, attempts: 1, kind: ErrorUnknown, code: "RequestTimeout"},
+		{name: "message rejected", errs: []error{&types.MessageRejected{Message: aws.String("Email address is on the suppression list.")}}, attempts: 1, kind: mail.ErrorPermanent, code: "MessageRejected"},
+		{name: "mail from domain not verified", errs: []error{&types.MailFromDomainNotVerifiedException{}}, attempts: 1, kind: mail.ErrorPermanent, code: "MailFromDomainNotVerifiedException"},
+		{name: "bad request (unverified identity)", errs: []error{&types.BadRequestException{Message: aws.String("Email address is not verified.")}}, attempts: 1, kind: mail.ErrorPermanent, code: "BadRequestException"},
+		{name: "identity not found", errs: []error{&types.NotFoundException{}}, attempts: 1, kind: mail.ErrorPermanent, code: "NotFoundException"},
+		{name: "untyped MessageRejected code", errs: []error{apiError("MessageRejected", "rejected", smithy.FaultClient)}, attempts: 1, kind: mail.ErrorPermanent, code: "MessageRejected"},
+		{name: "unknown 4xx is a refusal", errs: []error{httpError(403, apiError("AccessDeniedException", "not allowed", smithy.FaultClient))}, attempts: 1, kind: mail.ErrorPermanent, code: "AccessDeniedException"},
+		{name: "sending paused", errs: []error{&types.SendingPausedException{}}, attempts: 1, kind: mail.ErrorPaused, code: "SendingPausedException", alarm: true},
+		{name: "account suspended", errs: []error{&types.AccountSuspendedException{}}, attempts: 1, kind: mail.ErrorPaused, code: "AccountSuspendedException", alarm: true},
+		{name: "timeout", errs: []error{fmt.Errorf("operation error SESv2: SendEmail: %w", context.DeadlineExceeded)}, attempts: 1, kind: mail.ErrorUnknown, code: "Unknown"},
+		{name: "network error", errs: []error{&net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}}, attempts: 1, kind: mail.ErrorUnknown, code: "Unknown"},
+		{name: "server error", errs: []error{httpError(500, &types.InternalServiceErrorException{})}, attempts: 1, kind: mail.ErrorUnknown, code: "InternalServiceErrorException"},
+		{name: "untyped 503", errs: []error{httpError(503, apiError("ServiceUnavailable", "", smithy.FaultServer))}, attempts: 1, kind: mail.ErrorUnknown, code: "ServiceUnavailable"},
+		{name: "request timeout 408", errs: []error{httpError(408, apiError("RequestTimeout", "", smithy.FaultClient))}, attempts: 1, kind: mail.ErrorUnknown, code: "RequestTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,20 +142,20 @@ func TestSendErrorKinds(t *testing.T) {
 				}
 				return
 			}
-			var se *SendError
+			var se *mail.SendError
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %v, want *SendError", err)
+				t.Fatalf("err = %v, want *mail.SendError", err)
 			}
 			if se.Kind != tt.kind || se.Code != tt.code || se.Attempts != tt.attempts {
 				t.Errorf("got kind %s code %s after %d, want %s %s after %d", se.Kind, se.Code, se.Attempts, tt.kind, tt.code, tt.attempts)
 			}
-			if KindOf(err) != tt.kind {
-				t.Errorf("KindOf = %s, want %s", KindOf(err), tt.kind)
+			if mail.KindOf(err) != tt.kind {
+				t.Errorf("mail.KindOf = %s, want %s", mail.KindOf(err), tt.kind)
 			}
 			if se.Message == "" || strings.Contains(se.Message, "SendEmail") {
 				t.Errorf("message %q is not for people", se.Message)
 			}
-			if !errors.Is(err, tt.errs[len(tt.errs)-1]) && tt.kind != ErrorUnknown {
+			if !errors.Is(err, tt.errs[len(tt.errs)-1]) && tt.kind != mail.ErrorUnknown {
 				t.Errorf("the SES error is not wrapped: %v", err)
 			}
 			if got := strings.Contains(s.logs.String(), `"alarm":"ses_sending_paused"`); got != tt.alarm {
@@ -184,7 +186,7 @@ func TestSendRespectsDeadline(t *testing.T) {
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			defer cancel()
 			_, err := s.Send(ctx, "admin@contoso.example", testMessage, nil)
-			if KindOf(err) != ErrorThrottled {
+			if mail.KindOf(err) != mail.ErrorThrottled {
 				t.Fatalf("err = %v, want throttled", err)
 			}
 			if len(fake.calls) != tt.attempts {
@@ -204,7 +206,7 @@ func TestSendStopsWhenContextEndsDuringBackoff(t *testing.T) {
 		return context.Canceled
 	}
 	_, err := s.Send(ctx, "admin@contoso.example", testMessage, nil)
-	if KindOf(err) != ErrorThrottled || !errors.Is(err, context.Canceled) {
+	if mail.KindOf(err) != mail.ErrorThrottled || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want throttled and canceled", err)
 	}
 	if len(fake.calls) != 1 {
@@ -217,7 +219,7 @@ func TestSendBuildsRequest(t *testing.T) {
 	tests := []struct {
 		name      string
 		cfg       SenderConfig
-		msg       Message
+		msg       mail.Message
 		tags      map[string]string
 		wantFrom  string
 		wantReply []string
@@ -241,7 +243,7 @@ func TestSendBuildsRequest(t *testing.T) {
 		{
 			name:      "message overrides sender name and reply-to",
 			cfg:       SenderConfig{SenderName: "Live Platform", ReplyTo: "noreply@example.net"},
-			msg:       Message{Subject: "S", Text: "T", SenderName: "Contoso IT", ReplyTo: "it@contoso.example"},
+			msg:       mail.Message{Subject: "S", Text: "T", SenderName: "Contoso IT", ReplyTo: "it@contoso.example"},
 			wantFrom:  `"Contoso IT" <invitations@mail.example.net>`,
 			wantReply: []string{"it@contoso.example"},
 		},
@@ -312,17 +314,17 @@ func TestSendRefusesBadInputWithoutCallingSES(t *testing.T) {
 	tests := []struct {
 		name string
 		to   string
-		msg  Message
+		msg  mail.Message
 		code string
 	}{
 		{"recipient with display name", "Admin <admin@contoso.example>", testMessage, "InvalidRecipient"},
 		{"two recipients", "a@contoso.example,b@contoso.example", testMessage, "InvalidRecipient"},
 		{"recipient header injection", "a@contoso.example\r\nBcc: x@evil.example", testMessage, "InvalidRecipient"},
-		{"empty subject", "a@contoso.example", Message{Text: "x"}, "InvalidMessage"},
-		{"subject with newline", "a@contoso.example", Message{Subject: "a\nBcc: x", Text: "x"}, "InvalidMessage"},
-		{"no content", "a@contoso.example", Message{Subject: "s"}, "InvalidMessage"},
-		{"sender name with brackets", "a@contoso.example", Message{Subject: "s", Text: "x", SenderName: "x <y@z>"}, "InvalidSender"},
-		{"reply-to list", "a@contoso.example", Message{Subject: "s", Text: "x", ReplyTo: "a@x.example, b@x.example"}, "InvalidReplyTo"},
+		{"empty subject", "a@contoso.example", mail.Message{Text: "x"}, "InvalidMessage"},
+		{"subject with newline", "a@contoso.example", mail.Message{Subject: "a\nBcc: x", Text: "x"}, "InvalidMessage"},
+		{"no content", "a@contoso.example", mail.Message{Subject: "s"}, "InvalidMessage"},
+		{"sender name with brackets", "a@contoso.example", mail.Message{Subject: "s", Text: "x", SenderName: "x <y@z>"}, "InvalidSender"},
+		{"reply-to list", "a@contoso.example", mail.Message{Subject: "s", Text: "x", ReplyTo: "a@x.example, b@x.example"}, "InvalidReplyTo"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,8 +332,8 @@ func TestSendRefusesBadInputWithoutCallingSES(t *testing.T) {
 			fake := &faultySES{}
 			s := newTestSender(t, fake, SenderConfig{}, time.Now())
 			_, err := s.Send(context.Background(), tt.to, tt.msg, nil)
-			var se *SendError
-			if !errors.As(err, &se) || se.Kind != ErrorPermanent || se.Code != tt.code {
+			var se *mail.SendError
+			if !errors.As(err, &se) || se.Kind != mail.ErrorPermanent || se.Code != tt.code {
 				t.Fatalf("err = %v, want permanent %s", err, tt.code)
 			}
 			if len(fake.calls) != 0 {
@@ -382,15 +384,15 @@ func TestSendThroughSDK(t *testing.T) {
 		status    int
 		errorType string
 		requests  int64
-		kind      ErrorKind
+		kind      mail.ErrorKind
 	}{
 		{"accepted", http.StatusOK, "", 1, ""},
-		{"message rejected", http.StatusBadRequest, "MessageRejected", 1, ErrorPermanent},
-		{"not found", http.StatusNotFound, "NotFoundException", 1, ErrorPermanent},
-		{"sending paused", http.StatusBadRequest, "SendingPausedException", 1, ErrorPaused},
-		{"throttled on every attempt", http.StatusTooManyRequests, "TooManyRequestsException", 4, ErrorThrottled},
-		{"server error is not retried", http.StatusInternalServerError, "InternalServiceErrorException", 1, ErrorUnknown},
-		{"bare 503 is not retried", http.StatusServiceUnavailable, "", 1, ErrorUnknown},
+		{"message rejected", http.StatusBadRequest, "MessageRejected", 1, mail.ErrorPermanent},
+		{"not found", http.StatusNotFound, "NotFoundException", 1, mail.ErrorPermanent},
+		{"sending paused", http.StatusBadRequest, "SendingPausedException", 1, mail.ErrorPaused},
+		{"throttled on every attempt", http.StatusTooManyRequests, "TooManyRequestsException", 4, mail.ErrorThrottled},
+		{"server error is not retried", http.StatusInternalServerError, "InternalServiceErrorException", 1, mail.ErrorUnknown},
+		{"bare 503 is not retried", http.StatusServiceUnavailable, "", 1, mail.ErrorUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -426,8 +428,8 @@ func TestSendThroughSDK(t *testing.T) {
 				}
 				return
 			}
-			if KindOf(err) != tt.kind {
-				t.Fatalf("err = %v, kind %s; want %s", err, KindOf(err), tt.kind)
+			if mail.KindOf(err) != tt.kind {
+				t.Fatalf("err = %v, kind %s; want %s", err, mail.KindOf(err), tt.kind)
 			}
 		})
 	}
