@@ -1,6 +1,6 @@
 // Command invitationemail is InvitationEmailFunction: it sends the
-// invitation mails requested on the bus and records the SES delivery
-// events. It only wires: configuration from the environment, AWS clients
+// invitation mails and the operators' test mails requested on the bus and
+// records the SES delivery events. It only wires: configuration from the environment, AWS clients
 // built once, then lambda.Start. Init does no network I/O.
 package main
 
@@ -50,6 +50,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
 	}
+	// The test mail shows the expiry a customer's link would get.
+	ttl, err := upgrade.ParseInvitationTTL(getenv("INVITATION_TTL_HOURS"))
+	if err != nil {
+		return nil, fmt.Errorf("INVITATION_TTL_HOURS: %w", err)
+	}
 	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
 	cfg, err := awsconf.FromEnv(getenv)
 	if err != nil {
@@ -87,13 +92,22 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, err
 	}
+	brand := mail.Branding{OperatorName: need["OPERATOR_NAME"], SupportAddress: getenv("SUPPORT_ADDRESS")}
 	m, err := notify.NewMailer(notify.Deps{
 		Store: st, Renderer: renderer, Sender: sender, Links: links, Clock: upgrade.SystemClock{}, Logger: log,
-		Branding:  mail.Branding{OperatorName: need["OPERATOR_NAME"], SupportAddress: getenv("SUPPORT_ADDRESS")},
-		Reminders: upgrade.ReminderPolicy{Offsets: offsets},
+		Branding: brand, Reminders: upgrade.ReminderPolicy{Offsets: offsets},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return notify.NewEventHandler(m, notify.WithOnce(guard))
+	// The operators' test mails are sent here, not by the portal API, so
+	// that only this binary links templates and SES (issue 7).
+	tests, err := notify.NewTestMailer(notify.TestMailerDeps{
+		Settings: st, Renderer: renderer, Sender: sender, Clock: upgrade.SystemClock{}, Logger: log,
+		Branding: brand, PublicBaseURL: need["PUBLIC_BASE_URL"], InvitationTTL: ttl,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return notify.NewEventHandler(m, notify.WithOnce(guard), notify.WithTestMailer(tests))
 }

@@ -9,25 +9,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
-	"github.com/ocpro/upgrade/internal/mail"
-	"github.com/ocpro/upgrade/internal/mail/layout"
-	"github.com/ocpro/upgrade/internal/mail/ses"
 	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
@@ -44,7 +38,6 @@ func readSettings(getenv func(string) string) (settings, error) {
 	s := settings{
 		table: getenv("TABLE_NAME"), bus: getenv("EVENT_BUS_NAME"), publicBaseURL: getenv("PUBLIC_BASE_URL"),
 		operatorClaim: getenv("OPERATOR_CLAIM"), linkKeyARN: getenv("LINK_KEY_SECRET_ARN"),
-		invitationTTL: upgrade.DefaultInvitationTTL,
 	}
 	for name, v := range map[string]string{"TABLE_NAME": s.table, "EVENT_BUS_NAME": s.bus,
 		"PUBLIC_BASE_URL": s.publicBaseURL, "LINK_KEY_SECRET_ARN": s.linkKeyARN} {
@@ -52,13 +45,11 @@ func readSettings(getenv func(string) string) (settings, error) {
 			return settings{}, fmt.Errorf("%s is not set", name)
 		}
 	}
-	if v := getenv("INVITATION_TTL_HOURS"); v != "" {
-		h, err := strconv.Atoi(v)
-		if err != nil || h < 1 || h > 720 {
-			return settings{}, fmt.Errorf("INVITATION_TTL_HOURS=%q: want whole hours from 1 to 720", v)
-		}
-		s.invitationTTL = time.Duration(h) * time.Hour
+	ttl, err := upgrade.ParseInvitationTTL(getenv("INVITATION_TTL_HOURS"))
+	if err != nil {
+		return settings{}, fmt.Errorf("INVITATION_TTL_HOURS: %w", err)
 	}
+	s.invitationTTL = ttl
 	return s, nil
 }
 
@@ -116,7 +107,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	opts, err := mailParts(cfg, getenv, st, pub, links, s, log)
+	opts, err := mailParts(getenv, st, pub, links, s, log)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +119,13 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 }
 
 // mailParts wires the Customer Invitations actions and the email settings
-// (issue 3).
-func mailParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub *bus.Publisher, links *link.Signer, s settings, log *slog.Logger) ([]api.Option, error) {
-	operator, from, configSet := getenv("OPERATOR_NAME"), getenv("SENDER_ADDRESS"), getenv("SES_CONFIGURATION_SET")
-	if operator == "" || from == "" || configSet == "" {
-		return nil, fmt.Errorf("OPERATOR_NAME, SENDER_ADDRESS and SES_CONFIGURATION_SET must be set")
+// (issue 3). The test mail is only published here: InvitationEmailFunction
+// renders and sends it, so this binary links neither templates nor SES
+// (issue 7).
+func mailParts(getenv func(string) string, st *store.Store, pub *bus.Publisher, links *link.Signer, s settings, log *slog.Logger) ([]api.Option, error) {
+	operator := getenv("OPERATOR_NAME")
+	if operator == "" {
+		return nil, fmt.Errorf("OPERATOR_NAME is not set")
 	}
 	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
 	if err != nil {
@@ -143,16 +136,8 @@ func mailParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub 
 	if err != nil {
 		return nil, err
 	}
-	renderer, err := layout.NewRenderer()
-	if err != nil {
-		return nil, err
-	}
-	sender, err := ses.NewSender(sesv2.NewFromConfig(cfg), ses.SenderConfig{From: from, SenderName: operator, ConfigurationSet: configSet, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Renderer: renderer, Sender: sender, Clock: upgrade.SystemClock{},
-		Logger: log, Branding: mail.Branding{OperatorName: operator}, PublicBaseURL: s.publicBaseURL, InvitationTTL: s.invitationTTL})
+	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Requests: pub, Clock: upgrade.SystemClock{},
+		Logger: log, OperatorName: operator})
 	if err != nil {
 		return nil, err
 	}

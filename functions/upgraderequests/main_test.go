@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,8 +16,7 @@ func full() map[string]string {
 		"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "PUBLIC_BASE_URL": "https://portal.example.net",
 		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
 		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"OPERATOR_NAME": "Live Platform", "SENDER_ADDRESS": "no-reply@ocpro.example",
-		"SES_CONFIGURATION_SET": "ocpro-mail",
+		"OPERATOR_NAME": "Live Platform",
 		// Resume validates the tenant in-process (finish.go).
 		"ENTRA_AUTHORITY_HOST": "https://login.example", "ENTRA_CLIENT_ID": "client",
 		"ENTRA_CREDENTIAL_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:entra", "GRAPH_BASE_URL": "https://graph.example",
@@ -67,5 +68,31 @@ func TestWireBuildsWithoutNetwork(t *testing.T) {
 	m["PUBLIC_BASE_URL"] = "not a url"
 	if _, err := wire(context.Background(), env(m), slog.Default()); err == nil {
 		t.Error("wire() accepted a bad PUBLIC_BASE_URL")
+	}
+}
+
+// TestLinksNoTemplatesOrSES keeps the portal API small (issue 7): executing
+// a text/template turns off the linker's dead-method elimination, which
+// keeps every exported method of every AWS SDK type in the binary, so the
+// test mail is rendered and sent by InvitationEmailFunction instead. The
+// tag is the one the Makefile builds with; without it aws-lambda-go's RPC
+// mode imports net/rpc and, through it, html/template.
+func TestLinksNoTemplatesOrSES(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list found only %d packages; the check would pass vacuously", len(deps))
+	}
+	for _, p := range deps {
+		for _, banned := range []string{"text/template", "html/template", "github.com/aws/aws-sdk-go-v2/service/sesv2",
+			"github.com/ocpro/upgrade/internal/mail/layout", "github.com/ocpro/upgrade/internal/mail/ses"} {
+			if p == banned {
+				t.Errorf("UpgradeRequestsFunction links %s", p)
+			}
+		}
 	}
 }

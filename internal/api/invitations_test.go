@@ -12,7 +12,6 @@ import (
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
-	"github.com/ocpro/upgrade/internal/mail/layout"
 	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
@@ -80,36 +79,36 @@ func (s *settingsStore) PutEmailSettings(_ context.Context, op string, v mail.Se
 	return nil
 }
 
-// sentMail is one mail a fakeSender was asked to send.
-type sentMail struct {
-	to  string
-	msg mail.Message
-}
-
-// fakeSender records mails, or fails with err.
-type fakeSender struct {
+// testMails records the test mails the settings queue, or fails with err.
+type testMails struct {
 	mu   sync.Mutex
-	sent []sentMail
+	reqs []notify.TestMail
 	err  error
 }
 
-func (s *fakeSender) Send(_ context.Context, to string, msg mail.Message, _ map[string]string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return "", s.err
+func (m *testMails) TestMailRequested(_ context.Context, r notify.TestMail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
 	}
-	s.sent = append(s.sent, sentMail{to: to, msg: msg})
-	return "msg-1", nil
+	m.reqs = append(m.reqs, r)
+	return nil
+}
+
+func (m *testMails) all() []notify.TestMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]notify.TestMail(nil), m.reqs...)
 }
 
 // mailFixture is a Handler with every part of issue 3 wired to in-memory
 // collaborators.
 type mailFixture struct {
-	h      *api.Handler
-	store  *actionStore
-	req    *mailRequests
-	sender *fakeSender
+	h     *api.Handler
+	store *actionStore
+	req   *mailRequests
+	tests *testMails
 }
 
 func newMailFixture(t *testing.T) mailFixture {
@@ -118,7 +117,7 @@ func newMailFixture(t *testing.T) mailFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := mailFixture{store: &actionStore{Store: memory.New()}, req: &mailRequests{}, sender: &fakeSender{}}
+	f := mailFixture{store: &actionStore{Store: memory.New()}, req: &mailRequests{}, tests: &testMails{}}
 	clock := fixedClock{now}
 	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Publisher: &recorder{}, Links: signer,
 		Clock: clock, IDs: upgrade.RandomIDs{}})
@@ -130,13 +129,8 @@ func newMailFixture(t *testing.T) mailFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	renderer, err := layout.NewRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
 	settings, err := notify.NewSettings(notify.SettingsDeps{Store: &settingsStore{set: map[string]mail.Settings{}},
-		Renderer: renderer, Sender: f.sender, Clock: clock, Branding: mail.Branding{OperatorName: "Live Platform"},
-		PublicBaseURL: "https://portal.example.net"})
+		Requests: f.tests, Clock: clock, OperatorName: "Live Platform"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,16 +279,16 @@ func TestEmailSettingsRoutes(t *testing.T) {
 		t.Errorf("other operator's settings = %d %s", res.StatusCode, res.Body)
 	}
 
-	res, _ = call(t, f.h, golden(t, "test-email-settings.json"))
-	if res.StatusCode != 202 {
+	// The test mail is queued for the mail function, which renders the
+	// saved settings (notify.TestMailer); the portal sends nothing itself.
+	test := golden(t, "test-email-settings.json")
+	res, queued := call(t, f.h, test)
+	if res.StatusCode != 202 || queued["to"] != "it-admin@contoso.com" || queued["status"] != "QUEUED" {
 		t.Fatalf("test mail = %d %s", res.StatusCode, res.Body)
 	}
-	f.sender.mu.Lock()
-	sent := f.sender.sent
-	f.sender.mu.Unlock()
-	if len(sent) != 1 || sent[0].to != "it-admin@contoso.com" || !strings.HasPrefix(sent[0].msg.Subject, "[Test] Live Platform: approve") ||
-		sent[0].msg.SenderName != "Live Platform Voice" {
-		t.Errorf("test mail sent = %+v", sent)
+	want := notify.TestMail{OperatorID: "live-platform", To: "it-admin@contoso.com", RequestID: test.RequestContext.RequestID}
+	if got := f.tests.all(); len(got) != 1 || got[0] != want || want.RequestID == "" {
+		t.Errorf("test mails queued = %+v, want one %+v", got, want)
 	}
 }
 
@@ -305,7 +299,7 @@ func TestEmailSettingsRefused(t *testing.T) {
 		name       string
 		event      string
 		body       func(string) string
-		sendErr    error
+		publishErr error
 		wantStatus int
 		wantErrors []fieldCode
 	}{
@@ -325,18 +319,13 @@ func TestEmailSettingsRefused(t *testing.T) {
 			nil, 400, []fieldCode{{"to", "required"}}},
 		{"test mail to a bad address", "test-email-settings.json", func(string) string { return `{"to":"it-admin"}` },
 			nil, 400, []fieldCode{{"to", "invalid_email"}}},
-		{"test mail refused by SES", "test-email-settings.json", nil,
-			&mail.SendError{Kind: mail.ErrorPermanent, Code: "MessageRejected", Message: "SES refused the mail: address on the suppression list."},
-			422, nil},
-		{"SES throttling", "test-email-settings.json", nil,
-			&mail.SendError{Kind: mail.ErrorThrottled, Code: "TooManyRequestsException", Message: "Slow down."}, 503, nil},
-		{"SES unreachable", "test-email-settings.json", nil, errors.New("dial tcp: i/o timeout"), 503, nil},
+		{"test mail cannot be queued", "test-email-settings.json", nil, errors.New("bus: put Test Mail Requested: throttled"), 503, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newMailFixture(t)
-			f.sender.err = tt.sendErr
+			f.tests.err = tt.publishErr
 			req := golden(t, tt.event)
 			if tt.body != nil {
 				req = withBody(req, tt.body(req.Body))
@@ -360,9 +349,11 @@ func TestEmailSettingsRefused(t *testing.T) {
 					t.Errorf("refused settings were saved: %v", cur)
 				}
 			}
-			if se := (*mail.SendError)(nil); errors.As(tt.sendErr, &se) && se.Kind == mail.ErrorPermanent &&
-				!strings.Contains(p["detail"].(string), "suppression list") {
-				t.Errorf("detail = %v, want SES's reason", p["detail"])
+			if tt.event == "test-email-settings.json" && len(f.tests.all()) != 0 {
+				t.Errorf("a refused test mail was queued: %+v", f.tests.all())
+			}
+			if d, _ := p["detail"].(string); tt.publishErr != nil && strings.Contains(d, "throttled") {
+				t.Errorf("detail %q shows the internal error", d)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 
+	"github.com/ocpro/upgrade/internal/notify"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -46,4 +47,24 @@ func (p *Publisher) InvitationExpired(ctx context.Context, inv upgrade.Invitatio
 	return p.put(ctx, DetailTypeInvitationExpired, InvitationExpiredDetail{
 		InvitationID: inv.ID, OperatorID: inv.OperatorID, CustomerID: inv.CustomerID, UpgradeID: inv.UpgradeID,
 	})
+}
+
+// DetailTypeTestMailRequested asks the invitation email function for an
+// operator's test mail of its email settings.
+const DetailTypeTestMailRequested = "Test Mail Requested"
+
+var _ notify.TestMailRequester = (*Publisher)(nil)
+
+// TestMailRequestedDetail is the detail of Test Mail Requested. It carries
+// the recipient, unlike the invitation events: a test mail has no record
+// to read the address from.
+type TestMailRequestedDetail struct {
+	OperatorID string `json:"operatorId"`
+	To         string `json:"to"`
+	RequestID  string `json:"requestId,omitempty"`
+}
+
+// TestMailRequested implements notify.TestMailRequester.
+func (p *Publisher) TestMailRequested(ctx context.Context, r notify.TestMail) error {
+	return p.put(ctx, DetailTypeTestMailRequested, TestMailRequestedDetail{OperatorID: r.OperatorID, To: r.To, RequestID: r.RequestID})
 }

@@ -19,12 +19,14 @@ const (
 	SourceSES                         = "aws.ses"
 	DetailTypeInvitationCreated       = "Invitation Created"
 	DetailTypeInvitationMailRequested = "Invitation Mail Requested"
+	DetailTypeTestMailRequested       = "Test Mail Requested"
 )
 
 // EventHandler turns EventBridge events into Mailer calls. Its errors make
 // EventBridge retry and, in the end, dead-letter the event.
 type EventHandler struct {
 	mailer *Mailer
+	tests  *TestMailer
 	once   Once
 }
 
@@ -44,6 +46,10 @@ type HandlerOption func(*EventHandler)
 // acknowledged without work, and one that is being served right now fails
 // so that EventBridge tries it again later.
 func WithOnce(o Once) HandlerOption { return func(h *EventHandler) { h.once = o } }
+
+// WithTestMailer serves Test Mail Requested with t. Without it such events
+// are logged as unexpected and dropped.
+func WithTestMailer(t *TestMailer) HandlerOption { return func(h *EventHandler) { h.tests = t } }
 
 // NewEventHandler returns an EventHandler for m.
 func NewEventHandler(m *Mailer, opts ...HandlerOption) (*EventHandler, error) {
@@ -65,6 +71,13 @@ type mailRequestDetail struct {
 	OperatorID   string `json:"operatorId"`
 	Generation   int    `json:"generation"`
 	Mail         string `json:"mail"`
+}
+
+// testMailDetail is the detail of Test Mail Requested.
+type testMailDetail struct {
+	OperatorID string `json:"operatorId"`
+	To         string `json:"to"`
+	RequestID  string `json:"requestId"`
 }
 
 // sesDetail is the part of an SES event (as SES publishes it to
@@ -133,6 +146,13 @@ func (h *EventHandler) handle(ctx context.Context, e events.CloudWatchEvent) err
 		}
 		return h.mailer.Deliver(ctx, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID,
 			Generation: d.Generation, Mail: kind})
+	case e.Source == SourceUpgrades && e.DetailType == DetailTypeTestMailRequested && h.tests != nil:
+		var d testMailDetail
+		if err := json.Unmarshal(e.Detail, &d); err != nil || d.OperatorID == "" || d.To == "" {
+			h.mailer.log.ErrorContext(ctx, "undecodable test mail request dropped", "eventId", e.ID)
+			return nil
+		}
+		return h.tests.Send(ctx, TestMail{OperatorID: d.OperatorID, To: d.To, RequestID: d.RequestID})
 	case e.Source == SourceSES:
 		d, ok := decodeSES(e)
 		if !ok {

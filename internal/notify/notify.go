@@ -1,6 +1,7 @@
 // Package notify is the invitation mail use case of InvitationEmailFunction:
 // it sends each wanted mail of an invitation at most once, records what SES
-// made of it, and serves the operators' email settings.
+// made of it, sends the operators' test mails, and serves their email
+// settings to the portal API, which only queues test mails.
 //
 // # Nothing lost, nothing twice
 //

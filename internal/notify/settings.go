@@ -18,31 +18,31 @@ type SettingsStore interface {
 	PutEmailSettings(ctx context.Context, operatorID string, s mail.Settings, now time.Time) error
 }
 
+// TestMailRequester publishes an operator's request for a test mail, which
+// InvitationEmailFunction sends (bus.Publisher).
+type TestMailRequester interface {
+	TestMailRequested(ctx context.Context, r TestMail) error
+}
+
 // SettingsDeps are the collaborators of Settings. Logger is optional.
 type SettingsDeps struct {
 	Store    SettingsStore
-	Renderer Renderer
-	Sender   Sender
+	Requests TestMailRequester
 	Clock    upgrade.Clock
 	Logger   *slog.Logger
-	Branding mail.Branding
-	// PublicBaseURL is where the sample link of a test mail points.
-	PublicBaseURL string
-	// InvitationTTL dates the sample expiry of a test mail.
-	InvitationTTL time.Duration
+	// OperatorName names the sender of the default settings.
+	OperatorName string
 }
 
 // Settings serves the operator's email settings (the guide's "Configuring
-// Email Settings") and its test mail.
+// Email Settings") and queues its test mail. It renders and sends nothing,
+// so that the portal API links neither a template engine nor SES (issue 7).
 type Settings struct {
-	store  SettingsStore
-	render Renderer
-	send   Sender
-	clock  upgrade.Clock
-	log    *slog.Logger
-	brand  mail.Branding
-	base   string
-	ttl    time.Duration
+	store    SettingsStore
+	requests TestMailRequester
+	clock    upgrade.Clock
+	log      *slog.Logger
+	operator string
 }
 
 // NewSettings checks d and returns Settings.
@@ -50,25 +50,17 @@ func NewSettings(d SettingsDeps) (*Settings, error) {
 	switch {
 	case d.Store == nil:
 		return nil, errors.New("notify: nil SettingsStore")
-	case d.Renderer == nil:
-		return nil, errors.New("notify: nil Renderer")
-	case d.Sender == nil:
-		return nil, errors.New("notify: nil Sender")
+	case d.Requests == nil:
+		return nil, errors.New("notify: nil TestMailRequester")
 	case d.Clock == nil:
 		return nil, errors.New("notify: nil Clock")
-	case d.Branding.OperatorName == "":
+	case d.OperatorName == "":
 		return nil, errors.New("notify: empty operator name")
-	case d.PublicBaseURL == "":
-		return nil, errors.New("notify: empty public base URL")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	if d.InvitationTTL <= 0 {
-		d.InvitationTTL = upgrade.DefaultInvitationTTL
-	}
-	return &Settings{store: d.Store, render: d.Renderer, send: d.Sender, clock: d.Clock, log: d.Logger,
-		brand: d.Branding, base: d.PublicBaseURL, ttl: d.InvitationTTL}, nil
+	return &Settings{store: d.Store, requests: d.Requests, clock: d.Clock, log: d.Logger, operator: d.OperatorName}, nil
 }
 
 // Get returns the operator's settings, or the defaults until it saves its
@@ -79,7 +71,7 @@ func (s *Settings) Get(ctx context.Context, operatorID string) (mail.Settings, e
 		return mail.Settings{}, fmt.Errorf("get email settings: %w", err)
 	}
 	if !found {
-		return mail.DefaultSettings(s.brand.OperatorName), nil
+		return mail.DefaultSettings(s.operator), nil
 	}
 	return set, nil
 }
@@ -97,39 +89,24 @@ func (s *Settings) Put(ctx context.Context, operatorID string, set mail.Settings
 	return set, nil
 }
 
-// SendTest sends the operator's Welcome mail, with sample customer and
-// link, to the address "to", so the operator can check its settings.
-func (s *Settings) SendTest(ctx context.Context, operatorID, to string) error {
+// RequestTest queues a test mail of the operator's settings to the address
+// "to": it validates the address and publishes the request, and
+// InvitationEmailFunction renders and sends the mail (TestMailer).
+// requestID ties the request to the mail function's log lines. A refused
+// address is an Invalid error on the field "to"; a failed publish is
+// Transient, since nothing was queued and the operator may try again.
+func (s *Settings) RequestTest(ctx context.Context, operatorID, to, requestID string) error {
 	if errs := upgrade.ValidateAdminEmail(to); len(errs) > 0 {
 		for i := range errs {
 			errs[i].Field = "to"
 		}
 		return fault.InvalidFields(errs...)
 	}
-	set, err := s.Get(ctx, operatorID)
-	if err != nil {
-		return err
+	if err := s.requests.TestMailRequested(ctx, TestMail{OperatorID: operatorID, To: to, RequestID: requestID}); err != nil {
+		return fault.Transient(fmt.Errorf("request test mail: %w", err), "The test mail cannot be queued right now; try again shortly.")
 	}
-	msg, err := s.render.RenderWithSettings(mail.Invitation{Kind: mail.KindTest, Branding: s.brand,
-		CustomerName: "Contoso (example)", ServiceName: "Contoso Teams Calling (example)",
-		AuthURL: s.base + "/invite/example", ExpiresAt: s.clock.Now().Add(s.ttl)}, set)
-	if err != nil {
-		return fmt.Errorf("render test mail: %w", err)
-	}
-	_, err = s.send.Send(ctx, to, msg, map[string]string{"mail": string(mail.KindTest), "operatorId": operatorID})
-	if err == nil {
-		s.log.InfoContext(ctx, "test mail sent", "operatorId", operatorID)
-		return nil
-	}
-	var se *mail.SendError
-	detail := "The test mail could not be sent."
-	if errors.As(err, &se) {
-		detail = se.Message
-	}
-	if mail.KindOf(err) == mail.ErrorPermanent {
-		return &fault.Error{Kind: fault.Unprocessable, Detail: detail, Err: err}
-	}
-	return fault.Transient(err, "Mail cannot be sent right now; try again shortly.")
+	s.log.InfoContext(ctx, "test mail requested", "operatorId", operatorID, "requestId", requestID)
+	return nil
 }
 
 // invalid turns the mail package's field errors into an Invalid fault.

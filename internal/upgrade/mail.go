@@ -125,6 +125,19 @@ func ParseReminderOffsets(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
+// ParseInvitationTTL reads a link lifetime in whole hours from 1 to 720
+// (INVITATION_TTL_HOURS). An empty string means DefaultInvitationTTL.
+func ParseInvitationTTL(s string) (time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return DefaultInvitationTTL, nil
+	}
+	h, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || h < 1 || h > 720 {
+		return 0, fmt.Errorf("invitation TTL %q: want whole hours from 1 to 720", s)
+	}
+	return time.Duration(h) * time.Hour, nil
+}
+
 // ErrChanged is returned by a conditional store write when the invitation
 // is no longer as it was read: another writer got there first.
 var ErrChanged = errors.New("invitation changed")
