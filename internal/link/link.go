@@ -100,7 +100,9 @@ func Parse(token string) (invitationID string, mac []byte, err error) {
 		return "", nil, ErrInvalid
 	}
 	mac, err = base64.RawURLEncoding.DecodeString(enc)
-	if err != nil {
+	// The decoder skips CR and LF, so a token of the right length can still
+	// carry a short MAC; only the exact size is a MAC.
+	if err != nil || len(mac) != macSize {
 		return "", nil, ErrInvalid
 	}
 	return id, mac, nil
