@@ -47,8 +47,14 @@
 // Idempotency-Key, the idempotency record holding the response. Every
 // condition returns ALL_OLD on failure, so a cancelled transaction is mapped
 // to a precise domain error without another read; only a reused
-// idempotency key costs one read (to compare the request hash and return
-// the stored response).
+// idempotency key costs one more read (to compare the request hash and
+// return the stored response).
+//
+// The invitation item also holds what the wizard's Welcome page shows,
+// copied at creation (customer name, service full name, licence), and
+// DeviceAttempt, set by the transaction that starts a device code attempt:
+// opening a link is then one GetItem, whether the link is live or dead.
+// Getting the customer's name costs the create path its one read.
 //
 // Cursors are base64url JSON of the last item's key attributes; they are
 // checked for exactly the expected attribute names and the list's own

@@ -114,6 +114,13 @@ type invitationRecord struct {
 	ResendCount     int    `dynamodbav:",omitempty"`
 	MessageID       string `dynamodbav:",omitempty"`
 	DeliveryAt      int64  `dynamodbav:",omitempty"`
+	// The fields below are what the Welcome page shows, copied at
+	// creation, and whether the wizard started a device code attempt
+	// (consent.go): opening the link reads this item alone.
+	CustomerName  string `dynamodbav:",omitempty"`
+	ServiceName   string `dynamodbav:",omitempty"`
+	License       string `dynamodbav:",omitempty"`
+	DeviceAttempt bool   `dynamodbav:",omitempty"`
 }
 
 func toInvitationRecord(i upgrade.Invitation) invitationRecord {
@@ -123,7 +130,8 @@ func toInvitationRecord(i upgrade.Invitation) invitationRecord {
 		RemindersSent: i.RemindersSent, CreatedAt: i.CreatedAt.UTC(), ExpiresAt: i.ExpiresAt.UTC(),
 		TenantID: i.TenantID, AuthenticatedBy: i.AuthenticatedBy,
 		MailWanted: string(i.MailWanted), MailRequestedAt: unixMilli(i.MailRequestedAt), LastMailKind: string(i.LastMailKind),
-		LastMailAt: unixMilli(i.LastMailAt), LastError: i.LastError, ResendCount: i.ResendCount}
+		LastMailAt: unixMilli(i.LastMailAt), LastError: i.LastError, ResendCount: i.ResendCount,
+		CustomerName: i.CustomerName, ServiceName: i.ServiceName, License: string(i.License), DeviceAttempt: i.DeviceAttempt}
 	if !i.EmailSentAt.IsZero() {
 		t := i.EmailSentAt.UTC()
 		r.EmailSentAt = &t
@@ -154,6 +162,8 @@ func (r invitationRecord) domain() upgrade.Invitation {
 	i.MailWanted, i.MailRequestedAt = upgrade.MailKind(r.MailWanted), fromUnixMilli(r.MailRequestedAt)
 	i.LastMailKind, i.LastMailAt = upgrade.MailKind(r.LastMailKind), fromUnixMilli(r.LastMailAt)
 	i.LastError, i.ResendCount = r.LastError, r.ResendCount
+	i.CustomerName, i.ServiceName, i.License = r.CustomerName, r.ServiceName, upgrade.License(r.License)
+	i.DeviceAttempt = r.DeviceAttempt
 	if r.AuthenticatedAt != nil {
 		i.AuthenticatedAt = *r.AuthenticatedAt
 	}

@@ -63,7 +63,13 @@ func key(pk, sk string) map[string]types.AttributeValue {
 
 // get reads one item into out; found is false when there is none.
 func (s *Store) get(ctx context.Context, pk string, out any) (found bool, err error) {
-	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skMain)})
+	return s.read(ctx, pk, false, out)
+}
+
+// read is get with the choice of a strongly consistent read.
+func (s *Store) read(ctx context.Context, pk string, consistent bool, out any) (found bool, err error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skMain),
+		ConsistentRead: aws.Bool(consistent)})
 	if err != nil {
 		return false, fmt.Errorf("get %s: %w", pk, err)
 	}
@@ -92,10 +98,11 @@ func (s *Store) CreateCustomer(ctx context.Context, c upgrade.Customer) error {
 	return nil
 }
 
-// GetCustomer implements upgrade.Store.
+// GetCustomer implements upgrade.Store with one strongly consistent read:
+// an upgrade started right after its customer was created must find it.
 func (s *Store) GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error) {
 	var r customerRecord
-	found, err := s.get(ctx, customerPK(operatorID, id), &r)
+	found, err := s.read(ctx, customerPK(operatorID, id), true, &r)
 	if err != nil {
 		return upgrade.Customer{}, err
 	}

@@ -192,7 +192,22 @@ type Invitation struct {
 	// AuthURL is the link, filled in by the Portal for live invitations; it
 	// is never persisted.
 	AuthURL string
+	// CustomerName, ServiceName and License are copied from the customer
+	// and the upgrade when the invitation is created, so that opening the
+	// link needs the invitation alone (issue 7). Invitations stored before
+	// the copy existed have them empty.
+	CustomerName string
+	ServiceName  string
+	License      License
+	// DeviceAttempt is set, in the same write that starts it, once the
+	// wizard started a device code attempt: opening the link reads the
+	// wizard record only then.
+	DeviceAttempt bool
 }
+
+// Copied reports whether the invitation holds what its Welcome page shows,
+// copied at creation; invitations stored before the copy existed do not.
+func (i Invitation) Copied() bool { return i.CustomerName != "" && i.ServiceName != "" }
 
 // Live reports whether the invitation's link still works at now.
 func (i Invitation) Live(now time.Time) bool {

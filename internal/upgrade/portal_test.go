@@ -104,6 +104,16 @@ func TestStartUpgrade(t *testing.T) {
 	if pub.n != 1 {
 		t.Errorf("%d events, want 1", pub.n)
 	}
+	// The invitation keeps what its link's page shows.
+	stored, err := p.GetInvitation(ctx, "op", u.Invitation.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []upgrade.Invitation{u.Invitation, stored} {
+		if got.CustomerName != "Contoso" || got.ServiceName != "Contoso" || got.License != upgrade.Pro {
+			t.Errorf("invitation copy = %q, %q, %s; want Contoso, Contoso, OC_PRO", got.CustomerName, got.ServiceName, got.License)
+		}
+	}
 	// After expiry the link is not shown any more.
 	c.t = t0.Add(49 * time.Hour)
 	inv, err := p.GetInvitation(ctx, "op", u.Invitation.ID)

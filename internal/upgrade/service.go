@@ -165,8 +165,9 @@ type StartUpgradeInput struct {
 	IdempotencyKey string
 }
 
-// StartUpgrade creates the upgrade, its service (PENDING_AUTHENTICATION)
-// and its invitation (PENDING) in one atomic write, then asks for the
+// StartUpgrade reads the customer, creates the upgrade, its service
+// (PENDING_AUTHENTICATION) and its invitation (PENDING) in one atomic
+// write, then asks for the
 // Welcome mail when SendInvitation is set. It returns replayed=true when an
 // earlier request with the same Idempotency-Key already did the work.
 func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string, in StartUpgradeInput) (u Upgrade, replayed bool, err error) {
@@ -187,6 +188,14 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 		return Upgrade{}, false, err
 	}
 
+	// The one read the create path may make: the invitation keeps the
+	// customer's name so that opening its link reads nothing else. An
+	// unknown customer is refused here, before any write.
+	c, err := s.store.GetCustomer(ctx, operatorID, customerID)
+	if err != nil {
+		return Upgrade{}, false, s.createUpgradeError(err, license, in.LicensedUsers)
+	}
+
 	now := s.clock.Now().UTC()
 	u = Upgrade{
 		ID: s.ids.NewID(), OperatorID: operatorID, CustomerID: customerID,
@@ -200,6 +209,7 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 		ID: s.ids.NewID(), OperatorID: operatorID, CustomerID: customerID, UpgradeID: u.ID, ServiceID: u.Service.ID,
 		Status: InvitationPending, AdminEmail: in.AdminEmail, SendInvitation: in.SendInvitation,
 		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(s.ttl),
+		CustomerName: c.Name, ServiceName: fullName, License: license,
 	}
 	if in.SendInvitation {
 		// Wanted from the start, so that the sweep sends it should the

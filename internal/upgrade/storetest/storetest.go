@@ -71,7 +71,8 @@ func newUpgrade(c upgrade.Customer, shortName string, users int, license upgrade
 		License: license, LicensedUsers: users, Status: upgrade.ServicePendingAuthentication, CreatedAt: now}
 	u.Invitation = upgrade.Invitation{ID: id("i"), OperatorID: c.OperatorID, CustomerID: c.ID, UpgradeID: u.ID, ServiceID: u.Service.ID,
 		TokenID: strings.ToUpper(id("T")), Status: upgrade.InvitationPending, AdminEmail: "admin@contoso.com", SendInvitation: true,
-		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour)}
+		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour),
+		CustomerName: c.Name, ServiceName: u.Service.FullName, License: license}
 	return upgrade.NewUpgrade{Upgrade: u}
 }
 
@@ -229,6 +230,11 @@ func testCreateUpgrade(t *testing.T, s upgrade.Store) {
 	if inv.OperatorID != want.OperatorID || inv.TokenID != want.TokenID || inv.Status != upgrade.InvitationPending ||
 		inv.Generation != 1 || inv.EmailSent || !inv.ExpiresAt.Equal(want.ExpiresAt) || inv.AdminEmail != want.AdminEmail || !inv.SendInvitation {
 		t.Errorf("GetInvitation = %+v, want %+v", inv, want)
+	}
+	// The link's page is built from the invitation alone.
+	if inv.CustomerName != "Contoso" || inv.ServiceName != "Contoso Calling" || inv.License != upgrade.Pro || inv.DeviceAttempt {
+		t.Errorf("GetInvitation copy = %q, %q, %s, device %v; want Contoso, Contoso Calling, OC_PRO, false",
+			inv.CustomerName, inv.ServiceName, inv.License, inv.DeviceAttempt)
 	}
 	cust, err := s.GetCustomer(ctx, c.OperatorID, c.ID)
 	if err != nil {
