@@ -193,7 +193,10 @@ func (w *Wizard) GetAttempt(ctx context.Context, invitationID string) (wizard.At
 }
 
 // StartDevice implements wizard.Store: it replaces the device attempt and
-// counts it in one conditional UpdateItem.
+// counts it, and marks the invitation as having a device attempt, in one
+// transaction. The mark is what lets opening the link read the invitation
+// alone until then; were it written apart, a failure between the two
+// writes would hide a running attempt behind the Welcome page.
 func (w *Wizard) StartDevice(ctx context.Context, invitationID string, d wizard.Device, max int) error {
 	dev, err := attributevalue.Marshal(deviceRecord{SealedCode: d.SealedCode, UserCode: d.UserCode,
 		VerificationURI: d.VerificationURI, IntervalMS: d.Interval.Milliseconds(), ExpiresAt: d.ExpiresAt.UTC(),
@@ -201,17 +204,50 @@ func (w *Wizard) StartDevice(ctx context.Context, invitationID string, d wizard.
 	if err != nil {
 		return fmt.Errorf("encode device attempt: %w", err)
 	}
-	return w.count(ctx, invitationID, "DeviceStarts", max, "Device = :dev", map[string]types.AttributeValue{":dev": dev})
+	count := w.countUpdate(invitationID, "DeviceStarts", max, "Device = :dev", map[string]types.AttributeValue{":dev": dev})
+	mark := &types.Update{
+		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skMain),
+		UpdateExpression:          aws.String("SET DeviceAttempt = :yes"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":yes": &types.AttributeValueMemberBOOL{Value: true}},
+	}
+	_, err = w.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: count.TableName, Key: count.Key, UpdateExpression: count.UpdateExpression,
+			ConditionExpression: count.ConditionExpression, ExpressionAttributeNames: count.ExpressionAttributeNames,
+			ExpressionAttributeValues: count.ExpressionAttributeValues}},
+		{Update: mark},
+	}})
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		reasons := tc.CancellationReasons
+		switch {
+		case len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed":
+			return wizard.ErrTooManyAttempts
+		case len(reasons) > 1 && aws.ToString(reasons[1].Code) == "ConditionalCheckFailed":
+			return wizard.ErrConflict
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("start device attempt: %w", err)
+	}
+	return nil
 }
 
 // CountRedirect implements wizard.Store.
 func (w *Wizard) CountRedirect(ctx context.Context, invitationID string, max int) error {
-	return w.count(ctx, invitationID, "Redirects", max, "", nil)
+	_, err := w.db.UpdateItem(ctx, w.countUpdate(invitationID, "Redirects", max, "", nil))
+	if isConditionFailed(err) {
+		return wizard.ErrTooManyAttempts
+	}
+	if err != nil {
+		return fmt.Errorf("count Redirects: %w", err)
+	}
+	return nil
 }
 
-// count adds one to a counter of the wizard record unless it reached max,
-// setting more in the same write.
-func (w *Wizard) count(ctx context.Context, invitationID, counter string, max int, more string, values map[string]types.AttributeValue) error {
+// countUpdate adds one to a counter of the wizard record unless it reached
+// max, setting more in the same write.
+func (w *Wizard) countUpdate(invitationID, counter string, max int, more string, values map[string]types.AttributeValue) *dynamodb.UpdateItemInput {
 	if values == nil {
 		values = map[string]types.AttributeValue{}
 	}
@@ -220,20 +256,13 @@ func (w *Wizard) count(ctx context.Context, invitationID, counter string, max in
 	if more != "" {
 		set += ", " + more
 	}
-	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return &dynamodb.UpdateItemInput{
 		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
 		UpdateExpression:          aws.String("SET " + set),
 		ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
 		ExpressionAttributeNames:  map[string]string{"#n": counter, "#type": "Type"},
 		ExpressionAttributeValues: values,
-	})
-	if isConditionFailed(err) {
-		return wizard.ErrTooManyAttempts
 	}
-	if err != nil {
-		return fmt.Errorf("count %s: %w", counter, err)
-	}
-	return nil
 }
 
 // ClaimPoll implements wizard.Store: compare-and-set on the last poll time

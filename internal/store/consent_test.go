@@ -333,6 +333,35 @@ func count(b []bool) int {
 	return n
 }
 
+// Starting a device attempt marks the invitation in the same transaction,
+// so that opening the link knows from the invitation alone whether to read
+// the wizard record; a refused start marks nothing and counts nothing.
+func TestStartDeviceMarksTheInvitation(t *testing.T) {
+	testenv.Integration(t)
+	t.Parallel()
+	w, db, table := wizardStore(t)
+	ctx := context.Background()
+	d := wizard.Device{UserCode: "A", Interval: 5 * time.Second, ExpiresAt: time.Now().Add(time.Minute), LastPoll: time.Now()}
+	if inv, err := w.GetInvitation(ctx, "inv"); err != nil || inv.DeviceAttempt {
+		t.Fatalf("new invitation: device attempt %v (%v), want false", inv.DeviceAttempt, err)
+	}
+	if err := w.StartDevice(ctx, "inv", d, 1); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := w.GetInvitation(ctx, "inv"); err != nil || !inv.DeviceAttempt {
+		t.Fatalf("after a start: device attempt %v (%v), want true", inv.DeviceAttempt, err)
+	}
+	if err := w.StartDevice(ctx, "inv", d, 1); !errors.Is(err, wizard.ErrTooManyAttempts) {
+		t.Fatalf("start over the limit: %v, want ErrTooManyAttempts", err)
+	}
+	if err := w.StartDevice(ctx, "missing", d, 1); !errors.Is(err, wizard.ErrConflict) {
+		t.Fatalf("start on a missing invitation: %v, want ErrConflict", err)
+	}
+	if raw := item(t, db, table, "INVITATION#missing", "WIZARD"); raw != nil {
+		t.Errorf("a refused start left a wizard record: %v", raw)
+	}
+}
+
 // Starts and redirects are counted against their limit, each on its own.
 func TestAttemptCounters(t *testing.T) {
 	testenv.Integration(t)

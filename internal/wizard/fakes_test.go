@@ -33,6 +33,9 @@ type store struct {
 	credentials map[string]wizard.Credential
 	invReads    int
 	writes      int
+	// otherReads counts reads of the customer, the upgrade and the wizard
+	// record: opening a link should need none of them.
+	otherReads int
 	// afterGetAttempt, when set, runs after GetAttempt has read, outside
 	// the lock: the concurrency test holds readers there.
 	afterGetAttempt func()
@@ -55,10 +58,16 @@ func (s *store) GetInvitation(_ context.Context, id string) (upgrade.Invitation,
 }
 
 func (s *store) GetCustomer(_ context.Context, operatorID, id string) (upgrade.Customer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.otherReads++
 	return upgrade.Customer{ID: id, OperatorID: operatorID, Name: "Contoso"}, nil
 }
 
 func (s *store) GetUpgrade(_ context.Context, operatorID, id string) (upgrade.Upgrade, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.otherReads++
 	return upgrade.Upgrade{ID: id, OperatorID: operatorID, Service: upgrade.Service{FullName: "Contoso Teams", License: upgrade.Pro}}, nil
 }
 
@@ -86,6 +95,7 @@ func (s *store) TransitionInvitation(_ context.Context, t wizard.Transition) err
 
 func (s *store) GetAttempt(_ context.Context, id string) (wizard.Attempt, error) {
 	s.mu.Lock()
+	s.otherReads++
 	a := s.attempts[id]
 	if a.Device != nil {
 		d := *a.Device
@@ -106,10 +116,16 @@ func (s *store) StartDevice(_ context.Context, id string, d wizard.Device, max i
 	if a.DeviceStarts >= max {
 		return wizard.ErrTooManyAttempts
 	}
+	inv, ok := s.invitations[id]
+	if !ok {
+		return wizard.ErrConflict
+	}
 	s.writes++
 	a.DeviceStarts++
 	a.Device = &d
 	s.attempts[id] = a
+	inv.DeviceAttempt = true
+	s.invitations[id] = inv
 	return nil
 }
 
@@ -203,6 +219,13 @@ func (s *store) counts() (reads, writes int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.invReads, s.writes
+}
+
+// reads returns invitation reads and other reads so far.
+func (s *store) reads() (invitation, other int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.invReads, s.otherReads
 }
 
 // identity is a scripted Microsoft. Polls answer from polls in order (the
@@ -421,8 +444,19 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// invite stores a live invitation and returns its link token.
+// invite stores a live invitation, as the Portal creates it, and returns
+// its link token.
 func (w *world) invite(t *testing.T, id string) string {
+	t.Helper()
+	w.store.invitations[id] = upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
+		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour),
+		CustomerName: "Contoso", ServiceName: "Contoso Teams", License: upgrade.Pro}
+	return w.token(t, id)
+}
+
+// inviteLegacy stores a live invitation as it was stored before the
+// Welcome page's names were copied onto it, and returns its link token.
+func (w *world) inviteLegacy(t *testing.T, id string) string {
 	t.Helper()
 	w.store.invitations[id] = upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
 		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour)}

@@ -28,7 +28,8 @@ import (
 type Store interface {
 	// GetInvitation reads an invitation by id with one read.
 	GetInvitation(ctx context.Context, id string) (upgrade.Invitation, error)
-	// GetCustomer and GetUpgrade read what the Welcome page names.
+	// GetCustomer and GetUpgrade read what the Welcome page names, for
+	// invitations stored before it was copied onto them.
 	GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error)
 	GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error)
 	// TransitionInvitation changes the invitation's status when it is one
@@ -40,6 +41,7 @@ type Store interface {
 	GetAttempt(ctx context.Context, invitationID string) (Attempt, error)
 	// StartDevice stores a new device code attempt, replacing any earlier
 	// one, when fewer than max were started; otherwise ErrTooManyAttempts.
+	// The same write sets the invitation's DeviceAttempt.
 	StartDevice(ctx context.Context, invitationID string, d Device, max int) error
 	// CountRedirect counts a sign-in or consent redirect when fewer than max
 	// were made; otherwise ErrTooManyAttempts.

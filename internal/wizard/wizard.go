@@ -203,8 +203,9 @@ func (s *Service) open(ctx context.Context, token string) (upgrade.Invitation, e
 	return inv, nil
 }
 
-// Open is GET /invite/{token}: it reads and writes nothing beyond what the
-// page shows, so that mail scanners opening the link change nothing.
+// Open is GET /invite/{token}: it writes nothing, so that mail scanners
+// opening the link change nothing, and reads the invitation alone unless a
+// device attempt was started: a live link costs what a dead one does.
 func (s *Service) Open(ctx context.Context, token, binding string) (View, error) {
 	inv, err := s.open(ctx, token)
 	if err != nil {
@@ -214,24 +215,30 @@ func (s *Service) Open(ctx context.Context, token, binding string) (View, error)
 }
 
 // view builds the page of a live invitation from its status and attempt.
+// What the page names was copied onto the invitation when it was created,
+// and the invitation says whether a device attempt was ever started, so
+// the Welcome page reads nothing beyond the invitation.
 func (s *Service) view(ctx context.Context, inv upgrade.Invitation, token, binding string) (View, error) {
 	v := View{Step: StepWelcome, Token: token}
 	var err error
 	if v.FormToken, err = s.formToken(ctx, inv.ID, binding); err != nil {
 		return View{}, err
 	}
-	if c, err := s.c.Store.GetCustomer(ctx, inv.OperatorID, inv.CustomerID); err == nil {
-		v.CustomerName = c.Name
-	} else if !errors.Is(err, upgrade.ErrNotFound) {
-		return View{}, fmt.Errorf("read customer: %w", err)
-	}
-	if u, err := s.c.Store.GetUpgrade(ctx, inv.OperatorID, inv.UpgradeID); err == nil {
-		v.ServiceName, v.License = u.Service.FullName, u.Service.License
-	} else if !errors.Is(err, upgrade.ErrNotFound) {
-		return View{}, fmt.Errorf("read upgrade: %w", err)
+	v.CustomerName, v.ServiceName, v.License = inv.CustomerName, inv.ServiceName, inv.License
+	// Invitations stored before the copy existed (a deployed table still
+	// has them until they expire) carry neither the names nor a reliable
+	// DeviceAttempt: read what they lack as before.
+	legacy := !inv.Copied()
+	if legacy {
+		if err := s.legacyNames(ctx, inv, &v); err != nil {
+			return View{}, err
+		}
 	}
 	if inv.Status == upgrade.InvitationTokenAcquired {
 		v.Step, v.UPN, v.TenantID = StepAcquired, inv.AuthenticatedBy, inv.TenantID
+		return v, nil
+	}
+	if !inv.DeviceAttempt && !legacy {
 		return v, nil
 	}
 	a, err := s.c.Store.GetAttempt(ctx, inv.ID)
@@ -247,6 +254,22 @@ func (s *Service) view(ctx context.Context, inv upgrade.Invitation, token, bindi
 		}
 	}
 	return v, nil
+}
+
+// legacyNames reads what the page names from the customer and the upgrade,
+// for an invitation that does not carry a copy.
+func (s *Service) legacyNames(ctx context.Context, inv upgrade.Invitation, v *View) error {
+	if c, err := s.c.Store.GetCustomer(ctx, inv.OperatorID, inv.CustomerID); err == nil {
+		v.CustomerName = c.Name
+	} else if !errors.Is(err, upgrade.ErrNotFound) {
+		return fmt.Errorf("read customer: %w", err)
+	}
+	if u, err := s.c.Store.GetUpgrade(ctx, inv.OperatorID, inv.UpgradeID); err == nil {
+		v.ServiceName, v.License = u.Service.FullName, u.Service.License
+	} else if !errors.Is(err, upgrade.ErrNotFound) {
+		return fmt.Errorf("read upgrade: %w", err)
+	}
+	return nil
 }
 
 // StartDevice is "Start authentication" (seed step 10): a new device code,
@@ -275,7 +298,7 @@ func (s *Service) StartDevice(ctx context.Context, token, binding, form string) 
 		return View{}, err
 	}
 	s.c.Logger.InfoContext(ctx, "device code started", "invitationId", inv.ID)
-	inv.Status = upgrade.InvitationInProgress
+	inv.Status, inv.DeviceAttempt = upgrade.InvitationInProgress, true
 	return s.view(ctx, inv, token, binding)
 }
 

@@ -71,6 +71,77 @@ func TestOpenChangesNothing(t *testing.T) {
 	}
 }
 
+// Opening a live link reads the invitation alone (issue 7): it carries
+// what the Welcome page names and whether a device attempt was started.
+// Only a started attempt, or an invitation stored before the copy existed,
+// costs more.
+func TestOpenReadsTheInvitationAlone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// prepare stores invitation inv1 and returns its token.
+		prepare    func(t *testing.T, w *world, binding string) string
+		step       wizard.Step
+		otherReads int
+	}{
+		{"welcome", func(t *testing.T, w *world, _ string) string { return w.invite(t, "inv1") }, wizard.StepWelcome, 0},
+		{"token acquired", func(t *testing.T, w *world, _ string) string {
+			tok := w.invite(t, "inv1")
+			inv := w.store.invitations["inv1"]
+			inv.Status, inv.AuthenticatedBy, inv.TenantID = upgrade.InvitationTokenAcquired, "admin@contoso.example", tenantA
+			w.store.invitations["inv1"] = inv
+			return tok
+		}, wizard.StepAcquired, 0},
+		{"device attempt started", func(t *testing.T, w *world, binding string) string {
+			tok := w.invite(t, "inv1")
+			if _, err := w.svc.StartDevice(context.Background(), tok, binding, w.welcome(t, tok, binding)); err != nil {
+				t.Fatalf("start device: %v", err)
+			}
+			return tok
+		}, wizard.StepDevice, 1},
+		{"stored before the copy", func(t *testing.T, w *world, _ string) string { return w.inviteLegacy(t, "inv1") },
+			wizard.StepWelcome, 3},
+		{"stored before the copy, with a device attempt", func(t *testing.T, w *world, _ string) string {
+			tok := w.inviteLegacy(t, "inv1")
+			// Written before DeviceAttempt existed: the mark is missing.
+			w.store.attempts["inv1"] = wizard.Attempt{DeviceStarts: 1, Device: &wizard.Device{UserCode: "ABCD2345",
+				VerificationURI: "https://login.example/devicelogin", Interval: 5 * time.Second, ExpiresAt: start.Add(15 * time.Minute), LastPoll: start}}
+			inv := w.store.invitations["inv1"]
+			inv.Status = upgrade.InvitationInProgress
+			w.store.invitations["inv1"] = inv
+			return tok
+		}, wizard.StepDevice, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, 0)
+			binding := wizard.NewBinding()
+			tok := tt.prepare(t, w, binding)
+			inv0, other0 := w.store.reads()
+			_, writes0 := w.store.counts()
+			v, err := w.svc.Open(context.Background(), tok, binding)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			if v.Step != tt.step || v.CustomerName != "Contoso" || v.ServiceName != "Contoso Teams" || v.License != upgrade.Pro {
+				t.Errorf("view = step %s, %q, %q, %s; want step %s naming Contoso, Contoso Teams, OC_PRO",
+					v.Step, v.CustomerName, v.ServiceName, v.License, tt.step)
+			}
+			if tt.step == wizard.StepDevice && (v.Device == nil || v.Device.UserCode != "ABCD2345") {
+				t.Errorf("device view = %+v, want the started attempt's code", v.Device)
+			}
+			inv, other := w.store.reads()
+			if _, writes := w.store.counts(); writes != writes0 {
+				t.Errorf("opening wrote %d times", writes-writes0)
+			}
+			if inv-inv0 != 1 || other-other0 != tt.otherReads {
+				t.Errorf("read the invitation %d times and %d other items; want 1 and %d", inv-inv0, other-other0, tt.otherReads)
+			}
+		})
+	}
+}
+
 // Every link that does not work gets ErrNeutral from every step, after the
 // same work: one invitation read and one MAC, and no write.
 func TestDeadLinksAreNeutral(t *testing.T) {
