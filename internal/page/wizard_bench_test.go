@@ -132,13 +132,20 @@ func newWizardBench(tb testing.TB) *wizardBench {
 // (PENDING) and the link token the Welcome mail carries.
 func (wb *wizardBench) invite(tb testing.TB) (upgrade.Invitation, string) {
 	tb.Helper()
+	return wb.inviteWith(tb, wb.portal)
+}
+
+// inviteWith is invite through portal, whose clock decides the
+// invitation's expiry.
+func (wb *wizardBench) inviteWith(tb testing.TB, portal *upgrade.Portal) (upgrade.Invitation, string) {
+	tb.Helper()
 	ctx := context.Background()
 	n := wb.seq.Add(1)
-	c, err := wb.portal.CreateCustomer(ctx, benchOperator, upgrade.NewCustomer{Name: fmt.Sprintf("Customer %d", n), Kind: "CUSTOMER"})
+	c, err := portal.CreateCustomer(ctx, benchOperator, upgrade.NewCustomer{Name: fmt.Sprintf("Customer %d", n), Kind: "CUSTOMER"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	u, _, err := wb.portal.StartUpgrade(ctx, benchOperator, c.ID, upgrade.StartUpgradeInput{ServiceFullName: fmt.Sprintf("Teams Calling %d", n),
+	u, _, err := portal.StartUpgrade(ctx, benchOperator, c.ID, upgrade.StartUpgradeInput{ServiceFullName: fmt.Sprintf("Teams Calling %d", n),
 		ServiceShortName: fmt.Sprintf("svc-%d", n), LicenseType: string(upgrade.Pro), LicensedUsers: 1,
 		AdminEmail: "it@contoso.example", SendInvitation: true})
 	if err != nil {
@@ -239,26 +246,100 @@ func BenchmarkConsentCallback(b *testing.B) {
 	wb.counter.Report(b, b.N)
 }
 
-// TestOpenLinkOnlyReads holds GET /invite/{token} to what issue 7's target
-// can already insist on: no write, so that a mail scanner that follows the
-// link changes nothing, and nothing but GetItem by key. The target itself,
-// one GetItem, is not met yet: the Welcome page reads the invitation, its
-// customer, its upgrade and the wizard record (BenchmarkOpenLink reports
-// the round trips).
+// pastClock is a clock stopped at a time gone by.
+type pastClock struct{ at time.Time }
+
+func (c pastClock) Now() time.Time { return c.at }
+
+// transitions moves an invitation through the statuses in order, as the
+// wizard (or the portal, for REVOKED) would.
+func (wb *wizardBench) transitions(tb testing.TB, inv upgrade.Invitation, to ...upgrade.InvitationStatus) {
+	tb.Helper()
+	from := inv.Status
+	for _, s := range to {
+		err := wb.store.TransitionInvitation(context.Background(), wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator,
+			At: time.Now().UTC(), From: []upgrade.InvitationStatus{from}, To: s, TenantID: entra.ContosoTenantID,
+			UPN: "admin@contoso.example", ObjectID: "oid-bench"})
+		if err != nil {
+			tb.Fatalf("%s -> %s: %v", from, s, err)
+		}
+		from = s
+	}
+}
+
+// TestOpenLinkOnlyReads holds GET /invite/{token} to issue 7's target: one
+// GetItem (the invitation, which carries what the page shows) and no
+// write, so that a mail scanner that follows the link changes nothing. A
+// link that does not work, whatever the reason, costs exactly the same
+// (issue 4): the work done tells nothing about the link.
 func TestOpenLinkOnlyReads(t *testing.T) {
 	t.Parallel()
 	wb := newWizardBench(t)
-	_, token := wb.invite(t)
-	wb.counter.Reset()
-	res, err := wb.h.Handle(context.Background(), openRequest(token))
-	if err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("open link: %d %v", res.StatusCode, err)
+	past, err := upgrade.NewPortal(upgrade.Deps{Store: wb.store.Store, Publisher: dropPublisher{}, Links: wb.links,
+		Clock: pastClock{time.Now().Add(-upgrade.DefaultInvitationTTL - time.Hour)}, IDs: upgrade.RandomIDs{},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	calls := wb.counter.Calls()
-	if calls["GetItem"] == 0 || calls["GetItem"] != wb.counter.RoundTrips() {
-		t.Errorf("round trips %v, want GetItem alone", calls)
+	tests := []struct {
+		name string
+		// link returns the token to open.
+		link   func(t *testing.T) string
+		status int
+		// text is on the page.
+		text string
+	}{
+		{"live", func(t *testing.T) string { _, tok := wb.invite(t); return tok }, http.StatusOK, "Teams Calling"},
+		{"live, signed in", func(t *testing.T) string {
+			inv, tok := wb.invite(t)
+			wb.transitions(t, inv, upgrade.InvitationTokenAcquired)
+			return tok
+		}, http.StatusOK, "admin@contoso.example"},
+		{"unknown id", func(t *testing.T) string {
+			tok, err := wb.links.Token(context.Background(), "no-such-invitation", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}, http.StatusNotFound, ""},
+		{"expired", func(t *testing.T) string { _, tok := wb.inviteWith(t, past); return tok }, http.StatusNotFound, ""},
+		{"revoked", func(t *testing.T) string {
+			inv, tok := wb.invite(t)
+			wb.transitions(t, inv, upgrade.InvitationRevoked)
+			return tok
+		}, http.StatusNotFound, ""},
+		{"used", func(t *testing.T) string {
+			inv, tok := wb.invite(t)
+			wb.transitions(t, inv, upgrade.InvitationTokenAcquired, upgrade.InvitationAuthenticationComplete)
+			return tok
+		}, http.StatusNotFound, ""},
 	}
-	if w := wb.counter.WriteCapacity(); w != 0 {
-		t.Errorf("consumed %v write units, want none", w)
+	var neutral string
+	for _, tt := range tests {
+		// Sequential: the cases share the counter of one client.
+		t.Run(tt.name, func(t *testing.T) {
+			token := tt.link(t)
+			wb.counter.Reset()
+			res, err := wb.h.Handle(context.Background(), openRequest(token))
+			if err != nil || res.StatusCode != tt.status || !strings.Contains(res.Body, tt.text) {
+				t.Fatalf("open link: %d %v, want %d with %q: %s", res.StatusCode, err, tt.status, tt.text, res.Body)
+			}
+			if calls := wb.counter.Calls(); calls["GetItem"] != 1 || wb.counter.RoundTrips() != 1 {
+				t.Errorf("round trips %v, want one GetItem", calls)
+			}
+			if r := wb.counter.ReadCapacity(); r != 0.5 {
+				t.Errorf("consumed %v read units, want 0.5 (one eventually consistent read)", r)
+			}
+			if w := wb.counter.WriteCapacity(); w != 0 {
+				t.Errorf("consumed %v write units, want none", w)
+			}
+			if tt.status == http.StatusNotFound {
+				if neutral == "" {
+					neutral = res.Body
+				} else if res.Body != neutral {
+					t.Errorf("a dead link's page differs from another's:\n%s\nwant\n%s", res.Body, neutral)
+				}
+			}
+		})
 	}
 }
