@@ -66,11 +66,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 		return nil, err
 	}
 	// One idempotency record per schedule event id in the same table.
-	idem, err := idempotency.NewDynamo(db, table)
-	if err != nil {
-		return nil, err
-	}
-	guard, err := idempotency.New(idem, idempotency.Config{Log: log})
+	guard, err := idempotency.NewOnTable(db, table, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -80,11 +80,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 		return nil, err
 	}
 	// One idempotency record per operator and Idempotency-Key in the same table.
-	idem, err := idempotency.NewDynamo(db, s.table)
-	if err != nil {
-		return nil, err
-	}
-	guard, err := idempotency.New(idem, idempotency.Config{Log: log})
+	guard, err := idempotency.NewOnTable(db, s.table, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,16 @@ func NewDynamo(db DynamoAPI, table string) (*Dynamo, error) {
 	return &Dynamo{db: db, table: table}, nil
 }
 
+// NewOnTable returns a Guard that keeps its records in table: what every
+// function wires, since the records live beside the data they protect.
+func NewOnTable(db DynamoAPI, table string, cfg Config) (*Guard, error) {
+	d, err := NewDynamo(db, table)
+	if err != nil {
+		return nil, err
+	}
+	return New(d, cfg)
+}
+
 // The item's attributes.
 const (
 	attrPK          = "PK"
