@@ -152,7 +152,7 @@ func (h *EventHandler) handle(ctx context.Context, e events.CloudWatchEvent) err
 			h.mailer.log.ErrorContext(ctx, "undecodable test mail request dropped", "eventId", e.ID)
 			return nil
 		}
-		return h.tests.Send(ctx, TestMail{OperatorID: d.OperatorID, To: d.To, RequestID: d.RequestID})
+		return h.tests.Send(ctx, TestMail(d))
 	case e.Source == SourceSES:
 		d, ok := decodeSES(e)
 		if !ok {
