@@ -99,9 +99,12 @@ func Parse(token string) (invitationID string, mac []byte, err error) {
 		len(enc) != base64.RawURLEncoding.EncodedLen(macSize) {
 		return "", nil, ErrInvalid
 	}
-	mac, err = base64.RawURLEncoding.DecodeString(enc)
-	// The decoder skips CR and LF, so a token of the right length can still
-	// carry a short MAC; only the exact size is a MAC.
+	// Strict: the last character of 32 bytes in base64 carries two unused
+	// bits, and a lenient decoder accepts four spellings of every MAC. One
+	// link has one spelling. The decoder also skips CR and LF, so a token
+	// of the right length can still carry a short MAC; only the exact size
+	// is a MAC.
+	mac, err = base64.RawURLEncoding.Strict().DecodeString(enc)
 	if err != nil || len(mac) != macSize {
 		return "", nil, ErrInvalid
 	}
