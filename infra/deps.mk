@@ -42,7 +42,8 @@ CHROMIUM       := /usr/bin/chromium
 
 .PHONY: deps java chromium clean-deps
 
-deps: java $(DYNAMODB_LOCAL_JAR) $(SES_LOCAL_CLI) $(LAMBDA_RIE) chromium
+# The stand-ins make run needs; make test adds chromium for the page tests.
+deps: java $(DYNAMODB_LOCAL_JAR) $(SES_LOCAL_CLI) $(LAMBDA_RIE)
 
 # java checks for a Java runtime of at least JAVA_MIN_MAJOR, and installs the
 # Debian one when it is missing and we may (root). It is phony: it costs one
