@@ -24,6 +24,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/identity"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/page"
@@ -42,18 +43,16 @@ type settings struct {
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
-	s := settings{
-		table: getenv("TABLE_NAME"), bus: getenv("EVENT_BUS_NAME"), publicBaseURL: strings.TrimRight(getenv("PUBLIC_BASE_URL"), "/"),
-		operatorName: getenv("OPERATOR_NAME"), linkKeyARN: getenv("LINK_KEY_SECRET_ARN"),
-		authorityHost: getenv("ENTRA_AUTHORITY_HOST"), clientID: getenv("ENTRA_CLIENT_ID"),
-		credentialARN: getenv("ENTRA_CREDENTIAL_SECRET_ARN"), tokenKeyID: getenv("TOKEN_KMS_KEY_ID"),
+	v, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "LINK_KEY_SECRET_ARN",
+		"ENTRA_AUTHORITY_HOST", "ENTRA_CLIENT_ID", "ENTRA_CREDENTIAL_SECRET_ARN", "TOKEN_KMS_KEY_ID")
+	if err != nil {
+		return settings{}, err
 	}
-	for name, v := range map[string]string{"TABLE_NAME": s.table, "EVENT_BUS_NAME": s.bus, "PUBLIC_BASE_URL": s.publicBaseURL,
-		"OPERATOR_NAME": s.operatorName, "LINK_KEY_SECRET_ARN": s.linkKeyARN, "ENTRA_AUTHORITY_HOST": s.authorityHost,
-		"ENTRA_CLIENT_ID": s.clientID, "ENTRA_CREDENTIAL_SECRET_ARN": s.credentialARN, "TOKEN_KMS_KEY_ID": s.tokenKeyID} {
-		if v == "" {
-			return settings{}, fmt.Errorf("%s is not set", name)
-		}
+	s := settings{
+		table: v["TABLE_NAME"], bus: v["EVENT_BUS_NAME"], publicBaseURL: strings.TrimRight(v["PUBLIC_BASE_URL"], "/"),
+		operatorName: v["OPERATOR_NAME"], linkKeyARN: v["LINK_KEY_SECRET_ARN"],
+		authorityHost: v["ENTRA_AUTHORITY_HOST"], clientID: v["ENTRA_CLIENT_ID"],
+		credentialARN: v["ENTRA_CREDENTIAL_SECRET_ARN"], tokenKeyID: v["TOKEN_KMS_KEY_ID"],
 	}
 	for _, r := range strings.Split(getenv("ENTRA_REQUIRED_ROLES"), ",") {
 		if r = strings.TrimSpace(r); r != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
@@ -40,11 +41,9 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*notify.EventHandler, error) {
-	need := map[string]string{}
-	for _, k := range []string{"TABLE_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "SENDER_ADDRESS", "SES_CONFIGURATION_SET", "LINK_KEY_SECRET_ARN"} {
-		if need[k] = getenv(k); need[k] == "" {
-			return nil, fmt.Errorf("%s is not set", k)
-		}
+	need, err := config.Require(getenv, "TABLE_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "SENDER_ADDRESS", "SES_CONFIGURATION_SET", "LINK_KEY_SECRET_ARN")
+	if err != nil {
+		return nil, err
 	}
 	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
@@ -41,10 +42,11 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*sweep.Sweeper, error) {
-	table, busName := getenv("TABLE_NAME"), getenv("EVENT_BUS_NAME")
-	if table == "" || busName == "" {
-		return nil, fmt.Errorf("TABLE_NAME and EVENT_BUS_NAME must be set")
+	need, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME")
+	if err != nil {
+		return nil, err
 	}
+	table, busName := need["TABLE_NAME"], need["EVENT_BUS_NAME"]
 	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
 	if err != nil {
 		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)

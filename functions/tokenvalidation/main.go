@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/seal"
 	"github.com/ocpro/upgrade/internal/secret"
@@ -41,10 +41,11 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*trigger.Router, error) {
-	table := getenv("TABLE_NAME")
-	if table == "" {
-		return nil, fmt.Errorf("TABLE_NAME is not set")
+	need, err := config.Require(getenv, "TABLE_NAME")
+	if err != nil {
+		return nil, err
 	}
+	table := need["TABLE_NAME"]
 	env, err := validate.ReadEnv(getenv)
 	if err != nil {
 		return nil, err

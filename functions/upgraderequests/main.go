@@ -20,6 +20,7 @@ import (
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/bus"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/notify"
@@ -35,15 +36,13 @@ type settings struct {
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
-	s := settings{
-		table: getenv("TABLE_NAME"), bus: getenv("EVENT_BUS_NAME"), publicBaseURL: getenv("PUBLIC_BASE_URL"),
-		operatorClaim: getenv("OPERATOR_CLAIM"), linkKeyARN: getenv("LINK_KEY_SECRET_ARN"),
+	v, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME", "PUBLIC_BASE_URL", "LINK_KEY_SECRET_ARN")
+	if err != nil {
+		return settings{}, err
 	}
-	for name, v := range map[string]string{"TABLE_NAME": s.table, "EVENT_BUS_NAME": s.bus,
-		"PUBLIC_BASE_URL": s.publicBaseURL, "LINK_KEY_SECRET_ARN": s.linkKeyARN} {
-		if v == "" {
-			return settings{}, fmt.Errorf("%s is not set", name)
-		}
+	s := settings{
+		table: v["TABLE_NAME"], bus: v["EVENT_BUS_NAME"], publicBaseURL: v["PUBLIC_BASE_URL"],
+		operatorClaim: getenv("OPERATOR_CLAIM"), linkKeyARN: v["LINK_KEY_SECRET_ARN"],
 	}
 	ttl, err := upgrade.ParseInvitationTTL(getenv("INVITATION_TTL_HOURS"))
 	if err != nil {
