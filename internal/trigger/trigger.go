@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ocpro/upgrade/internal/metric"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -131,11 +130,7 @@ func (r *Router) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		e := upgrade.AuthenticationCompleted{EventID: env.ID,
 			OperatorID: d.OperatorID, CustomerID: d.CustomerID, UpgradeID: d.UpgradeID, InvitationID: d.InvitationID, TenantID: d.TenantID}
 		return nil, r.runOnce(ctx, ScopeAuthenticationCompleted, env, func(ctx context.Context) error {
-			err := r.tenants.AuthenticationCompleted(ctx, e)
-			if err != nil {
-				metric.Count(ctx, r.log, metric.ValidationsFailed, 1)
-			}
-			return err
+			return r.tenants.AuthenticationCompleted(ctx, e)
 		})
 	case env.DetailType == DetailTypeScheduled:
 		// A duplicate of a finished run answers an empty report.
@@ -143,9 +138,6 @@ func (r *Router) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		err := r.runOnce(ctx, ScopeKeepAlive, env, func(ctx context.Context) error {
 			var err error
 			rep, err = r.tenants.KeepAlive(ctx)
-			if n := rep.Stopped + rep.Degraded; n > 0 {
-				metric.Count(ctx, r.log, metric.ValidationsFailed, n)
-			}
 			return err
 		})
 		return rep, err

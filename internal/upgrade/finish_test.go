@@ -1,8 +1,10 @@
 package upgrade_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/internal/fault"
+	"github.com/ocpro/upgrade/internal/metric"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
 )
@@ -479,4 +482,44 @@ func TestM365(t *testing.T) {
 			t.Fatal("Validate succeeded without a validation")
 		}
 	})
+}
+
+// Every failed validation, permanent or transient, from any path, adds one
+// to the ValidationsFailed metric that template.yaml's alarm watches; a
+// passing one adds nothing.
+func TestFailedValidationsAreCounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	revoked := upgrade.CheckFailure{Code: upgrade.FailureConsentRevoked, Reason: "Consent was revoked", AADSTS: 7000229}
+	throttled := upgrade.CheckFailure{Code: upgrade.FailureThrottled, Transient: true}
+	tests := []struct {
+		name   string
+		result upgrade.Validation
+		want   int
+	}{
+		{"passed", passed(t0), 0},
+		{"permanent failure", failed(t0, revoked), 1},
+		{"transient failure", failed(t0, throttled), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fx := newFinishFixture(t)
+			var logs bytes.Buffer
+			m, err := upgrade.NewM365(upgrade.M365Deps{Store: fx.store, Validator: fx.validator, Clock: fx.clock, ApplicationID: "app-1",
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fx.validator.set(tt.result)
+			_ = m.AuthenticationCompleted(ctx, upgrade.AuthenticationCompleted{EventID: "e1", OperatorID: "op", CustomerID: fx.u.CustomerID,
+				UpgradeID: fx.u.ID, InvitationID: fx.u.Invitation.ID, TenantID: tenantID})
+			if _, err := m.Validate(ctx, "op", fx.u.CustomerID); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(logs.String(), `"`+metric.ValidationsFailed+`":1`); got != 2*tt.want {
+				t.Fatalf("%d %s records after two validations, want %d:\n%s", got, metric.ValidationsFailed, 2*tt.want, logs.String())
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/internal/fault"
+	"github.com/ocpro/upgrade/internal/metric"
 )
 
 // TenantRef names the customer tenant a validation is for, and the
@@ -334,6 +335,10 @@ func (m *M365) run(ctx context.Context, c M365Connection, eventID string) (Valid
 	}
 	attrs := []any{"customerId", c.CustomerID, "tenantId", c.TenantID, "passed", v.Passed()}
 	if !v.Passed() {
+		// Every validation comes through here (Validate Authentication,
+		// Authentication Completed, the keep-alive), so this is where the
+		// alarm's metric counts them, permanent failures included.
+		metric.Count(ctx, m.log, metric.ValidationsFailed, 1)
 		f := v.FirstFailure()
 		attrs = append(attrs, "code", f.Code, "aadsts", f.AADSTS, "transient", f.Transient)
 	}
