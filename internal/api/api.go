@@ -173,9 +173,11 @@ func (h *Handler) operator(req events.APIGatewayV2HTTPRequest) (string, bool) {
 	return op, true
 }
 
-func notYet(context.Context, request) (result, error) {
-	return result{}, &httpError{status: http.StatusNotImplemented, typ: "not-implemented", title: "Not available yet",
-		detail: "This operation is not available yet."}
+// notWired answers a route whose part the Handler was built without (see
+// Option). The functions wire every part; tests build handlers with fewer.
+func notWired(context.Context, request) (result, error) {
+	return result{}, &httpError{status: http.StatusNotImplemented, typ: "not-implemented", title: "Not implemented",
+		detail: "This deployment does not serve this operation."}
 }
 
 // pathID returns the {id} path parameter; ids are short opaque tokens, so

@@ -51,7 +51,7 @@ func (h *Handler) revokeInvitation(ctx context.Context, r request) (result, erro
 
 func (h *Handler) invitationAction(ctx context.Context, r request, act action, status int) (result, error) {
 	if h.actions == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	id, err := pathID(r)
 	if err != nil {
@@ -66,7 +66,7 @@ func (h *Handler) invitationAction(ctx context.Context, r request, act action, s
 
 func (h *Handler) getEmailSettings(ctx context.Context, r request) (result, error) {
 	if h.settings == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	s, err := h.settings.Get(ctx, r.operatorID)
 	if err != nil {
@@ -77,7 +77,7 @@ func (h *Handler) getEmailSettings(ctx context.Context, r request) (result, erro
 
 func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, error) {
 	if h.settings == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	raw, err := body(r.APIGatewayV2HTTPRequest)
 	if err != nil {
@@ -103,7 +103,7 @@ func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, erro
 
 func (h *Handler) testEmailSettings(ctx context.Context, r request) (result, error) {
 	if h.settings == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	raw, err := body(r.APIGatewayV2HTTPRequest)
 	if err != nil {

@@ -25,7 +25,7 @@ func WithFinisher(f Finisher) Option { return func(h *Handler) { h.finisher = f 
 
 func (h *Handler) resume(ctx context.Context, r request) (result, error) {
 	if h.finisher == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	id, err := pathID(r)
 	if err != nil {
@@ -51,7 +51,7 @@ func (h *Handler) resume(ctx context.Context, r request) (result, error) {
 
 func (h *Handler) cancel(ctx context.Context, r request) (result, error) {
 	if h.finisher == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	id, err := pathID(r)
 	if err != nil {
@@ -96,7 +96,7 @@ type serviceDetailsJSON struct {
 
 func (h *Handler) getService(ctx context.Context, r request) (result, error) {
 	if h.finisher == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	id, err := pathID(r)
 	if err != nil {
@@ -118,7 +118,7 @@ func (h *Handler) getService(ctx context.Context, r request) (result, error) {
 
 func (h *Handler) listSIPConnections(ctx context.Context, r request) (result, error) {
 	if h.finisher == nil {
-		return notYet(ctx, r)
+		return notWired(ctx, r)
 	}
 	id, err := pathID(r)
 	if err != nil {
