@@ -58,7 +58,7 @@ $(CACHE)/bin/stack: $(shell find infra -name '*.go' -not -name '*_test.go') go.m
 	go build -o $@ ./infra/cmd/stack
 
 run: deps local-build $(CACHE)/bin/stack
-	@exec $(CACHE)/bin/stack -root $(CURDIR) -api-port $(API_PORT) -mail-port $(MAIL_PORT)
+	@exec $(CACHE)/bin/stack -root $(CURDIR) -api-port $(API_PORT) -mail-port $(MAIL_PORT) $(if $(VERBOSE),-verbose)
 
 # Unit tests, DynamoDB Local and SES local tests, end-to-end tests through the
 # real bootstraps and the browser tests. Each test binary starts the stand-ins

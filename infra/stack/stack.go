@@ -71,6 +71,10 @@ type Options struct {
 	MailPort int
 	// MaxInstances bounds each function's pool of runtime instances.
 	MaxInstances int
+	// Verbose keeps the runtime emulator's own informational lines in the
+	// functions' output; without it only the functions' logs and the
+	// emulator's warnings and errors remain.
+	Verbose bool
 	// Output receives the children's output (functions, DynamoDB Local, SES).
 	Output io.Writer
 	Logger *slog.Logger
@@ -314,6 +318,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		for k, v := range fn.Environment {
 			fenv[k] = v
 		}
+		// What Lambda sets from the function's LoggingConfig, which
+		// lambdacontext.NewLogger reads.
+		if fn.LogFormat != "" {
+			fenv["AWS_LAMBDA_LOG_FORMAT"] = strings.ToUpper(fn.LogFormat)
+		}
+		if fn.LogLevel != "" {
+			fenv["AWS_LAMBDA_LOG_LEVEL"] = strings.ToUpper(fn.LogLevel)
+		}
 		p, err := lambdapool.New(lambdapool.Config{
 			Name:         id,
 			Bootstrap:    filepath.Join(opts.Bootstraps, id, "bootstrap"),
@@ -322,7 +334,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			Timeout:      time.Duration(fn.Timeout) * time.Second,
 			MemoryMB:     fn.MemorySize,
 			MaxInstances: opts.MaxInstances,
-			Log:          prefixed(opts.Output, id),
+			Log:          functionOutput(opts.Output, id, opts.Verbose),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)

@@ -21,15 +21,16 @@ func main() {
 	apiPort := flag.Int("api-port", 3000, "port of the API and the public pages")
 	mailPort := flag.Int("mail-port", 8005, "port of the SES stand-in and its mailbox page")
 	instances := flag.Int("instances", 4, "most runtime instances per function")
+	verbose := flag.Bool("verbose", false, "keep aws-lambda-rie's own informational lines")
 	flag.Parse()
 
-	if err := run(*root, *apiPort, *mailPort, *instances); err != nil {
+	if err := run(*root, *apiPort, *mailPort, *instances, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, apiPort, mailPort, instances int) error {
+func run(root string, apiPort, mailPort, instances int, verbose bool) error {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return err
@@ -48,6 +49,7 @@ func run(root string, apiPort, mailPort, instances int) error {
 		APIPort:      apiPort,
 		MailPort:     mailPort,
 		MaxInstances: instances,
+		Verbose:      verbose,
 		Output:       os.Stdout,
 		Logger:       slog.New(slog.NewTextHandler(os.Stdout, nil)),
 	})
