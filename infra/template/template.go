@@ -65,6 +65,10 @@ type Function struct {
 	Timeout     int // seconds
 	MemorySize  int // MB
 	Environment map[string]string
+	// LogFormat (JSON or Text) and LogLevel come from LoggingConfig; Lambda
+	// hands them to the runtime as AWS_LAMBDA_LOG_FORMAT and
+	// AWS_LAMBDA_LOG_LEVEL.
+	LogFormat, LogLevel string
 	// Policies holds the function's inline policy statements.
 	Policies []Statement
 }
@@ -274,6 +278,8 @@ func (t *Template) addFunction(id string, p map[string]any) error {
 		Timeout:     num(p["Timeout"], 3),
 		MemorySize:  num(p["MemorySize"], 128),
 		Environment: map[string]string{},
+		LogFormat:   str(dig(p, "LoggingConfig", "LogFormat")),
+		LogLevel:    str(dig(p, "LoggingConfig", "ApplicationLogLevel")),
 	}
 	if env, ok := dig(p, "Environment", "Variables").(map[string]any); ok {
 		for k, v := range env {

@@ -227,3 +227,13 @@ func TestPublicRoutesAreThrottled(t *testing.T) {
 		t.Errorf("GET /invite/{token} throttle = %+v, want rate 10 burst 20 as template.yaml says", th)
 	}
 }
+
+// LoggingConfig in Globals reaches every function, as SAM merges it.
+func TestLoggingConfig(t *testing.T) {
+	t.Parallel()
+	for id, f := range load(t).Functions {
+		if f.LogFormat != "JSON" || f.LogLevel != "INFO" {
+			t.Errorf("%s: log format %q, level %q; want JSON and INFO from Globals", id, f.LogFormat, f.LogLevel)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 		}
 		headers["Location"] = res.location
 	}
-	h.log.InfoContext(ctx, "request served", "route", req.RouteKey, "status", res.status, "requestId", req.RequestContext.RequestID)
+	h.log.InfoContext(ctx, "request served", "route", req.RouteKey, "status", res.status, "apiRequestId", req.RequestContext.RequestID)
 	return respond(res.status, "application/json", res.body, headers)
 }
 

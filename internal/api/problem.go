@@ -90,7 +90,7 @@ func (h *Handler) errorResponse(ctx context.Context, req events.APIGatewayV2HTTP
 			headers["Retry-After"] = retryAfter(fault.RetryAfterOf(err))
 		}
 	}
-	attrs := []any{"route", req.RouteKey, "status", p.Status, "requestId", p.RequestID}
+	attrs := []any{"route", req.RouteKey, "status", p.Status, "apiRequestId", p.RequestID}
 	if p.Status >= 500 {
 		h.log.ErrorContext(ctx, "request failed", append(attrs, "error", err)...)
 	} else {

@@ -105,7 +105,7 @@ func (s *Settings) RequestTest(ctx context.Context, operatorID, to, requestID st
 	if err := s.requests.TestMailRequested(ctx, TestMail{OperatorID: operatorID, To: to, RequestID: requestID}); err != nil {
 		return fault.Transient(fmt.Errorf("request test mail: %w", err), "The test mail cannot be queued right now; try again shortly.")
 	}
-	s.log.InfoContext(ctx, "test mail requested", "operatorId", operatorID, "requestId", requestID)
+	s.log.InfoContext(ctx, "test mail requested", "operatorId", operatorID, "apiRequestId", requestID)
 	return nil
 }
 

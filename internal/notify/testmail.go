@@ -96,7 +96,7 @@ func NewTestMailer(d TestMailerDeps) (*TestMailer, error) {
 // outcome (a timeout) is not retried, as for invitation mails: the
 // operator sees in its mailbox whether the mail came and can ask again.
 func (t *TestMailer) Send(ctx context.Context, r TestMail) error {
-	log := t.log.With("operatorId", r.OperatorID, "requestId", r.RequestID, "mail", string(mail.KindTest))
+	log := t.log.With("operatorId", r.OperatorID, "apiRequestId", r.RequestID, "mail", string(mail.KindTest))
 	set, found, err := t.settings.EmailSettings(ctx, r.OperatorID)
 	if err != nil {
 		return fmt.Errorf("test mail: settings: %w", err)
