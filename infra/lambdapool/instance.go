@@ -95,6 +95,11 @@ func startOnce(ctx context.Context, cfg Config, env []string, log *lineWriter) (
 		in.stop()
 		return nil, err
 	}
+	// The port answered; make sure it is our emulator that answers.
+	if ours, err := listensOn(cmd.Process.Pid, ports[0]); err != nil || !ours {
+		in.stop()
+		return nil, fmt.Errorf("another program took %s before the emulator could (%v)", invokeAddr, err)
+	}
 	return in, nil
 }
 
