@@ -58,22 +58,6 @@ func authenticated(t *testing.T, prefix string) waiting {
 	return w
 }
 
-// waitUntil polls ok, letting the bus deliver what is in flight, until it
-// holds or a deadline passes.
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for !ok() {
-		_ = env.Bus.Drain(ctx)
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s", what)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 func (w waiting) upgrade(t *testing.T) map[string]any {
 	t.Helper()
 	return must(t, w.c.do(http.MethodGet, "/v1/upgrades/"+w.upgradeID, nil), http.StatusOK)

@@ -21,10 +21,6 @@ import (
 	"github.com/ocpro/upgrade/infra/seslocal"
 )
 
-// mailWait bounds every wait for a mail or a state the functions reach
-// asynchronously; a healthy stack needs well under a second.
-const mailWait = 30 * time.Second
-
 // adminAddress is an administrator address of its own for one test, so that
 // the test can count the mails in the shared mailbox.
 func adminAddress() string { return unique("it-admin-") + "@contoso.example" }
@@ -44,7 +40,7 @@ func inviteAdmin(t *testing.T, c *client, admin string, send bool) map[string]an
 // after remembering every link in them as a secret.
 func mailsFor(t *testing.T, address string) []seslocal.Mail {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mailWait)
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
 	defer cancel()
 	mails, err := seslocal.MailsTo(ctx, env.MailURL, address)
 	if err != nil {
@@ -62,17 +58,12 @@ func mailsFor(t *testing.T, address string) []seslocal.Mail {
 // returns them all.
 func waitForMails(t *testing.T, address string, n int) []seslocal.Mail {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		mails := mailsFor(t, address)
-		if len(mails) >= n {
-			return mails
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d mails for %s after %v, want %d", len(mails), address, mailWait, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var mails []seslocal.Mail
+	waitUntil(t, fmt.Sprintf("%d mails for %s", n, address), func() bool {
+		mails = mailsFor(t, address)
+		return len(mails) >= n
+	})
+	return mails
 }
 
 // settleBus waits until the local EventBridge has no delivery in flight, so
@@ -167,17 +158,12 @@ func getInvitation(t *testing.T, c *client, id string) map[string]any {
 // waitForInvitation polls the invitation until ok accepts it.
 func waitForInvitation(t *testing.T, c *client, id, what string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		inv := getInvitation(t, c, id)
-		if ok(inv) {
-			return inv
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("invitation never became %s: %v", what, inv)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var inv map[string]any
+	waitUntil(t, "the invitation to become "+what, func() bool {
+		inv = getInvitation(t, c, id)
+		return ok(inv)
+	})
+	return inv
 }
 
 // busClient is an EventBridge client for the stack's local bus, to publish

@@ -179,3 +179,23 @@ func must(t testing.TB, r response, status int) map[string]any {
 	}
 	return r.JSON(t)
 }
+
+// waitFor bounds every wait for something the functions do asynchronously
+// (a mail, an event's effect, a page's next step).
+const waitFor = 40 * time.Second
+
+// waitUntil polls ok, letting the local EventBridge deliver what is in
+// flight between tries, until it holds or waitFor passes.
+func waitUntil(t testing.TB, what string, ok func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	for !ok() {
+		_ = env.Bus.Drain(ctx)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up after %v waiting for %s", waitFor, what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -273,20 +273,12 @@ func TestWizardDeviceCode(t *testing.T) {
 // wizard page shows text.
 func waitForStep(t *testing.T, b *browser, authURL, text string) page {
 	t.Helper()
-	deadline := time.Now().Add(40 * time.Second)
-	for time.Now().Before(deadline) {
-		p := b.get(authURL + "/status")
-		if strings.Contains(p.Body, text) {
-			return p
-		}
-		select {
-		case <-time.After(250 * time.Millisecond):
-		case <-t.Context().Done():
-			t.Fatal("cancelled")
-		}
-	}
-	t.Fatalf("the wizard never showed %q", text)
-	return page{}
+	var p page
+	waitUntil(t, fmt.Sprintf("the wizard to show %q", text), func() bool {
+		p = b.get(authURL + "/status")
+		return strings.Contains(p.Body, text)
+	})
+	return p
 }
 
 // A tenant whose Conditional Access blocks device code: the page says so
