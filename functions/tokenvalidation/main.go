@@ -21,8 +21,6 @@ import (
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
-	"github.com/ocpro/upgrade/internal/seal"
-	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/trigger"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -65,16 +63,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	cred, err := secret.NewCredential(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := seal.New(kms.NewFromConfig(cfg), env.TokenKeyID)
-	if err != nil {
-		return nil, err
-	}
-	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: cred,
-		GraphBaseURL: env.GraphBaseURL, RequiredRoles: env.RequiredRoles, Credentials: st, Sealer: sealer, Logger: log})
+	checker, cred, err := validate.NewFromEnv(env, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}

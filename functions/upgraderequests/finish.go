@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,8 +9,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/bus"
-	"github.com/ocpro/upgrade/internal/seal"
-	"github.com/ocpro/upgrade/internal/secret"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/validate"
@@ -25,20 +23,12 @@ func finishParts(cfg aws.Config, getenv func(string) string, st *store.Store, pu
 	if err != nil {
 		return nil, err
 	}
-	sipDomain := getenv("SIP_DOMAIN")
-	if sipDomain == "" {
-		return nil, fmt.Errorf("SIP_DOMAIN is not set")
-	}
-	cred, err := secret.NewCredential(secretsmanager.NewFromConfig(cfg), env.CredentialSecretARN)
+	need, err := config.Require(getenv, "SIP_DOMAIN")
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := seal.New(kms.NewFromConfig(cfg), env.TokenKeyID)
-	if err != nil {
-		return nil, err
-	}
-	checker, err := validate.New(validate.Config{AuthorityHost: env.AuthorityHost, ClientID: env.ClientID, Secret: cred,
-		GraphBaseURL: env.GraphBaseURL, RequiredRoles: env.RequiredRoles, Credentials: st, Sealer: sealer, Logger: log})
+	sipDomain := need["SIP_DOMAIN"]
+	checker, _, err := validate.NewFromEnv(env, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}

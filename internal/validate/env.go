@@ -2,7 +2,11 @@ package validate
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
+
+	"github.com/ocpro/upgrade/internal/seal"
+	"github.com/ocpro/upgrade/internal/secret"
 )
 
 // Env is the validation's configuration as template.yaml gives it to the
@@ -34,4 +38,25 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		}
 	}
 	return e, nil
+}
+
+// NewFromEnv builds the Checker a function runs from its Env: the
+// application credential read from Secrets Manager and kept delegated
+// tokens opened with the KMS key, both on first need. It also returns the
+// credential, whose expiry the M365 Settings page shows.
+func NewFromEnv(e Env, sm secret.GetSecretValueAPI, k seal.KMSAPI, kept Credentials, log *slog.Logger) (*Checker, *secret.Credential, error) {
+	cred, err := secret.NewCredential(sm, e.CredentialSecretARN)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := seal.New(k, e.TokenKeyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := New(Config{AuthorityHost: e.AuthorityHost, ClientID: e.ClientID, Secret: cred, GraphBaseURL: e.GraphBaseURL,
+		RequiredRoles: e.RequiredRoles, Credentials: kept, Sealer: sealer, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cred, nil
 }
