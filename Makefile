@@ -31,7 +31,7 @@ MAIL_PORT ?= 8005
 OPERATOR ?= local-operator
 FUZZTIME ?= 20s
 
-.PHONY: help run test test-short lint fuzz demo token build local-build clean \
+.PHONY: help run test test-short lint generate fuzz demo token build local-build clean \
         $(addprefix build-,$(FUNCTIONS))
 
 help:
@@ -39,7 +39,8 @@ help:
 	@echo "make test    run every test (unit, DynamoDB Local, SES local, end to end, browser)"
 	@echo "make demo    walk the flow against a running stack"
 	@echo "make token   print a portal bearer token (OPERATOR=name for another operator)"
-	@echo "make lint    gofmt, go vet, staticcheck"
+	@echo "make lint    gofmt, go vet, staticcheck, generated templ code up to date"
+	@echo "make generate  regenerate the Go code of the .templ files (pages and mails)"
 	@echo "make fuzz    run every fuzz target for FUZZTIME each"
 	@echo "make bench   binary sizes, cold starts, gateway overhead, warm-path benchmarks (see infra/bench/README.md)"
 
@@ -69,13 +70,26 @@ test: deps chromium
 test-short:
 	go test -short -count=1 ./...
 
-lint: $(CACHE)/bin/staticcheck
+lint: $(CACHE)/bin/staticcheck $(CACHE)/bin/templ
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(CACHE)/bin/templ fmt -fail internal
+	$(CACHE)/bin/templ generate -check -path internal
 	go vet ./...
 	$(CACHE)/bin/staticcheck ./...
 
+# The pages and mails are templ files compiled to Go, because executing a
+# text/template or html/template switches off the linker's dead-method
+# elimination and doubles a function's binary (infra/bench/README.md). The
+# generated *_templ.go files are committed; lint fails when they are stale.
+generate: $(CACHE)/bin/templ
+	$(CACHE)/bin/templ fmt internal
+	$(CACHE)/bin/templ generate -path internal
+
 $(CACHE)/bin/staticcheck: tools/go.mod tools/go.sum
 	cd tools && go build -o $@ honnef.co/go/tools/cmd/staticcheck
+
+$(CACHE)/bin/templ: tools/go.mod tools/go.sum
+	cd tools && go build -o $@ github.com/a-h/templ/cmd/templ
 
 # Each fuzz target runs for FUZZTIME. Inputs that found new coverage are kept
 # in the package's testdata/fuzz/<target> (at most FUZZKEEP new ones per run),
