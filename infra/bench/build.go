@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,18 +49,75 @@ var errMissing = errors.New("package not in the tree")
 
 // Build compiles target in root into out with the flags AWS gets (CGO off,
 // lambda.norpc, trimmed paths, stripped), for goos/goarch.
-func Build(ctx context.Context, root string, target Target, goos, goarch, out string) error {
+//
+// It also returns the symbols that the linker marked as calling reflect's
+// Method or MethodByName with a name it cannot know, such as the field
+// evaluation of text/template. One such call anywhere in a binary makes the
+// linker keep every exported method of every type it keeps, which is the
+// largest avoidable part of a function's size (infra/bench/README.md).
+func Build(ctx context.Context, root string, target Target, goos, goarch, out string) (reflectMethod []string, err error) {
 	if !hasGoFiles(filepath.Join(root, target.Package)) {
-		return fmt.Errorf("%s: %s: %w", target.Name, target.Package, errMissing)
+		return nil, fmt.Errorf("%s: %s: %w", target.Name, target.Package, errMissing)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
+	// -dumpdep prints the linker's reachability graph while it links, so
+	// the check costs no second link. The graph is tens of megabytes for a
+	// function; it is scanned as it streams, not kept.
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep",
 		"-o", out, target.Package)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building %s for %s/%s: %w: %s", target.Name, goos, goarch, err, tail(string(output), 600))
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("building %s: %w", target.Name, err)
 	}
-	return nil
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("building %s: %w", target.Name, err)
+	}
+	reflectMethod, output := scanDumpDep(pipe)
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("building %s for %s/%s: %w: %s", target.Name, goos, goarch, err, tail(output, 600))
+	}
+	return reflectMethod, nil
+}
+
+// reflectMethodFlag is how -dumpdep marks a symbol that calls reflect's
+// Method or MethodByName with a name the linker cannot see. Flags follow
+// the name after a space, run together ("<UsedInIface><ReflectMethod>").
+const reflectMethodFlag = "<ReflectMethod>"
+
+// scanDumpDep reads the linker's "from -> to" lines and returns, sorted and
+// once each, the symbols marked with reflectMethodFlag. Lines that are not
+// part of the graph (compiler errors, for instance) are kept, up to a
+// bound, for the error message.
+func scanDumpDep(r io.Reader) (reflectMethod []string, other string) {
+	seen := make(map[string]bool)
+	var rest strings.Builder
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		from, to, isEdge := strings.Cut(line, " -> ")
+		if !isEdge {
+			if rest.Len() < 64*1024 {
+				rest.WriteString(line)
+				rest.WriteByte('\n')
+			}
+			continue
+		}
+		for _, sym := range []string{from, to} {
+			if !strings.HasSuffix(sym, reflectMethodFlag) {
+				continue
+			}
+			// Names may hold spaces ("type:struct { ... }") but not
+			// " <", which starts the flags.
+			if name, _, ok := strings.Cut(sym, " <"); ok {
+				seen[name] = true
+			}
+		}
+	}
+	// A read error means the linker went away; Wait reports why.
+	return slices.Sorted(maps.Keys(seen)), rest.String()
 }
 
 func hasGoFiles(dir string) bool {
@@ -92,7 +152,7 @@ func statusOf(err error) Status {
 func MeasureSizes(ctx context.Context, root string, functions []Target, goos, goarch, dir string) (*SizeSection, error) {
 	s := &SizeSection{GOOS: goos, GOARCH: goarch, Target: SizeTarget}
 	minimal := filepath.Join(dir, "minimal", "bootstrap")
-	if err := Build(ctx, root, Target{Name: MinimalName, Package: MinimalPackage}, goos, goarch, minimal); err != nil {
+	if _, err := Build(ctx, root, Target{Name: MinimalName, Package: MinimalPackage}, goos, goarch, minimal); err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(minimal)
@@ -103,7 +163,8 @@ func MeasureSizes(ctx context.Context, root string, functions []Target, goos, go
 	for _, f := range functions {
 		fs := FunctionSize{Function: f.Name, Package: f.Package}
 		bin := filepath.Join(dir, f.Name, "bootstrap")
-		err := Build(ctx, root, f, goos, goarch, bin)
+		reflectMethod, err := Build(ctx, root, f, goos, goarch, bin)
+		fs.ReflectMethod = reflectMethod
 		if err == nil {
 			var fi os.FileInfo
 			if fi, err = os.Stat(bin); err == nil {

@@ -26,7 +26,7 @@ func rie(t *testing.T) string {
 func hostMinimal(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bootstrap")
-	if err := Build(t.Context(), testenv.RepoRoot(t), Target{Name: MinimalName, Package: MinimalPackage}, "linux", runtime.GOARCH, out); err != nil {
+	if _, err := Build(t.Context(), testenv.RepoRoot(t), Target{Name: MinimalName, Package: MinimalPackage}, "linux", runtime.GOARCH, out); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -61,7 +61,7 @@ func TestBuildReportsMissingAndBrokenPackages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := Build(t.Context(), root, Target{Name: "X", Package: tt.pkg}, "linux", "arm64", filepath.Join(t.TempDir(), "bootstrap"))
+			_, err := Build(t.Context(), root, Target{Name: "X", Package: tt.pkg}, "linux", "arm64", filepath.Join(t.TempDir(), "bootstrap"))
 			if got := statusOf(err); got != tt.want {
 				t.Errorf("status = %q (err %v), want %q", got, err, tt.want)
 			}

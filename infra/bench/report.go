@@ -79,7 +79,10 @@ type FunctionSize struct {
 	Bytes    int64  `json:"bytes,omitempty"`
 	// Ratio is Bytes over the minimal handler's bytes.
 	Ratio float64 `json:"ratio,omitempty"`
-	Error string  `json:"error,omitempty"`
+	// ReflectMethod lists the symbols that made the linker keep every
+	// exported method (see Build); empty is the goal.
+	ReflectMethod []string `json:"reflectMethod,omitempty"`
+	Error         string   `json:"error,omitempty"`
 }
 
 // ColdStartSection compares cold starts under aws-lambda-rie with the
@@ -175,15 +178,25 @@ func (r *Report) Markdown(w io.Writer) error {
 
 func (s *SizeSection) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## Binary size (%s/%s, stripped, lambda.norpc)\n\n", s.GOOS, s.GOARCH)
-	fmt.Fprintf(b, "| Function | Size | Ratio | Target ≤ %.2fx |\n|---|---:|---:|---|\n", s.Target)
-	fmt.Fprintf(b, "| %s | %s | 1.00x | floor |\n", MinimalName, megabytes(s.MinimalBytes))
+	fmt.Fprintf(b, "| Function | Size | Ratio | Target ≤ %.2fx | Keeps every method because of |\n|---|---:|---:|---|---|\n", s.Target)
+	fmt.Fprintf(b, "| %s | %s | 1.00x | floor | – |\n", MinimalName, megabytes(s.MinimalBytes))
 	for _, f := range s.Functions {
 		if f.Status != StatusOK {
-			fmt.Fprintf(b, "| %s | – | – | %s |\n", f.Function, statusCell(f.Status, f.Error))
+			fmt.Fprintf(b, "| %s | – | – | %s | – |\n", f.Function, statusCell(f.Status, f.Error))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %.2fx | %s |\n", f.Function, megabytes(f.Bytes), f.Ratio, verdict(f.Ratio, s.Target))
+		fmt.Fprintf(b, "| %s | %s | %.2fx | %s | %s |\n", f.Function, megabytes(f.Bytes), f.Ratio, verdict(f.Ratio, s.Target), reflectMethodCell(f.ReflectMethod))
 	}
+}
+
+// reflectMethodCell names what made the linker keep every method, or says
+// that nothing did.
+func reflectMethodCell(syms []string) string {
+	if len(syms) == 0 {
+		return "nothing"
+	}
+	cell := "`" + strings.Join(syms, "`, `") + "`"
+	return strings.ReplaceAll(cell, "|", "\\|")
 }
 
 func (s *ColdStartSection) markdown(b *strings.Builder) {
