@@ -136,7 +136,26 @@ func coldStarts(ctx context.Context, r *Report, cfg Config, tmpl *template.Templ
 	fmt.Fprintf(progress, "cold-starting %d functions and the %s %d times each ...\n", len(probed), MinimalName, cfg.Starts)
 	var err error
 	r.ColdStarts, err = MeasureColdStarts(ctx, cfg.RIE, floor, probed, cfg.Starts, progress)
-	return err
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(progress, "tracing package init ...")
+	measureInit := func(c *ColdStart, bootstrap string) {
+		if c.Status != StatusOK {
+			return
+		}
+		cost, err := MeasureInit(ctx, bootstrap, cfg.Starts)
+		if err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("package init of %s: %v", c.Function, err))
+			return
+		}
+		c.Init = &cost
+	}
+	measureInit(&r.ColdStarts.Minimal, minimal)
+	for i := range r.ColdStarts.Functions {
+		measureInit(&r.ColdStarts.Functions[i], probed[i].Bootstrap)
+	}
+	return nil
 }
 
 func checkExecutable(path string) error {

@@ -109,7 +109,9 @@ type ColdStart struct {
 	FirstResponse Summary `json:"firstResponse"`
 	// Ratio is this function's median over the minimal handler's median.
 	Ratio float64 `json:"ratio,omitempty"`
-	Error string  `json:"error,omitempty"`
+	// Init is the part of the start spent in Go's package initialisation.
+	Init  *InitCost `json:"init,omitempty"`
+	Error string    `json:"error,omitempty"`
 }
 
 // Summary is the median and 90th percentile of some samples.
@@ -201,23 +203,47 @@ func reflectMethodCell(syms []string) string {
 
 func (s *ColdStartSection) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## Cold start under aws-lambda-rie (%d starts each)\n\n", s.Starts)
-	fmt.Fprintf(b, "| Function | Exec → first response, median | p90 | Ratio | Target ≤ %.2fx | Probe → outcome |\n", s.Target)
-	b.WriteString("|---|---:|---:|---:|---|---|\n")
+	fmt.Fprintf(b, "| Function | Exec → first response, median | p90 | Ratio | Target ≤ %.2fx | Go package init, median | Probe → outcome |\n", s.Target)
+	b.WriteString("|---|---:|---:|---:|---|---:|---|\n")
 	row := func(c ColdStart, ratio, verdictCell string) {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s → %s |\n", c.Function,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s → %s |\n", c.Function,
 			millis(c.FirstResponse.Median), millis(c.FirstResponse.P90),
-			ratio, verdictCell, orDash(c.Probe), orDash(c.Outcome))
+			ratio, verdictCell, initCell(c.Init), orDash(c.Probe), orDash(c.Outcome))
 	}
 	floor := s.Minimal
 	floor.Function = MinimalName
 	row(floor, "1.00x", "floor")
 	for _, c := range s.Functions {
 		if c.Status != StatusOK {
-			fmt.Fprintf(b, "| %s | – | – | – | %s | %s |\n", c.Function, statusCell(c.Status, c.Error), orDash(c.Probe))
+			fmt.Fprintf(b, "| %s | – | – | – | %s | – | %s |\n", c.Function, statusCell(c.Status, c.Error), orDash(c.Probe))
 			continue
 		}
 		row(c, fmt.Sprintf("%.2fx", c.Ratio), verdict(c.Ratio, s.Target))
 	}
+	var largest []string
+	for _, c := range append([]ColdStart{floor}, s.Functions...) {
+		if c.Init == nil || len(c.Init.Largest) == 0 {
+			continue
+		}
+		pkgs := make([]string, 0, len(c.Init.Largest))
+		for _, p := range c.Init.Largest {
+			pkgs = append(pkgs, fmt.Sprintf("`%s` %s", p.Package, millis(p.Clock)))
+		}
+		largest = append(largest, fmt.Sprintf("- %s: %s\n", c.Function, strings.Join(pkgs, ", ")))
+	}
+	if len(largest) > 0 {
+		b.WriteString("\nLongest package inits (GODEBUG=inittrace=1, median):\n\n")
+		for _, l := range largest {
+			b.WriteString(l)
+		}
+	}
+}
+
+func initCell(c *InitCost) string {
+	if c == nil {
+		return "–"
+	}
+	return millis(c.Total)
 }
 
 // The standard metrics get columns of their own; custom ones (rtt/op,

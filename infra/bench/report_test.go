@@ -33,7 +33,11 @@ func sampleReport() *Report {
 				Starts: 20, FirstResponse: Summary{Median: ms(4.95), P90: ms(5.44)}},
 			Functions: []ColdStart{
 				{Function: "ConsentCallbackFunction", Status: StatusOK, Probe: "GET /__bench/cold-start", Outcome: "statusCode 404",
-					Starts: 20, FirstResponse: Summary{Median: ms(5.66), P90: ms(5.86)}, Ratio: 1.14},
+					Starts: 20, FirstResponse: Summary{Median: ms(5.66), P90: ms(5.86)}, Ratio: 1.14,
+					Init: &InitCost{Total: ms(2.95), Largest: []PackageInit{
+						{Package: "github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas", Clock: ms(0.7)},
+						{Package: "runtime", Clock: ms(0.12)},
+					}}},
 				{Function: "InvitationEmailFunction", Status: StatusMissing, Probe: "EventBridge Bench Probe"},
 				{Function: "UpgradeRequestsFunction", Status: StatusOK, Probe: "GET /__bench/cold-start", Outcome: "statusCode 404",
 					Starts: 20, FirstResponse: Summary{Median: ms(9.29), P90: ms(10.05)}, Ratio: 1.88},
