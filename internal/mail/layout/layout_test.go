@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -337,6 +338,52 @@ func TestRenderInjection(t *testing.T) {
 				if strings.Contains(tt.customer, "{{link}}") && !strings.Contains(msg.Text, "{{link}} Corp") {
 					t.Errorf("%s: the customer name's {{link}} was not kept as text", path)
 				}
+			}
+		})
+	}
+}
+
+// TestButtonSanitizesHostileAccent renders the button with accent colours
+// that mail.Invitation.Validate refuses, bypassing it as a future caller
+// might: the colour must never leave the bgcolor attribute or become CSS
+// other than a single inert value.
+func TestButtonSanitizesHostileAccent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		accent string
+	}{
+		{"extra declaration", "#fff;background:url(https://evil.example/x)"},
+		{"attribute breakout", `#fff" onclick="alert(1)`},
+		{"style breakout", "#fff</style><script>alert(1)</script>"},
+		{"CSS comment", "#fff/**/;position:fixed"},
+		{"expression", "expression(alert(1))"},
+	}
+	styleAttr := regexp.MustCompile(`style="([^"]*)"`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := newView(sampleInvitation(mail.KindWelcome))
+			v.Accent = tt.accent
+			var b strings.Builder
+			if err := button(v).Render(context.Background(), &b); err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			html := b.String()
+			lower := strings.ToLower(html)
+			if strings.Contains(lower, "<script") || strings.Contains(lower, `" onclick`) {
+				t.Errorf("hostile accent became markup:\n%s", html)
+			}
+			for _, m := range styleAttr.FindAllStringSubmatch(html, -1) {
+				style := strings.ToLower(m[1])
+				for _, banned := range []string{"url(", "expression(", "position:", "background:", "/*", "<"} {
+					if strings.Contains(style, banned) {
+						t.Errorf("style %q holds %q", m[1], banned)
+					}
+				}
+			}
+			if n := strings.Count(html, "background-color:zTemplUnsafeCSSPropertyValue;"); n != 2 {
+				t.Errorf("want the accent replaced by templ's inert value in both styles, found %d:\n%s", n, html)
 			}
 		})
 	}
