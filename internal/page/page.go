@@ -1,9 +1,11 @@
 // Package page serves the public pages of the consent callback function:
 // the Token Invitation wizard, Microsoft's return to /consent/callback, the
 // Tenant Activation page and their first-party assets. It turns API Gateway
-// events into calls of the wizard and views into HTML; the pages use
-// html/template, embedded assets and no third-party resources, under a
-// strict Content-Security-Policy.
+// events into calls of the wizard and views into HTML; the pages are templ
+// components compiled to Go (page.templ), with embedded assets and no
+// third-party resources, under a strict Content-Security-Policy. They are
+// not html/template: executing one keeps every exported method of the
+// binary alive and doubles the function's size (issue 7).
 package page
 
 import (
@@ -13,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,9 +27,6 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
-
-//go:embed templates/*.html
-var templateFS embed.FS
 
 //go:embed assets/*
 var assetFS embed.FS
@@ -60,7 +58,6 @@ type Config struct {
 // Handler serves the public routes.
 type Handler struct {
 	c      Config
-	tmpl   *template.Template
 	cookie string
 	secure bool
 	csp    string
@@ -96,14 +93,6 @@ func NewHandler(c Config) (*Handler, error) {
 	}
 	h.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 		"form-action 'self' " + auth.Scheme + "://" + auth.Host + "; frame-ancestors 'none'; base-uri 'none'"
-	h.tmpl, err = template.New("").Funcs(template.FuncMap{
-		"problem": problemText, "outcome": outcomeText, "license": licenseText,
-		"time": func(t time.Time) string { return t.UTC().Format("15:04 MST") },
-		"ms":   func(d time.Duration) int64 { return d.Milliseconds() },
-	}).ParseFS(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("page: templates: %w", err)
-	}
 	return h, nil
 }
 
@@ -143,14 +132,14 @@ func (h *Handler) route(ctx context.Context, r events.APIGatewayV2HTTPRequest) e
 			res, err := h.c.Wizard.Continue(ctx, token, binding.value, form)
 			return h.result(ctx, res, err, binding)
 		}
-		return h.page(http.StatusNotFound, "neutral", "Token Invitation wizard", wizard.View{}, binding)
+		return h.page(ctx, http.StatusNotFound, viewNeutral, "Token Invitation wizard", wizard.View{}, binding)
 	case "GET /consent/callback":
 		q := r.QueryStringParameters
 		res, err := h.c.Wizard.HandleCallback(ctx, wizard.Callback{State: q["state"], Code: q["code"], Error: q["error"],
 			ErrorDescription: q["error_description"], AdminConsent: q["admin_consent"], Tenant: q["tenant"]}, binding.value)
 		return h.result(ctx, res, err, binding)
 	}
-	return h.page(http.StatusNotFound, "neutral", "Token Invitation wizard", wizard.View{}, binding)
+	return h.page(ctx, http.StatusNotFound, viewNeutral, "Token Invitation wizard", wizard.View{}, binding)
 }
 
 // cookieState is the browser binding: the value, and whether it must be
@@ -186,12 +175,12 @@ func (h *Handler) result(ctx context.Context, res wizard.Result, err error, b co
 func (h *Handler) render(ctx context.Context, v wizard.View, err error, b cookieState) events.APIGatewayV2HTTPResponse {
 	switch {
 	case errors.Is(err, wizard.ErrNeutral):
-		return h.page(http.StatusNotFound, "neutral", "Token Invitation wizard", wizard.View{}, b)
+		return h.page(ctx, http.StatusNotFound, viewNeutral, "Token Invitation wizard", wizard.View{}, b)
 	case errors.Is(err, wizard.ErrForm):
-		return h.page(http.StatusForbidden, "form", "Token Invitation wizard", wizard.View{}, b)
+		return h.page(ctx, http.StatusForbidden, viewForm, "Token Invitation wizard", wizard.View{}, b)
 	case err != nil:
 		h.c.Logger.ErrorContext(ctx, "wizard step failed", "error", err)
-		return h.page(http.StatusInternalServerError, "error", "Token Invitation wizard", wizard.View{}, b)
+		return h.page(ctx, http.StatusInternalServerError, viewError, "Token Invitation wizard", wizard.View{}, b)
 	}
 	title := "Token Invitation wizard"
 	status := http.StatusOK
@@ -205,12 +194,24 @@ func (h *Handler) render(ctx context.Context, v wizard.View, err error, b cookie
 			status = http.StatusTooManyRequests
 		}
 	}
-	return h.page(status, "step", title, v, b)
+	return h.page(ctx, status, viewStep, title, v, b)
 }
 
-// pageData is what the templates see.
+// view is which page a document shows: the wizard's step, or one of the
+// fixed pages that show nothing of the wizard's view.
+type view int
+
+// The pages.
+const (
+	viewStep view = iota
+	viewNeutral
+	viewForm
+	viewError
+)
+
+// pageData is what the page components see.
 type pageData struct {
-	View        string
+	View        view
 	Title       string
 	Operator    string
 	V           wizard.View
@@ -218,14 +219,29 @@ type pageData struct {
 	PollSeconds int
 }
 
-func (h *Handler) page(status int, view, title string, v wizard.View, b cookieState) events.APIGatewayV2HTTPResponse {
+// check refuses what the components cannot show: a device step without
+// its attempt. The wizard never returns one; should it, the page is a
+// failed render, as it was with html/template, rather than a panic.
+func (d pageData) check() error {
+	if d.View == viewStep && d.V.Step == wizard.StepDevice && d.V.Device == nil {
+		return errors.New("page: device step without a device code attempt")
+	}
+	return nil
+}
+
+func (h *Handler) page(ctx context.Context, status int, view view, title string, v wizard.View, b cookieState) events.APIGatewayV2HTTPResponse {
 	d := pageData{View: view, Title: title, Operator: h.c.OperatorName, V: v}
-	if view == "step" && v.Step == wizard.StepDevice && v.Device != nil && v.Device.Outcome == wizard.OutcomeNone {
+	if view == viewStep && v.Step == wizard.StepDevice && v.Device != nil && v.Device.Outcome == wizard.OutcomeNone {
 		d.Poll, d.PollSeconds = true, max(int(v.Device.Interval.Seconds()), 1)
 	}
 	var sb strings.Builder
-	if err := h.tmpl.ExecuteTemplate(&sb, "page", d); err != nil {
-		h.c.Logger.Error("render page", "error", err)
+	err := d.check()
+	if err == nil {
+		err = document(d).Render(ctx, &sb)
+	}
+	if err != nil {
+		// Never half a page: a failed render is a failure on our side.
+		h.c.Logger.ErrorContext(ctx, "render page", "error", err)
 		sb.Reset()
 		sb.WriteString("<!doctype html><title>Error</title><p>Something went wrong on our side.</p>")
 		status = http.StatusInternalServerError
@@ -322,6 +338,21 @@ func formValue(r events.APIGatewayV2HTTPRequest, name string) string {
 	}
 	return v.Get(name)
 }
+
+// invitePath is the path of an invitation's page, or of one of its actions.
+// The wizard only returns link tokens whose MAC it verified, which are
+// base64url and left as they are by the escaping; it is there so that no
+// token could ever leave its path segment.
+func invitePath(token, action string) string {
+	p := "/invite/" + url.PathEscape(token)
+	if action != "" {
+		p += "/" + action
+	}
+	return p
+}
+
+// expiryText is when a device code expires, as the page shows it.
+func expiryText(t time.Time) string { return t.UTC().Format("15:04 MST") }
 
 func licenseText(l upgrade.License) string {
 	switch l {
