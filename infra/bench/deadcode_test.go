@@ -1,0 +1,90 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ocpro/upgrade/infra/template"
+	"github.com/ocpro/upgrade/infra/testenv"
+)
+
+// TestNoFunctionKeepsEveryMethod guards the largest size saving of issue 7:
+// no function may call reflect's Method or MethodByName with a name the
+// linker cannot see, as executing a text/template or html/template does,
+// because the linker then keeps every exported method of every type in the
+// binary (the mail and page functions were 2.6x and 2.7x the minimal handler
+// with templates, about 1.5x without). Pages and mails are templ files
+// compiled to Go for this reason.
+func TestNoFunctionKeepsEveryMethod(t *testing.T) {
+	testenv.Integration(t)
+	t.Parallel()
+	root := testenv.RepoRoot(t)
+	tmpl, err := template.Load(filepath.Join(root, "template.yaml"), template.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	functions := Functions(tmpl)
+	if len(functions) == 0 {
+		t.Fatal("template.yaml has no functions")
+	}
+	// Two links at a time: each is a few seconds of one core.
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for _, f := range functions {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			// The host's architecture shares the compile cache with the
+			// local stack's bootstraps; the linker decides the same way
+			// on every architecture.
+			syms, err := Build(t.Context(), root, f, "linux", runtime.GOARCH, filepath.Join(t.TempDir(), "bootstrap"))
+			if err != nil {
+				t.Errorf("%s: %v", f.Name, err)
+				return
+			}
+			if len(syms) > 0 {
+				t.Errorf("%s keeps every exported method because of %s: render with templ or plain Go instead of text/template or html/template", f.Name, strings.Join(syms, ", "))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestBuildFindsReflectMethod is the guard's positive control: if a new Go
+// release printed -dumpdep differently, TestNoFunctionKeepsEveryMethod
+// would pass without looking.
+func TestBuildFindsReflectMethod(t *testing.T) {
+	testenv.Integration(t)
+	t.Parallel()
+	root := t.TempDir()
+	for name, body := range map[string]string{
+		"go.mod": "module example.com/tmpl\n\ngo 1.26\n",
+		"main.go": `package main
+
+import (
+	"os"
+	"text/template"
+)
+
+func main() {
+	template.Must(template.New("").Parse("{{.}}\n")).Execute(os.Stdout, os.Args)
+}
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syms, err := Build(t.Context(), root, Target{Name: "tmpl", Package: "."}, "linux", runtime.GOARCH, filepath.Join(t.TempDir(), "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(syms, "text/template.(*state).evalField") {
+		t.Errorf("Build found %q, want text/template.(*state).evalField among them", syms)
+	}
+}
