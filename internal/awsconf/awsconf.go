@@ -6,9 +6,9 @@
 // metadata client and their parsers. A function on Lambda needs none of
 // that: its region and its role's credentials are environment variables. The
 // package keeps what the functions rely on — region, credentials, the
-// standard per-service endpoint variables (AWS_ENDPOINT_URL_<SERVICE>, which
-// the local stack sets) and AWS_RESPONSE_CHECKSUM_VALIDATION — and nothing
-// else, which makes the binaries smaller and their cold starts shorter
+// standard endpoint variables (AWS_ENDPOINT_URL_<SERVICE>, which the local
+// stack sets, and AWS_ENDPOINT_URL for every service), AWS_MAX_ATTEMPTS and
+// AWS_RESPONSE_CHECKSUM_VALIDATION — and nothing else, which makes the binaries smaller and their cold starts shorter
 // (make bench measures both).
 package awsconf
 
@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,6 +43,15 @@ func FromEnv(getenv func(string) string) (aws.Config, error) {
 		Credentials:   credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN")),
 		ConfigSources: []any{endpoints{getenv}},
 	}
+	// The benchmark's cold starts set 1, so that a probe that reaches for
+	// an unreachable endpoint fails at once instead of backing off.
+	if v := getenv("AWS_MAX_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return aws.Config{}, fmt.Errorf("AWS_MAX_ATTEMPTS=%q: want a whole number of at least 1", v)
+		}
+		cfg.RetryMaxAttempts = n
+	}
 	switch v := strings.ToLower(getenv("AWS_RESPONSE_CHECKSUM_VALIDATION")); v {
 	case "", "when_supported":
 		cfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenSupported
@@ -56,7 +66,8 @@ func FromEnv(getenv func(string) string) (aws.Config, error) {
 // endpoints answers the service clients' question for a configured base
 // endpoint, as the SDK's environment config does: AWS_ENDPOINT_URL_<ID>,
 // where <ID> is the service id in upper case with spaces as underscores
-// (DYNAMODB, SESV2, EVENTBRIDGE, SECRETS_MANAGER, KMS).
+// (DYNAMODB, SESV2, EVENTBRIDGE, SECRETS_MANAGER, KMS), and failing that
+// AWS_ENDPOINT_URL for every service.
 type endpoints struct{ getenv func(string) string }
 
 // GetServiceBaseEndpoint is the method the service clients look for among
@@ -64,6 +75,9 @@ type endpoints struct{ getenv func(string) string }
 func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
 	name := "AWS_ENDPOINT_URL_" + strings.ReplaceAll(strings.ToUpper(sdkID), " ", "_")
 	if v := e.getenv(name); v != "" {
+		return v, true, nil
+	}
+	if v := e.getenv("AWS_ENDPOINT_URL"); v != "" {
 		return v, true, nil
 	}
 	return "", false, nil

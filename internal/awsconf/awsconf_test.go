@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +44,8 @@ func TestFromEnvRefusesAnIncompleteEnvironment(t *testing.T) {
 		{"no key id", with(map[string]string{"AWS_ACCESS_KEY_ID": ""}), "AWS_ACCESS_KEY_ID"},
 		{"no secret", with(map[string]string{"AWS_SECRET_ACCESS_KEY": ""}), "AWS_SECRET_ACCESS_KEY"},
 		{"bad checksum mode", with(map[string]string{"AWS_RESPONSE_CHECKSUM_VALIDATION": "sometimes"}), "AWS_RESPONSE_CHECKSUM_VALIDATION"},
+		{"attempts not a number", with(map[string]string{"AWS_MAX_ATTEMPTS": "three"}), "AWS_MAX_ATTEMPTS"},
+		{"no attempt at all", with(map[string]string{"AWS_MAX_ATTEMPTS": "0"}), "AWS_MAX_ATTEMPTS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,5 +101,47 @@ func TestServiceEndpointsFromEnv(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(cfg)
 	if ep := sm.Options().BaseEndpoint; ep != nil {
 		t.Fatalf("Secrets Manager got an endpoint it was not given: %s", *ep)
+	}
+}
+
+// AWS_ENDPOINT_URL sends every service to one endpoint unless the service
+// has its own variable, and AWS_MAX_ATTEMPTS bounds the retries: a refused
+// connection is tried exactly that often.
+func TestGlobalEndpointAndAttempts(t *testing.T) {
+	t.Parallel()
+	var dynamoCalls, secretCalls atomic.Int32
+	global := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secretCalls.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"__type":"ServiceUnavailable"}`))
+	}))
+	defer global.Close()
+	own := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dynamoCalls.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Write([]byte(`{"TableNames":[]}`))
+	}))
+	defer own.Close()
+	cfg, err := FromEnv(env(with(map[string]string{
+		"AWS_ENDPOINT_URL":          global.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB": own.URL,
+		"AWS_MAX_ATTEMPTS":          "2",
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RetryMaxAttempts != 2 {
+		t.Fatalf("RetryMaxAttempts = %d, want 2", cfg.RetryMaxAttempts)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("ListTables through DynamoDB's own endpoint: %v", err)
+	}
+	_, err = secretsmanager.NewFromConfig(cfg).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")})
+	if err == nil {
+		t.Fatal("GetSecretValue against an unavailable endpoint succeeded")
+	}
+	if d, s := dynamoCalls.Load(), secretCalls.Load(); d != 1 || s != 2 {
+		t.Fatalf("calls: DynamoDB %d (want 1 at its own endpoint), Secrets Manager %d (want 2 at the global one)", d, s)
 	}
 }
