@@ -117,19 +117,49 @@ type sesDetail struct {
 	} `json:"failure"`
 }
 
-// Handle serves one event.
+// Handle serves one event. An event the handler does not act on is logged
+// and dropped before the idempotency record, which would cost a write and
+// a round trip for nothing.
 func (h *EventHandler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
+	route := h.route(e)
+	if route == routeNone {
+		h.mailer.log.WarnContext(ctx, "unexpected event ignored", "source", e.Source, "detailType", e.DetailType)
+		return nil
+	}
 	if h.once == nil || e.ID == "" {
-		return h.handle(ctx, e)
+		return h.handle(ctx, route, e)
 	}
 	payload := append([]byte(e.Source+"\n"+e.DetailType+"\n"), e.Detail...)
-	return h.once.Run(ctx, IdempotencyScope, e.ID, payload, func(ctx context.Context) error { return h.handle(ctx, e) })
+	return h.once.Run(ctx, IdempotencyScope, e.ID, payload, func(ctx context.Context) error { return h.handle(ctx, route, e) })
 }
 
-// handle serves one event without the idempotency record.
-func (h *EventHandler) handle(ctx context.Context, e events.CloudWatchEvent) error {
+// eventRoute is what the handler does with an event.
+type eventRoute int
+
+const (
+	routeNone eventRoute = iota
+	routeMail
+	routeTestMail
+	routeSES
+)
+
+// route picks what to do with e from its source and detail type alone.
+func (h *EventHandler) route(e events.CloudWatchEvent) eventRoute {
 	switch {
 	case e.Source == SourceUpgrades && (e.DetailType == DetailTypeInvitationCreated || e.DetailType == DetailTypeInvitationMailRequested):
+		return routeMail
+	case e.Source == SourceUpgrades && e.DetailType == DetailTypeTestMailRequested && h.tests != nil:
+		return routeTestMail
+	case e.Source == SourceSES:
+		return routeSES
+	}
+	return routeNone
+}
+
+// handle serves one routed event without the idempotency record.
+func (h *EventHandler) handle(ctx context.Context, route eventRoute, e events.CloudWatchEvent) error {
+	switch route {
+	case routeMail:
 		var d mailRequestDetail
 		if err := json.Unmarshal(e.Detail, &d); err != nil || d.InvitationID == "" {
 			// A malformed event will never decode: say so and drop it.
@@ -146,14 +176,14 @@ func (h *EventHandler) handle(ctx context.Context, e events.CloudWatchEvent) err
 		}
 		return h.mailer.Deliver(ctx, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID,
 			Generation: d.Generation, Mail: kind})
-	case e.Source == SourceUpgrades && e.DetailType == DetailTypeTestMailRequested && h.tests != nil:
+	case routeTestMail:
 		var d testMailDetail
 		if err := json.Unmarshal(e.Detail, &d); err != nil || d.OperatorID == "" || d.To == "" {
 			h.mailer.log.ErrorContext(ctx, "undecodable test mail request dropped", "eventId", e.ID)
 			return nil
 		}
 		return h.tests.Send(ctx, TestMail(d))
-	case e.Source == SourceSES:
+	case routeSES:
 		d, ok := decodeSES(e)
 		if !ok {
 			h.mailer.log.WarnContext(ctx, "SES event without a status for invitations ignored", "eventId", e.ID, "detailType", e.DetailType)
@@ -161,7 +191,6 @@ func (h *EventHandler) handle(ctx context.Context, e events.CloudWatchEvent) err
 		}
 		return h.mailer.RecordDelivery(ctx, d)
 	}
-	h.mailer.log.WarnContext(ctx, "unexpected event ignored", "source", e.Source, "detailType", e.DetailType)
 	return nil
 }
 

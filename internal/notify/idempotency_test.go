@@ -89,3 +89,37 @@ func TestRedeliveredEventRunsOnce(t *testing.T) {
 		t.Errorf("a new event id ran the handler %d times in all, want 2", n)
 	}
 }
+
+// refusingOnce fails the test if the handler asks for an idempotency
+// record.
+type refusingOnce struct{ t *testing.T }
+
+func (r refusingOnce) Run(context.Context, string, string, []byte, func(context.Context) error) error {
+	r.t.Error("an event the handler does not act on asked for an idempotency record")
+	return nil
+}
+
+// TestUnexpectedEventCostsNoRecord: an event that no route of the handler
+// takes (another source, another detail type, a test mail with no test
+// mailer wired) is dropped before the idempotency record, so it costs no
+// DynamoDB write and cannot fail on one.
+func TestUnexpectedEventCostsNoRecord(t *testing.T) {
+	t.Parallel()
+	m, _, snd, _ := setup(t, nil)
+	h, err := notify.NewEventHandler(m, notify.WithOnce(refusingOnce{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []events.CloudWatchEvent{
+		{ID: "evt-other", Source: "ocpro.bench", DetailType: "Bench Probe", Detail: json.RawMessage(`{}`)},
+		{ID: "evt-type", Source: notify.SourceUpgrades, DetailType: "Service Upgraded", Detail: json.RawMessage(`{}`)},
+		{ID: "evt-test", Source: notify.SourceUpgrades, DetailType: notify.DetailTypeTestMailRequested, Detail: json.RawMessage(`{}`)},
+	} {
+		if err := h.Handle(t.Context(), e); err != nil {
+			t.Errorf("%s/%s: %v", e.Source, e.DetailType, err)
+		}
+	}
+	if len(snd.sent) != 0 {
+		t.Errorf("sent %d mails for events nobody asked for", len(snd.sent))
+	}
+}
