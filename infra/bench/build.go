@@ -47,38 +47,51 @@ func Functions(t *template.Template) []Target {
 // errMissing says that a function's package is not in the tree (yet).
 var errMissing = errors.New("package not in the tree")
 
+// Linked is what the linker's reachability graph says about a binary.
+type Linked struct {
+	// ReflectMethod lists the symbols that call reflect's Method or
+	// MethodByName with a name the linker cannot know, such as the field
+	// evaluation of text/template. One such call anywhere in a binary makes
+	// the linker keep every exported method of every type it keeps, which
+	// is the largest avoidable part of a function's size.
+	ReflectMethod []string
+	// Libraries are the client operations of the design's libraries that
+	// the binary can call; BuildFloor builds them alone.
+	Libraries Libraries
+}
+
 // Build compiles target in root into out with the flags AWS gets (CGO off,
-// lambda.norpc, trimmed paths, stripped), for goos/goarch.
-//
-// It also returns the symbols that the linker marked as calling reflect's
-// Method or MethodByName with a name it cannot know, such as the field
-// evaluation of text/template. One such call anywhere in a binary makes the
-// linker keep every exported method of every type it keeps, which is the
-// largest avoidable part of a function's size (infra/bench/README.md).
-func Build(ctx context.Context, root string, target Target, goos, goarch, out string) (reflectMethod []string, err error) {
+// lambda.norpc, trimmed paths, stripped), for goos/goarch, and reads the
+// linker's reachability graph on the way (see Linked).
+func Build(ctx context.Context, root string, target Target, goos, goarch, out string) (Linked, error) {
 	if !hasGoFiles(filepath.Join(root, target.Package)) {
-		return nil, fmt.Errorf("%s: %s: %w", target.Name, target.Package, errMissing)
+		return Linked{}, fmt.Errorf("%s: %s: %w", target.Name, target.Package, errMissing)
 	}
+	return build(ctx, root, target.Name, target.Package, goos, goarch, out)
+}
+
+// build runs go build with the AWS flags in dir.
+func build(ctx context.Context, dir, name, pkg, goos, goarch, out string) (Linked, error) {
 	// -dumpdep prints the linker's reachability graph while it links, so
-	// the check costs no second link. The graph is tens of megabytes for a
+	// reading it costs no second link. The graph is tens of megabytes for a
 	// function; it is scanned as it streams, not kept.
 	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep",
-		"-o", out, target.Package)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+		"-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch, "GOWORK=off")
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("building %s: %w", target.Name, err)
+		return Linked{}, fmt.Errorf("building %s: %w", name, err)
 	}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("building %s: %w", target.Name, err)
+		return Linked{}, fmt.Errorf("building %s: %w", name, err)
 	}
-	reflectMethod, output := scanDumpDep(pipe)
+	linked, output := scanDumpDep(pipe)
 	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("building %s for %s/%s: %w: %s", target.Name, goos, goarch, err, tail(output, 600))
+		return Linked{}, fmt.Errorf("building %s for %s/%s: %w: %s", name, goos, goarch, err, tail(output, 600))
 	}
-	return reflectMethod, nil
+	return linked, nil
 }
 
 // reflectMethodFlag is how -dumpdep marks a symbol that calls reflect's
@@ -86,12 +99,14 @@ func Build(ctx context.Context, root string, target Target, goos, goarch, out st
 // the name after a space, run together ("<UsedInIface><ReflectMethod>").
 const reflectMethodFlag = "<ReflectMethod>"
 
-// scanDumpDep reads the linker's "from -> to" lines and returns, sorted and
-// once each, the symbols marked with reflectMethodFlag. Lines that are not
-// part of the graph (compiler errors, for instance) are kept, up to a
-// bound, for the error message.
-func scanDumpDep(r io.Reader) (reflectMethod []string, other string) {
-	seen := make(map[string]bool)
+// scanDumpDep reads the linker's "from -> to" lines: the symbols marked
+// with reflectMethodFlag, sorted and once each, and the library client
+// methods that are reachable. Lines that are not part of the graph
+// (compiler errors, for instance) are kept, up to a bound, for the error
+// message.
+func scanDumpDep(r io.Reader) (linked Linked, other string) {
+	reflectMethod := make(map[string]bool)
+	libs := newLibrarySet()
 	var rest strings.Builder
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
@@ -106,18 +121,17 @@ func scanDumpDep(r io.Reader) (reflectMethod []string, other string) {
 			continue
 		}
 		for _, sym := range []string{from, to} {
-			if !strings.HasSuffix(sym, reflectMethodFlag) {
-				continue
-			}
 			// Names may hold spaces ("type:struct { ... }") but not
 			// " <", which starts the flags.
-			if name, _, ok := strings.Cut(sym, " <"); ok {
-				seen[name] = true
+			name, flags, _ := strings.Cut(sym, " <")
+			if strings.HasSuffix(flags, reflectMethodFlag[1:]) {
+				reflectMethod[name] = true
 			}
+			libs.add(name)
 		}
 	}
 	// A read error means the linker went away; Wait reports why.
-	return slices.Sorted(maps.Keys(seen)), rest.String()
+	return Linked{ReflectMethod: slices.Sorted(maps.Keys(reflectMethod)), Libraries: libs.libraries()}, rest.String()
 }
 
 func hasGoFiles(dir string) bool {
@@ -131,6 +145,38 @@ func hasGoFiles(dir string) bool {
 		}
 	}
 	return false
+}
+
+// FloorBootstrap is where MeasureSizes builds a function's floor, within
+// the folder it was given.
+func FloorBootstrap(dir, function string) string {
+	return filepath.Join(dir, function, "floor", "bootstrap")
+}
+
+// measureFloor builds the floor of the libraries a function links and
+// compares the function with it. A floor that does not build leaves the
+// function's own figures as they are.
+func measureFloor(ctx context.Context, root string, fs *FunctionSize, libs Libraries, minimalBytes int64, goos, goarch, dir string) {
+	fs.Libraries = &libs
+	out := filepath.Join(dir, "bootstrap")
+	_, err := BuildFloor(ctx, root, libs, goos, goarch, filepath.Join(dir, "src"), out)
+	if err == nil {
+		fs.FloorBytes, err = fileSize(out)
+	}
+	if err != nil {
+		fs.FloorError = err.Error()
+		return
+	}
+	fs.FloorRatio = Ratio(float64(fs.FloorBytes), float64(minimalBytes))
+	fs.OverFloor = Ratio(float64(fs.Bytes), float64(fs.FloorBytes))
+}
+
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	return fi.Size(), nil
 }
 
 // statusOf maps a build error to the status a table shows.
@@ -163,18 +209,18 @@ func MeasureSizes(ctx context.Context, root string, functions []Target, goos, go
 	for _, f := range functions {
 		fs := FunctionSize{Function: f.Name, Package: f.Package}
 		bin := filepath.Join(dir, f.Name, "bootstrap")
-		reflectMethod, err := Build(ctx, root, f, goos, goarch, bin)
-		fs.ReflectMethod = reflectMethod
+		linked, err := Build(ctx, root, f, goos, goarch, bin)
+		fs.ReflectMethod = linked.ReflectMethod
 		if err == nil {
-			var fi os.FileInfo
-			if fi, err = os.Stat(bin); err == nil {
-				fs.Bytes = fi.Size()
-				fs.Ratio = Ratio(float64(fs.Bytes), float64(s.MinimalBytes))
-			}
+			fs.Bytes, err = fileSize(bin)
+			fs.Ratio = Ratio(float64(fs.Bytes), float64(s.MinimalBytes))
 		}
 		fs.Status = statusOf(err)
 		if err != nil && fs.Status == StatusFailed {
 			fs.Error = err.Error()
+		}
+		if err == nil {
+			measureFloor(ctx, root, &fs, linked.Libraries, s.MinimalBytes, goos, goarch, filepath.Join(dir, f.Name, "floor"))
 		}
 		s.Functions = append(s.Functions, fs)
 	}

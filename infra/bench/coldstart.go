@@ -360,6 +360,10 @@ type Probed struct {
 	// carried into the table without a start.
 	Status Status
 	Error  string
+	// Floor, when set, is the bootstrap of the function's libraries' floor
+	// (BuildFloor). It is started in the same rounds, with the minimal
+	// handler's environment and probe, which it answers the same way.
+	Floor string
 }
 
 // MeasureColdStarts cold-starts the minimal handler and every function
@@ -374,6 +378,9 @@ func MeasureColdStarts(ctx context.Context, rie string, minimal Probed, function
 	type series struct {
 		first   []time.Duration
 		outcome string
+		floor   []time.Duration
+		// floorErr stops the floor's starts after its first failure.
+		floorErr error
 	}
 	results := make([]series, len(functions))
 	var floor series
@@ -404,6 +411,14 @@ func MeasureColdStarts(ctx context.Context, rie string, minimal Probed, function
 			if r.outcome == "" {
 				r.outcome = s.Outcome
 			}
+			if f.Floor != "" && r.floorErr == nil {
+				s, err := ColdStartOnce(ctx, rie, f.Floor, minimal.Env, minimal.Probe.Event)
+				if err != nil {
+					r.floorErr = err
+					continue
+				}
+				r.floor = append(r.floor, s.FirstResponse)
+			}
 		}
 		if progress != nil {
 			fmt.Fprintf(progress, "cold starts: round %d of %d\n", round+1, starts)
@@ -426,6 +441,15 @@ func MeasureColdStarts(ctx context.Context, rie string, minimal Probed, function
 			c.Starts, c.Outcome = len(r.first), r.outcome
 			c.FirstResponse = Summarize(r.first)
 			c.Ratio = Ratio(float64(c.FirstResponse.Median), float64(sec.Minimal.FirstResponse.Median))
+			switch {
+			case r.floorErr != nil:
+				c.FloorError = r.floorErr.Error()
+			case len(r.floor) > 0:
+				floor := Summarize(r.floor)
+				c.Floor = &floor
+				c.FloorRatio = Ratio(float64(floor.Median), float64(sec.Minimal.FirstResponse.Median))
+				c.OverFloor = Ratio(float64(c.FirstResponse.Median), float64(floor.Median))
+			}
 		}
 		sec.Functions = append(sec.Functions, c)
 	}

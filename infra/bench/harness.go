@@ -126,6 +126,9 @@ func coldStarts(ctx context.Context, r *Report, cfg Config, tmpl *template.Templ
 		p := Probed{Name: f.Function, Status: f.Status, Error: f.Error,
 			Bootstrap: filepath.Join(cfg.BuildDir, runtime.GOARCH, f.Function, "bootstrap"),
 			Env:       ProbeEnv(tmpl.Functions[f.Function])}
+		if f.FloorBytes > 0 {
+			p.Floor = FloorBootstrap(filepath.Join(cfg.BuildDir, runtime.GOARCH), f.Function)
+		}
 		var err error
 		if p.Probe, err = ProbeFor(tmpl, f.Function, cfg.EventsDir); err != nil {
 			return err
@@ -153,7 +156,15 @@ func coldStarts(ctx context.Context, r *Report, cfg Config, tmpl *template.Templ
 	}
 	measureInit(&r.ColdStarts.Minimal, minimal)
 	for i := range r.ColdStarts.Functions {
-		measureInit(&r.ColdStarts.Functions[i], probed[i].Bootstrap)
+		c := &r.ColdStarts.Functions[i]
+		measureInit(c, probed[i].Bootstrap)
+		if c.Floor != nil {
+			if cost, err := MeasureInit(ctx, probed[i].Floor, cfg.Starts); err == nil {
+				c.FloorInit = &cost
+			} else {
+				r.Notes = append(r.Notes, fmt.Sprintf("package init of the floor of %s: %v", c.Function, err))
+			}
+		}
 	}
 	return nil
 }

@@ -22,10 +22,12 @@ func sampleReport() *Report {
 		Started: time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, Model: "AMD EPYC", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64"},
 		Sizes: &SizeSection{GOOS: "linux", GOARCH: "arm64", Target: SizeTarget, MinimalBytes: 5_832_866, Functions: []FunctionSize{
-			{Function: "ConsentCallbackFunction", Package: "./functions/consentcallback", Status: StatusOK, Bytes: 7_000_000, Ratio: 1.2},
+			{Function: "ConsentCallbackFunction", Package: "./functions/consentcallback", Status: StatusOK, Bytes: 7_000_000, Ratio: 1.2,
+				Libraries:  &Libraries{AWS: map[string][]string{"dynamodb": {"GetItem", "PutItem"}}, MSAL: []string{"AcquireTokenByCredential"}},
+				FloorBytes: 6_500_000, FloorRatio: 1.11, OverFloor: 1.08},
 			{Function: "InvitationEmailFunction", Package: "./functions/invitationemail", Status: StatusMissing},
 			{Function: "TokenValidationFunction", Package: "./functions/tokenvalidation", Status: StatusFailed, Error: "building: exit status 1:\nmain.go:3: syntax error | oops"},
-			{Function: "UpgradeRequestsFunction", Package: "./functions/upgraderequests", Status: StatusOK, Bytes: 10_813_602, Ratio: 1.85,
+			{Function: "UpgradeRequestsFunction", Package: "./functions/upgraderequests", Status: StatusOK, Bytes: 10_813_602, Ratio: 1.85, FloorError: "building libraries' floor: exit status 1",
 				ReflectMethod: []string{"text/template.(*state).evalField", "x.(*T|U).M"}},
 		}},
 		ColdStarts: &ColdStartSection{Target: ColdStartTarget, Starts: 20,
@@ -34,13 +36,15 @@ func sampleReport() *Report {
 			Functions: []ColdStart{
 				{Function: "ConsentCallbackFunction", Status: StatusOK, Probe: "GET /__bench/cold-start", Outcome: "statusCode 404",
 					Starts: 20, FirstResponse: Summary{Median: ms(5.66), P90: ms(5.86)}, Ratio: 1.14,
+					Floor: &Summary{Median: ms(5.2), P90: ms(5.5)}, FloorRatio: 1.05, OverFloor: 1.09, FloorInit: &InitCost{Total: ms(2.5)},
 					Init: &InitCost{Total: ms(2.95), Largest: []PackageInit{
 						{Package: "github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas", Clock: ms(0.7)},
 						{Package: "runtime", Clock: ms(0.12)},
 					}}},
 				{Function: "InvitationEmailFunction", Status: StatusMissing, Probe: "EventBridge Bench Probe"},
 				{Function: "UpgradeRequestsFunction", Status: StatusOK, Probe: "GET /__bench/cold-start", Outcome: "statusCode 404",
-					Starts: 20, FirstResponse: Summary{Median: ms(9.29), P90: ms(10.05)}, Ratio: 1.88},
+					Starts: 20, FirstResponse: Summary{Median: ms(9.29), P90: ms(10.05)}, Ratio: 1.88,
+					FloorError: "bench: runtime init failed"},
 			}},
 		GoBenchmarks: &GoBenchSection{Packages: []string{"./internal/..."}, Benchmarks: []GoBenchmark{
 			{Package: "github.com/ocpro/upgrade/internal/store", Name: "BenchmarkCreateUpgrade", Procs: 2, Iterations: 300,
