@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,12 +107,13 @@ func TestServiceEndpointsFromEnv(t *testing.T) {
 
 // AWS_ENDPOINT_URL sends every service to one endpoint unless the service
 // has its own variable, and AWS_MAX_ATTEMPTS bounds the retries: a refused
-// connection is tried exactly that often.
+// connection is tried exactly that often. The service clients look at the
+// process environment for AWS_ENDPOINT_URL themselves, so the variables are
+// set for real here and the test cannot run in parallel.
 func TestGlobalEndpointAndAttempts(t *testing.T) {
-	t.Parallel()
-	var dynamoCalls, secretCalls atomic.Int32
+	var dynamoCalls, globalCalls atomic.Int32
 	global := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secretCalls.Add(1)
+		globalCalls.Add(1)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"__type":"ServiceUnavailable"}`))
@@ -123,11 +125,15 @@ func TestGlobalEndpointAndAttempts(t *testing.T) {
 		w.Write([]byte(`{"TableNames":[]}`))
 	}))
 	defer own.Close()
-	cfg, err := FromEnv(env(with(map[string]string{
+	vars := with(map[string]string{
 		"AWS_ENDPOINT_URL":          global.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB": own.URL,
 		"AWS_MAX_ATTEMPTS":          "2",
-	})))
+	})
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	cfg, err := FromEnv(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +147,20 @@ func TestGlobalEndpointAndAttempts(t *testing.T) {
 	if err == nil {
 		t.Fatal("GetSecretValue against an unavailable endpoint succeeded")
 	}
-	if d, s := dynamoCalls.Load(), secretCalls.Load(); d != 1 || s != 2 {
+	if d, s := dynamoCalls.Load(), globalCalls.Load(); d != 1 || s != 2 {
 		t.Fatalf("calls: DynamoDB %d (want 1 at its own endpoint), Secrets Manager %d (want 2 at the global one)", d, s)
+	}
+
+	// Without its own variable, DynamoDB goes to the global endpoint too.
+	os.Unsetenv("AWS_ENDPOINT_URL_DYNAMODB")
+	cfg, err = FromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).ListTables(context.Background(), &dynamodb.ListTablesInput{}); err == nil {
+		t.Fatal("ListTables against an unavailable endpoint succeeded")
+	}
+	if d, s := dynamoCalls.Load(), globalCalls.Load(); d != 1 || s != 4 {
+		t.Fatalf("calls: DynamoDB's own endpoint %d (want still 1), the global one %d (want 4)", d, s)
 	}
 }
