@@ -174,7 +174,7 @@ func render(v view, html templ.Component, text func(*strings.Builder, view)) (ma
 	}
 	var t strings.Builder
 	writeText(&t, v, text)
-	return mail.Message{Subject: v.Subject, HTML: h.String(), Text: t.String()}, nil
+	return mail.Message{Subject: v.Subject, HTML: wrapHTML(h.String()), Text: wrapText(t.String())}, nil
 }
 
 func newView(inv mail.Invitation) view {
