@@ -3,8 +3,10 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ocpro/upgrade/infra/entra"
@@ -28,6 +30,19 @@ func (s staticSecret) ClientSecret(context.Context) (string, error) { return str
 // returns it with an Entra adapter pointed at it.
 func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
 	t.Helper()
+	em, base := newEmulator(t)
+	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
+		RedirectURI: redirect, HTTPClient: em.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em, id
+}
+
+// newEmulator starts an emulator with the operator's multi-tenant app and
+// returns it with its base URL.
+func newEmulator(t *testing.T) (*entra.Emulator, string) {
+	t.Helper()
 	em, err := entra.New(entra.Config{Apps: []entra.App{{
 		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
 		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required,
@@ -41,12 +56,7 @@ func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
-		RedirectURI: redirect, HTTPClient: em.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return em, id
+	return em, base
 }
 
 func TestDeviceCodeOutcomes(t *testing.T) {
@@ -179,5 +189,66 @@ func TestAppGrantIsNeverCached(t *testing.T) {
 	}
 	if _, err := id.AppGrant(ctx, entra.FabrikamTenantID); !errors.Is(err, wizard.ErrNotConsented) {
 		t.Fatalf("after revocation: err = %v, want ErrNotConsented", err)
+	}
+}
+
+// discoveryCounter counts the requests for OpenID configurations and fails
+// the first few of them, as a network that is briefly down would.
+type discoveryCounter struct {
+	next http.RoundTripper
+
+	mu          sync.Mutex
+	requests    int
+	failuresDue int
+}
+
+func (d *discoveryCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+		d.mu.Lock()
+		d.requests++
+		fail := d.failuresDue > 0
+		if fail {
+			d.failuresDue--
+		}
+		d.mu.Unlock()
+		if fail {
+			return nil, errors.New("network briefly down")
+		}
+	}
+	return d.next.RoundTrip(r)
+}
+
+// TestDiscoveryOncePerContainer: Microsoft's OpenID configuration is read on
+// first need, not at construction, and then kept for the life of the
+// adapter, which is the container's (issue 7); a failed read is not kept, so
+// the next request tries again.
+func TestDiscoveryOncePerContainer(t *testing.T) {
+	t.Parallel()
+	em, base := newEmulator(t)
+	counter := &discoveryCounter{next: em.Client().Transport, failuresDue: 1}
+	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
+		RedirectURI: redirect, HTTPClient: &http.Client{Transport: counter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counter.requests != 0 {
+		t.Fatalf("construction read the configuration %d times", counter.requests)
+	}
+	ctx := t.Context()
+	if _, err := id.StartDeviceCode(ctx); err == nil {
+		t.Fatal("StartDeviceCode succeeded while discovery failed")
+	}
+	for range 2 {
+		if _, err := id.StartDeviceCode(ctx); err != nil {
+			t.Fatalf("StartDeviceCode: %v", err)
+		}
+	}
+	if _, err := id.AuthorizeURL(ctx, "state", "challenge"); err != nil {
+		t.Fatalf("AuthorizeURL: %v", err)
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if counter.requests != 2 {
+		t.Errorf("the configuration was read %d times, want 2 (the failed read, then once for good)", counter.requests)
 	}
 }
