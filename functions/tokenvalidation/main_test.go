@@ -19,7 +19,7 @@ func TestWire(t *testing.T) {
 		drop    string
 		wantErr bool
 	}{
-		{"complete, no network at init", "", false},
+		{"complete", "", false},
 		{"no table", "TABLE_NAME", true},
 		{"no authority", "ENTRA_AUTHORITY_HOST", true},
 		{"no credential secret", "ENTRA_CREDENTIAL_SECRET_ARN", true},
