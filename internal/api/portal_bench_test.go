@@ -337,6 +337,33 @@ func BenchmarkResume(b *testing.B) {
 	p.counter.Report(b, b.N)
 }
 
+// TestResumeRoundTrips pins what BenchmarkResume measures: three reads
+// (the upgrade, its invitation, the customer) and the one completing
+// transaction. The answer shows the invitation read before the
+// transaction, which only checked that its status had not changed.
+func TestResumeRoundTrips(t *testing.T) {
+	t.Parallel()
+	p := newPortalBench(t)
+	c := p.createUpgrade(t, p.createCustomer(t))
+	p.completeAuthentication(t, c)
+	p.counter.Reset()
+	got := p.serve(t, p.portal, portalRequest("POST /v1/upgrades/{id}/resume", "/v1/upgrades/"+c.upgrade+"/resume", c.upgrade, nil,
+		`{"licenseType":"OC_PRO","licensedUsers":1}`), http.StatusOK)
+	body, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := p.counter.Calls()
+	if calls["GetItem"] != 3 || calls["TransactWriteItems"] != 1 || p.counter.RoundTrips() != 4 {
+		t.Errorf("calls %v (%d round trips), want 3 GetItem and 1 TransactWriteItems", calls, p.counter.RoundTrips())
+	}
+	for _, want := range []string{`"status":"COMPLETED"`, `"AUTHENTICATION_COMPLETE"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the answer lacks %s: %s", want, body)
+		}
+	}
+}
+
 // BenchmarkValidate is POST /v1/customers/{id}/m365/validate ("Validate
 // Authentication") on a connected customer; passingValidator stands in for
 // Microsoft.

@@ -289,8 +289,11 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 		// not fail the operator's request.
 		f.log.ErrorContext(ctx, "publish Service Upgraded failed", "upgradeId", u.ID, "error", err)
 	}
+	// The completion only checked the invitation's status, which it found
+	// unchanged, so the invitation loaded above is the one to show: no
+	// second read.
 	u.Status, u.Service = UpgradeCompleted, svc
-	return f.withInvitation(ctx, u)
+	return u, nil
 }
 
 func (f *Finisher) load(ctx context.Context, operatorID, upgradeID string) (Upgrade, Invitation, error) {
@@ -304,15 +307,6 @@ func (f *Finisher) load(ctx context.Context, operatorID, upgradeID string) (Upgr
 	}
 	u.Invitation = inv
 	return u, inv, nil
-}
-
-func (f *Finisher) withInvitation(ctx context.Context, u Upgrade) (Upgrade, error) {
-	inv, err := f.store.GetInvitation(ctx, u.Invitation.ID)
-	if err != nil {
-		return Upgrade{}, storeErr("get invitation", err)
-	}
-	u.Invitation = inv
-	return u, nil
 }
 
 // replay answers a resume of a completed upgrade: the same confirmation
