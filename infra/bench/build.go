@@ -153,13 +153,12 @@ func FloorBootstrap(dir, function string) string {
 	return filepath.Join(dir, function, "floor", "bootstrap")
 }
 
-// measureFloor builds the floor of the libraries a function links and
-// compares the function with it. A floor that does not build leaves the
-// function's own figures as they are.
-func measureFloor(ctx context.Context, root string, fs *FunctionSize, libs Libraries, minimalBytes int64, goos, goarch, dir string) {
+// measureFloor builds the floor of the libraries a function links into out,
+// with its source next to it, and compares the function with it. A floor
+// that does not build leaves the function's own figures as they are.
+func measureFloor(ctx context.Context, root string, fs *FunctionSize, libs Libraries, minimalBytes int64, goos, goarch, out string) {
 	fs.Libraries = &libs
-	out := filepath.Join(dir, "bootstrap")
-	_, err := BuildFloor(ctx, root, libs, goos, goarch, filepath.Join(dir, "src"), out)
+	_, err := BuildFloor(ctx, root, libs, goos, goarch, filepath.Join(filepath.Dir(out), "src"), out)
 	if err == nil {
 		fs.FloorBytes, err = fileSize(out)
 	}
@@ -220,7 +219,7 @@ func MeasureSizes(ctx context.Context, root string, functions []Target, goos, go
 			fs.Error = err.Error()
 		}
 		if err == nil {
-			measureFloor(ctx, root, &fs, linked.Libraries, s.MinimalBytes, goos, goarch, filepath.Join(dir, f.Name, "floor"))
+			measureFloor(ctx, root, &fs, linked.Libraries, s.MinimalBytes, goos, goarch, FloorBootstrap(dir, f.Name))
 		}
 		s.Functions = append(s.Functions, fs)
 	}
