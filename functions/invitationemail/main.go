@@ -77,10 +77,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, err
 	}
-	renderer, err := layout.NewRenderer()
-	if err != nil {
-		return nil, err
-	}
+	renderer := layout.NewRenderer()
 	sender, err := ses.NewSender(sesv2.NewFromConfig(cfg), ses.SenderConfig{
 		From: need["SENDER_ADDRESS"], SenderName: need["OPERATOR_NAME"], ConfigurationSet: need["SES_CONFIGURATION_SET"], Logger: log,
 	})

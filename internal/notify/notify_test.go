@@ -65,10 +65,7 @@ func setup(t *testing.T, sendErr error) (*notify.Mailer, *store.Store, *faultSen
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := layout.NewRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := layout.NewRenderer()
 	snd := &faultSender{err: sendErr}
 	m, err := notify.NewMailer(notify.Deps{Store: st, Renderer: r, Sender: snd, Links: links, Clock: fixedClock(now.Add(time.Second)),
 		Branding: mail.Branding{OperatorName: "Live Platform"}, Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})

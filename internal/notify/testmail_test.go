@@ -74,10 +74,7 @@ func (s *syncBuffer) String() string {
 
 func newTestMailer(t *testing.T, settings notify.SettingsReader, snd notify.Sender, logs *syncBuffer) *notify.TestMailer {
 	t.Helper()
-	r, err := layout.NewRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := layout.NewRenderer()
 	tm, err := notify.NewTestMailer(notify.TestMailerDeps{Settings: settings, Renderer: r, Sender: snd,
 		Clock: fixedClock(time.Date(2026, 11, 29, 17, 45, 0, 0, time.UTC)), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 		Branding: mail.Branding{OperatorName: "Live Platform"}, PublicBaseURL: "https://portal.example.net", InvitationTTL: 48 * time.Hour})
@@ -179,10 +176,7 @@ func TestTestMailerUsesSavedSettings(t *testing.T) {
 
 func TestNewTestMailerChecksDeps(t *testing.T) {
 	t.Parallel()
-	r, err := layout.NewRenderer()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := layout.NewRenderer()
 	full := func() notify.TestMailerDeps {
 		return notify.TestMailerDeps{Settings: savedSettings{}, Renderer: r, Sender: &captureSender{}, Clock: fixedClock(time.Now()),
 			Branding: mail.Branding{OperatorName: "Live Platform"}, PublicBaseURL: "https://portal.example.net"}

@@ -11,11 +11,7 @@ import (
 // ExampleRenderer_Render renders the built-in Welcome mail; a ses.Sender
 // then sends the Message.
 func ExampleRenderer_Render() {
-	r, err := layout.NewRenderer()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	r := layout.NewRenderer()
 	msg, err := r.Render(mail.Invitation{
 		Kind:         mail.KindWelcome,
 		Branding:     mail.Branding{OperatorName: "Live Platform", SupportAddress: "support@example.net"},

@@ -32,18 +32,9 @@ func sampleInvitation(kind mail.Kind) mail.Invitation {
 	}
 }
 
-func newTestRenderer(t *testing.T) *Renderer {
-	t.Helper()
-	r, err := NewRenderer()
-	if err != nil {
-		t.Fatalf("NewRenderer: %v", err)
-	}
-	return r
-}
-
 func TestRenderGolden(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	custom := mail.DefaultSettings("Live Platform")
 	custom.SenderName = "Live Platform Onboarding"
 	custom.ReplyTo = "onboarding@live.example.net"
@@ -151,7 +142,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestRenderContent(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	tests := []struct {
 		name        string
 		kind        mail.Kind
@@ -236,7 +227,7 @@ func TestRenderContent(t *testing.T) {
 
 func TestRenderRefusesBadInvitation(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	tests := []struct {
 		name   string
 		modify func(*mail.Invitation)
@@ -282,7 +273,7 @@ func TestRenderRefusesBadInvitation(t *testing.T) {
 
 func TestRenderWithSettingsRefusesBadSettings(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	s := mail.DefaultSettings("Live Platform")
 	s.WelcomeBody = "no link here"
 	_, err := r.RenderWithSettings(sampleInvitation(mail.KindWelcome), s)
@@ -296,7 +287,7 @@ func TestRenderWithSettingsRefusesBadSettings(t *testing.T) {
 // come out as text, never as markup, never as a placeholder.
 func TestRenderInjection(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	tests := []struct {
 		name     string
 		customer string
@@ -454,7 +445,7 @@ func TestFormatExpiry(t *testing.T) {
 
 func TestRenderSenderName(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	tests := []struct {
 		name     string
 		operator string
@@ -487,10 +478,7 @@ func FuzzRenderWithSettings(f *testing.F) {
 	f.Add(d.SenderName, d.ReplyTo, d.WelcomeSubject, d.WelcomeBody)
 	f.Add("Op", "a@example.net", "{{customer}}", "{{link}}")
 	f.Add("Zürich", "x@y.z", "{{ expires }}", "{{link}}\n\n{{link}} {{operator}}")
-	r, err := NewRenderer()
-	if err != nil {
-		f.Fatalf("NewRenderer: %v", err)
-	}
+	r := NewRenderer()
 	f.Fuzz(func(t *testing.T, sender, replyTo, subject, body string) {
 		s := mail.Settings{SenderName: sender, ReplyTo: replyTo, WelcomeSubject: subject, WelcomeBody: body, ReminderSubject: subject, ReminderBody: body}
 		if s.Validate() != nil {

@@ -60,7 +60,7 @@ func TestWrapHTML(t *testing.T) {
 // attribute value is broken.
 func TestRenderedLinesFit(t *testing.T) {
 	t.Parallel()
-	r := newTestRenderer(t)
+	r := NewRenderer()
 	inv := sampleInvitation(mail.KindWelcome)
 	long := mail.DefaultSettings("Live Platform")
 	long.WelcomeBody = strings.Repeat("A very long paragraph without a single line break. ", 60) + "{{link}}"

@@ -36,10 +36,7 @@ func TestSendToLocalSES(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewSender: %v", err)
 	}
-	renderer, err := layout.NewRenderer()
-	if err != nil {
-		t.Fatalf("NewRenderer: %v", err)
-	}
+	renderer := layout.NewRenderer()
 
 	custom := mail.DefaultSettings("Zürich Telecom")
 	custom.ReplyTo = "onboarding@zurich.example.com"
