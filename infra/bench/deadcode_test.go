@@ -6,25 +6,21 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/ocpro/upgrade/infra/template"
 	"github.com/ocpro/upgrade/infra/testenv"
 )
 
-// TestNoFunctionKeepsEveryMethod guards the largest size saving of issue 7:
-// no function may call reflect's Method or MethodByName with a name the
-// linker cannot see, as executing a text/template or html/template does,
-// because the linker then keeps every exported method of every type in the
-// binary (the mail and page functions were 2.6x and 2.7x the minimal handler
-// with templates, about 1.5x without). Pages and mails are templ files
-// compiled to Go for this reason.
-func TestNoFunctionKeepsEveryMethod(t *testing.T) {
+// TestFunctionBinaries builds every function once, as AWS gets it but for
+// this machine, and checks two promises of issue 7 on the binary:
+//
+//   - it keeps no method alive by reflection (keepsNoMethodAlive);
+//   - its init reaches no network (initDoesNoNetworkIO, initio_test.go).
+func TestFunctionBinaries(t *testing.T) {
 	testenv.Integration(t)
 	t.Parallel()
 	root := testenv.RepoRoot(t)
-	tmpl, err := template.Load(filepath.Join(root, "template.yaml"), template.Options{})
+	tmpl, err := probeTemplate(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,31 +28,38 @@ func TestNoFunctionKeepsEveryMethod(t *testing.T) {
 	if len(functions) == 0 {
 		t.Fatal("template.yaml has no functions")
 	}
-	// Two links at a time: each is a few seconds of one core.
-	sem := make(chan struct{}, 2)
-	var wg sync.WaitGroup
 	for _, f := range functions {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
 			// The host's architecture shares the compile cache with the
 			// local stack's bootstraps; the linker decides the same way
 			// on every architecture.
-			linked, err := Build(t.Context(), root, f, "linux", runtime.GOARCH, filepath.Join(t.TempDir(), "bootstrap"))
+			bin := filepath.Join(t.TempDir(), "bootstrap")
+			linked, err := Build(t.Context(), root, f, "linux", runtime.GOARCH, bin)
 			if err != nil {
-				t.Errorf("%s: %v", f.Name, err)
-				return
+				t.Fatal(err)
 			}
-			if syms := linked.ReflectMethod; len(syms) > 0 {
-				t.Errorf("%s keeps every exported method because of %s: render with templ or plain Go instead of text/template or html/template", f.Name, strings.Join(syms, ", "))
-			}
+			t.Run("keeps no method alive", func(t *testing.T) { keepsNoMethodAlive(t, linked) })
+			t.Run("init does no network IO", func(t *testing.T) { initDoesNoNetworkIO(t, tmpl, f, bin) })
 		})
 	}
-	wg.Wait()
+}
+
+// keepsNoMethodAlive guards the largest size saving of issue 7: no function
+// may call reflect's Method or MethodByName with a name the linker cannot
+// see, as executing a text/template or html/template does, because the
+// linker then keeps every exported method of every type in the binary (the
+// mail and page functions were 2.6x and 2.7x the minimal handler with
+// templates, about 1.5x without). Pages and mails are templ files compiled
+// to Go for this reason.
+func keepsNoMethodAlive(t *testing.T, linked Linked) {
+	if syms := linked.ReflectMethod; len(syms) > 0 {
+		t.Errorf("the binary keeps every exported method because of %s: render with templ or plain Go instead of text/template or html/template", strings.Join(syms, ", "))
+	}
 }
 
 // TestBuildFindsReflectMethod is the guard's positive control: if a new Go
-// release printed -dumpdep differently, TestNoFunctionKeepsEveryMethod
+// release printed -dumpdep differently, TestFunctionBinaries
 // would pass without looking.
 func TestBuildFindsReflectMethod(t *testing.T) {
 	testenv.Integration(t)
