@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -92,7 +93,7 @@ func initTrace(ctx context.Context, bootstrap string) ([]PackageInit, error) {
 //	init net/http @5.5 ms, 0.051 ms clock, 4712 bytes, 49 allocs
 //
 // and skips everything else.
-func parseInitTrace(r *bytes.Buffer) []PackageInit {
+func parseInitTrace(r io.Reader) []PackageInit {
 	var out []PackageInit
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {

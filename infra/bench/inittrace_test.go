@@ -1,15 +1,15 @@
 package bench
 
 import (
-	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestParseInitTrace(t *testing.T) {
 	t.Parallel()
-	in := bytes.NewBufferString(`init runtime @0.037 ms, 0.12 ms clock, 0 bytes, 0 allocs
+	in := strings.NewReader(`init runtime @0.037 ms, 0.12 ms clock, 0 bytes, 0 allocs
 init github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas @2.3 ms, 0.70 ms clock, 586696 bytes, 3151 allocs
 init broken @1 ms, x ms clock, 0 bytes, 0 allocs
 2026/11/29 19:00:00 expected AWS Lambda environment variables [_LAMBDA_SERVER_PORT AWS_LAMBDA_RUNTIME_API] are not defined

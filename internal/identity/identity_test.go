@@ -202,6 +202,12 @@ type discoveryCounter struct {
 	failuresDue int
 }
 
+func (d *discoveryCounter) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.requests
+}
+
 func (d *discoveryCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
 		d.mu.Lock()
@@ -231,8 +237,8 @@ func TestDiscoveryOncePerContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counter.requests != 0 {
-		t.Fatalf("construction read the configuration %d times", counter.requests)
+	if n := counter.count(); n != 0 {
+		t.Fatalf("construction read the configuration %d times", n)
 	}
 	ctx := t.Context()
 	if _, err := id.StartDeviceCode(ctx); err == nil {
@@ -246,9 +252,7 @@ func TestDiscoveryOncePerContainer(t *testing.T) {
 	if _, err := id.AuthorizeURL(ctx, "state", "challenge"); err != nil {
 		t.Fatalf("AuthorizeURL: %v", err)
 	}
-	counter.mu.Lock()
-	defer counter.mu.Unlock()
-	if counter.requests != 2 {
-		t.Errorf("the configuration was read %d times, want 2 (the failed read, then once for good)", counter.requests)
+	if n := counter.count(); n != 2 {
+		t.Errorf("the configuration was read %d times, want 2 (the failed read, then once for good)", n)
 	}
 }
