@@ -106,11 +106,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	finish, err := finishParts(cfg, getenv, st, pub, log)
+	resume, err := resumeParts(cfg, getenv, st, pub, log)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHandler(portal, s.operatorClaim, log, append(opts, finish, api.WithIdempotency(guard))...)
+	return api.NewHandler(portal, s.operatorClaim, log, append(opts, resume, api.WithIdempotency(guard))...)
 }
 
 // mailParts wires the Customer Invitations actions and the email settings

@@ -17,7 +17,7 @@ func full() map[string]string {
 		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
 		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
 		"OPERATOR_NAME": "Live Platform",
-		// Resume validates the tenant in-process (finish.go).
+		// Resume validates the tenant in-process (resume.go).
 		"ENTRA_AUTHORITY_HOST": "https://login.example", "ENTRA_CLIENT_ID": "client",
 		"ENTRA_CREDENTIAL_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:entra", "GRAPH_BASE_URL": "https://graph.example",
 		"TOKEN_KMS_KEY_ID": "arn:aws:kms:eu-west-1:1:key/k", "SIP_DOMAIN": "sip.example.net",

@@ -19,7 +19,7 @@ import (
 
 // Portal is what the handler needs from the domain.
 type Portal interface {
-	CreateCustomer(ctx context.Context, operatorID string, in upgrade.NewCustomer) (upgrade.Customer, error)
+	CreateCustomer(ctx context.Context, operatorID string, in upgrade.CustomerInput) (upgrade.Customer, error)
 	GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error)
 	ListCustomers(ctx context.Context, operatorID string, p upgrade.Page) (upgrade.List[upgrade.Customer], error)
 	StartUpgrade(ctx context.Context, operatorID, customerID string, in upgrade.StartUpgradeInput) (upgrade.Upgrade, bool, error)
@@ -239,7 +239,7 @@ func (h *Handler) createCustomer(ctx context.Context, r request) (result, error)
 	); err != nil {
 		return result{}, err
 	}
-	c, err := h.portal.CreateCustomer(ctx, r.operatorID, upgrade.NewCustomer{Name: b.name, Kind: b.kind, Domain: b.domain})
+	c, err := h.portal.CreateCustomer(ctx, r.operatorID, upgrade.CustomerInput{Name: b.name, Kind: b.kind, Domain: b.domain})
 	if err != nil {
 		return result{}, err
 	}

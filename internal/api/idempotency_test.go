@@ -27,7 +27,7 @@ type gatedPortal struct {
 	once    sync.Once
 }
 
-func (g *gatedPortal) CreateCustomer(ctx context.Context, op string, in upgrade.NewCustomer) (upgrade.Customer, error) {
+func (g *gatedPortal) CreateCustomer(ctx context.Context, op string, in upgrade.CustomerInput) (upgrade.Customer, error) {
 	g.once.Do(func() { close(g.entered) })
 	<-g.gate
 	return g.Portal.CreateCustomer(ctx, op, in)

@@ -58,7 +58,7 @@ func setup(t *testing.T, sendErr error) (*notify.Mailer, *store.Store, *faultSen
 	u := upgrade.Upgrade{ID: "u1", OperatorID: op, CustomerID: "c1", Status: upgrade.UpgradePendingAuthentication,
 		Service: upgrade.Service{ID: "s1", CustomerID: "c1", FullName: "Contoso Calling", ShortName: "contoso", License: upgrade.Pro,
 			LicensedUsers: 5, Status: upgrade.ServicePendingAuthentication, CreatedAt: now}, Invitation: inv, CreatedAt: now}
-	if _, _, err := st.CreateUpgrade(t.Context(), upgrade.NewUpgrade{Upgrade: u}); err != nil {
+	if _, _, err := st.CreateUpgrade(t.Context(), upgrade.Creation{Upgrade: u}); err != nil {
 		t.Fatal(err)
 	}
 	links, err := link.NewSigner(link.StaticKey(make([]byte, 32)), "https://portal.example.net")

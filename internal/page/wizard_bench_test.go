@@ -141,7 +141,7 @@ func (wb *wizardBench) inviteWith(tb testing.TB, portal *upgrade.Portal) (upgrad
 	tb.Helper()
 	ctx := context.Background()
 	n := wb.seq.Add(1)
-	c, err := portal.CreateCustomer(ctx, benchOperator, upgrade.NewCustomer{Name: fmt.Sprintf("Customer %d", n), Kind: "CUSTOMER"})
+	c, err := portal.CreateCustomer(ctx, benchOperator, upgrade.CustomerInput{Name: fmt.Sprintf("Customer %d", n), Kind: "CUSTOMER"})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func fixture(t *testing.T) (*faulty, *store.Store, upgrade.Customer) {
 	return f, s, c
 }
 
-func pending(c upgrade.Customer, n int) upgrade.NewUpgrade {
+func pending(c upgrade.Customer, n int) upgrade.Creation {
 	now := time.Now().UTC()
 	suffix := string(rune('a' + n))
 	u := upgrade.Upgrade{ID: "u" + suffix, OperatorID: c.OperatorID, CustomerID: c.ID, Status: upgrade.UpgradePendingAuthentication, CreatedAt: now}
@@ -104,7 +104,7 @@ func pending(c upgrade.Customer, n int) upgrade.NewUpgrade {
 	u.Invitation = upgrade.Invitation{ID: "i" + suffix, OperatorID: c.OperatorID, CustomerID: c.ID, UpgradeID: u.ID, ServiceID: u.Service.ID,
 		TokenID: "TOKEN" + strings.ToUpper(suffix), Status: upgrade.InvitationPending, AdminEmail: "admin@contoso.example",
 		SendInvitation: true, Generation: 1, CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour)}
-	return upgrade.NewUpgrade{Upgrade: u}
+	return upgrade.Creation{Upgrade: u}
 }
 
 // What the store answers when DynamoDB fails a create transaction, each

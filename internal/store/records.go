@@ -97,7 +97,7 @@ type invitationRecord struct {
 	ExpiresAt       time.Time
 	TenantID        string `dynamodbav:",omitempty"`
 	AuthenticatedBy string `dynamodbav:",omitempty"`
-	// The fields below are written by the consent wizard (consent.go).
+	// The fields below are written by the consent wizard (wizard.go).
 	AuthenticatedByObjectID string     `dynamodbav:",omitempty"`
 	AuthenticatedAt         *time.Time `dynamodbav:",omitempty"`
 	GrantedPermissions      []string   `dynamodbav:",omitempty,stringset"`
@@ -116,7 +116,7 @@ type invitationRecord struct {
 	DeliveryAt      int64  `dynamodbav:",omitempty"`
 	// The fields below are what the Welcome page shows, copied at
 	// creation, and whether the wizard started a device code attempt
-	// (consent.go): opening the link reads this item alone.
+	// (wizard.go): opening the link reads this item alone.
 	CustomerName  string `dynamodbav:",omitempty"`
 	ServiceName   string `dynamodbav:",omitempty"`
 	License       string `dynamodbav:",omitempty"`

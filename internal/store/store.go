@@ -243,7 +243,7 @@ func maps(item, ref map[string]types.AttributeValue) map[string]types.AttributeV
 }
 
 // CreateUpgrade implements upgrade.Store with one TransactWriteItems.
-func (s *Store) CreateUpgrade(ctx context.Context, n upgrade.NewUpgrade) (upgrade.Upgrade, bool, error) {
+func (s *Store) CreateUpgrade(ctx context.Context, n upgrade.Creation) (upgrade.Upgrade, bool, error) {
 	in, err := s.createUpgradeInput(n)
 	if err != nil {
 		return upgrade.Upgrade{}, false, err
@@ -287,7 +287,7 @@ const (
 	txIdempotency
 )
 
-func (s *Store) createUpgradeInput(n upgrade.NewUpgrade) (*dynamodb.TransactWriteItemsInput, error) {
+func (s *Store) createUpgradeInput(n upgrade.Creation) (*dynamodb.TransactWriteItemsInput, error) {
 	u := n.Upgrade
 	op := u.OperatorID
 	svc := toServiceRecord(u.Service)
@@ -339,7 +339,7 @@ func (s *Store) createUpgradeInput(n upgrade.NewUpgrade) (*dynamodb.TransactWrit
 // cancelled maps the reasons of a cancelled create transaction to the
 // domain's errors. retry says another transaction got in the way and the
 // whole write should be tried again.
-func (s *Store) cancelled(ctx context.Context, n upgrade.NewUpgrade, reasons []types.CancellationReason) (u upgrade.Upgrade, replayed bool, err error, retry bool) {
+func (s *Store) cancelled(ctx context.Context, n upgrade.Creation, reasons []types.CancellationReason) (u upgrade.Upgrade, replayed bool, err error, retry bool) {
 	failed := func(i int) (map[string]types.AttributeValue, bool) {
 		if i >= len(reasons) || aws.ToString(reasons[i].Code) != "ConditionalCheckFailed" {
 			return nil, false
@@ -385,7 +385,7 @@ func (s *Store) cancelled(ctx context.Context, n upgrade.NewUpgrade, reasons []t
 
 // replay reads the idempotency record once: the same request gets the
 // stored response, another request an error.
-func (s *Store) replay(ctx context.Context, n upgrade.NewUpgrade) (upgrade.Upgrade, bool, error) {
+func (s *Store) replay(ctx context.Context, n upgrade.Creation) (upgrade.Upgrade, bool, error) {
 	var r idempotencyRecord
 	pk := idempotencyPK(n.Upgrade.OperatorID, n.IdempotencyKey)
 	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, skMain), ConsistentRead: aws.Bool(true)})

@@ -59,7 +59,7 @@ func seed(t *testing.T, st *store.Store, n int, at time.Time, edit func(*upgrade
 		Service: upgrade.Service{ID: inv.ServiceID, CustomerID: cust.ID, FullName: "Calling", ShortName: fmt.Sprintf("sn%d", n),
 			License: upgrade.Pro, LicensedUsers: 1, Status: upgrade.ServicePendingAuthentication, CreatedAt: at},
 		Invitation: inv, CreatedAt: at}
-	if _, _, err := st.CreateUpgrade(ctx, upgrade.NewUpgrade{Upgrade: u}); err != nil {
+	if _, _, err := st.CreateUpgrade(ctx, upgrade.Creation{Upgrade: u}); err != nil {
 		t.Fatal(err)
 	}
 	after := inv

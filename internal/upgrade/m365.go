@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ocpro/upgrade/internal/fault"
@@ -425,4 +426,11 @@ func (m *M365) KeepAlive(ctx context.Context) (KeepAliveReport, error) {
 	}
 	m.log.InfoContext(ctx, "keep-alive run", "checked", r.Checked, "working", r.Working, "stopped", r.Stopped, "degraded", r.Degraded)
 	return r, errors.Join(errs...)
+}
+
+// sortedUnique returns the distinct values of s in order.
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -86,7 +86,7 @@ func TestStartUpgrade(t *testing.T) {
 	pub := &pubRecorder{}
 	c := &clock{t0}
 	p := newPortal(t, pub, &seqIDs{}, c)
-	cust, err := p.CreateCustomer(ctx, "op", upgrade.NewCustomer{Name: " Contoso ", Kind: "LEAD"})
+	cust, err := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: " Contoso ", Kind: "LEAD"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestStartUpgradeSurvivesPublishFailure(t *testing.T) {
 	ctx := context.Background()
 	pub := &pubRecorder{err: errors.New("eventbridge down")}
 	p := newPortal(t, pub, &seqIDs{}, &clock{t0})
-	cust, _ := p.CreateCustomer(ctx, "op", upgrade.NewCustomer{Name: "Contoso", Kind: "CUSTOMER"})
+	cust, _ := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
 	u, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("svc1"))
 	if err != nil {
 		t.Fatalf("StartUpgrade failed with the bus down: %v", err)
@@ -145,7 +145,7 @@ func TestStartUpgradeRetriesTokenIDCollision(t *testing.T) {
 	ctx := context.Background()
 	ids := &seqIDs{}
 	p := newPortal(t, &pubRecorder{}, ids, &clock{t0})
-	cust, _ := p.CreateCustomer(ctx, "op", upgrade.NewCustomer{Name: "Contoso", Kind: "CUSTOMER"})
+	cust, _ := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
 	ids.collisions = 1
 	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("svc1")); err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestStartUpgradeErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	p := newPortal(t, &pubRecorder{}, &seqIDs{}, &clock{t0})
-	cust, _ := p.CreateCustomer(ctx, "op", upgrade.NewCustomer{Name: "Contoso", Kind: "CUSTOMER"})
+	cust, _ := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
 	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("taken")); err != nil {
 		t.Fatal(err)
 	}

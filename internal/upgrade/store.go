@@ -17,10 +17,10 @@ type Store interface {
 	// ListCustomers lists an operator's customers, newest first.
 	ListCustomers(ctx context.Context, operatorID string, p Page) (List[Customer], error)
 	// CreateUpgrade stores the upgrade, its service and invitation, claims the
-	// short name and reserves the users in one atomic step; see NewUpgrade
+	// short name and reserves the users in one atomic step; see Creation
 	// for what it checks. When the idempotency key was used before with the
 	// same request hash it returns the stored upgrade and replayed=true.
-	CreateUpgrade(ctx context.Context, n NewUpgrade) (u Upgrade, replayed bool, err error)
+	CreateUpgrade(ctx context.Context, c Creation) (u Upgrade, replayed bool, err error)
 	// GetUpgrade returns the upgrade as it was stored.
 	GetUpgrade(ctx context.Context, operatorID, id string) (Upgrade, error)
 	// ListUpgrades lists an operator's upgrades, newest first.
@@ -32,8 +32,9 @@ type Store interface {
 	ListInvitations(ctx context.Context, operatorID string, f InvitationFilter, p Page) (List[Invitation], error)
 }
 
-// NewUpgrade is what CreateUpgrade writes. The write fails, leaving nothing
-// behind, with:
+// Creation is what CreateUpgrade writes in one atomic step: a new upgrade
+// with its service and invitation, and the Idempotency-Key it was asked
+// with. The write fails, leaving nothing behind, with:
 //   - ErrNotFound when the customer does not exist for the operator;
 //   - a *LicenseError when the customer's licence is not lower than the
 //     service's;
@@ -43,7 +44,7 @@ type Store interface {
 //     compared case-insensitively;
 //   - ErrTokenIDTaken when the operator has an invitation of that token id;
 //   - ErrIdempotencyKeyReused when the key was used with another request.
-type NewUpgrade struct {
+type Creation struct {
 	Upgrade Upgrade
 	// IdempotencyKey is empty when the caller sent none.
 	IdempotencyKey string

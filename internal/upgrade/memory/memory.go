@@ -29,7 +29,7 @@ type Store struct {
 	shortNames  map[string]bool // operator + "/" + lower-case name
 	tokenIDs    map[string]bool // operator + "/" + token id
 	idempotency map[string]idem // operator + "/" + key
-	// sips and connections are the finished upgrades' records (finish.go).
+	// sips and connections are the finished upgrades' records (services.go, m365.go).
 	sips        map[string][]upgrade.SIPConnection // by service id
 	connections map[string]connection              // operator + "/" + customer id
 }
@@ -80,7 +80,7 @@ func (s *Store) ListCustomers(_ context.Context, operatorID string, p upgrade.Pa
 
 // CreateUpgrade implements upgrade.Store: every check happens under one lock,
 // so it is as atomic as the DynamoDB transaction.
-func (s *Store) CreateUpgrade(_ context.Context, n upgrade.NewUpgrade) (upgrade.Upgrade, bool, error) {
+func (s *Store) CreateUpgrade(_ context.Context, n upgrade.Creation) (upgrade.Upgrade, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := n.Upgrade

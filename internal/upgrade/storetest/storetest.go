@@ -64,7 +64,7 @@ func customer(op string, created time.Time) upgrade.Customer {
 		Domain: "contoso.com", License: upgrade.Essentials, CreatedAt: created}
 }
 
-func newUpgrade(c upgrade.Customer, shortName string, users int, license upgrade.License) upgrade.NewUpgrade {
+func newUpgrade(c upgrade.Customer, shortName string, users int, license upgrade.License) upgrade.Creation {
 	now := base
 	u := upgrade.Upgrade{ID: id("u"), OperatorID: c.OperatorID, CustomerID: c.ID, Status: upgrade.UpgradePendingAuthentication, CreatedAt: now}
 	u.Service = upgrade.Service{ID: id("s"), CustomerID: c.ID, FullName: "Contoso Calling", ShortName: shortName,
@@ -73,7 +73,7 @@ func newUpgrade(c upgrade.Customer, shortName string, users int, license upgrade
 		TokenID: strings.ToUpper(id("T")), Status: upgrade.InvitationPending, AdminEmail: "admin@contoso.com", SendInvitation: true,
 		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour),
 		CustomerName: c.Name, ServiceName: u.Service.FullName, License: license}
-	return upgrade.NewUpgrade{Upgrade: u}
+	return upgrade.Creation{Upgrade: u}
 }
 
 func mustCustomer(t *testing.T, s upgrade.Store, c upgrade.Customer) upgrade.Customer {
@@ -84,7 +84,7 @@ func mustCustomer(t *testing.T, s upgrade.Store, c upgrade.Customer) upgrade.Cus
 	return c
 }
 
-func mustUpgrade(t *testing.T, s upgrade.Store, n upgrade.NewUpgrade) upgrade.Upgrade {
+func mustUpgrade(t *testing.T, s upgrade.Store, n upgrade.Creation) upgrade.Upgrade {
 	t.Helper()
 	u, _, err := s.CreateUpgrade(context.Background(), n)
 	if err != nil {
@@ -261,7 +261,7 @@ func testCreateUpgradeRefusals(t *testing.T, s upgrade.Store) {
 
 	tests := []struct {
 		name  string
-		n     upgrade.NewUpgrade
+		n     upgrade.Creation
 		check func(error) bool
 	}{
 		{"short name taken, other case (seed step 3)", newUpgrade(c, "tAKEN", 1, upgrade.Pro), func(e error) bool { return errors.Is(e, upgrade.ErrShortNameTaken) }},

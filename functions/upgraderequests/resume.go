@@ -15,10 +15,10 @@ import (
 	"github.com/ocpro/upgrade/internal/validate"
 )
 
-// finishParts wires resume, cancel and the service routes (issue 5).
+// resumeParts wires resume, cancel and the service routes.
 // Resume validates the tenant in-process with the validation library, so
 // this function holds the Entra credential and the token key too.
-func finishParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub *bus.Publisher, log *slog.Logger) (api.Option, error) {
+func resumeParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub *bus.Publisher, log *slog.Logger) (api.Option, error) {
 	env, err := validate.ReadEnv(getenv)
 	if err != nil {
 		return nil, err

@@ -21,17 +21,15 @@ import (
 //
 //	item          PK                      SK           notes
 //	wizard        INVITATION#<id>         WIZARD       attempt counters and the device code attempt (code sealed)
-//	credential    INVITATION#<id>         CREDENTIAL   the delegated refresh token, sealed with {tenantId, invitationId}
 //	state         STATE#<sha256(state)>   A            one-time OAuth state: hashes only, ttl at expiry
 //
-// The wizard and credential items share the invitation's partition, so the
-// invitation itself stays one GetItem away from a link.
+// The wizard item shares the invitation's partition, as the kept credential
+// does (credential.go), so the invitation itself stays one GetItem away
+// from a link.
 const (
-	skWizard     = "WIZARD"
-	skCredential = "CREDENTIAL"
-	typeWizard   = "WIZARD"
-	typeCred     = "CREDENTIAL"
-	typeState    = "STATE"
+	skWizard   = "WIZARD"
+	typeWizard = "WIZARD"
+	typeState  = "STATE"
 )
 
 func statePK(hash string) string { return "STATE#" + hash }
@@ -80,14 +78,6 @@ type wizardRecord struct {
 	DeviceStarts int
 	Redirects    int
 	Device       *deviceRecord `dynamodbav:",omitempty"`
-}
-
-type credentialRecord struct {
-	PK, SK        string
-	Type          string
-	TenantID      string
-	SealedRefresh []byte
-	At            time.Time
 }
 
 type stateRecord struct {
@@ -303,36 +293,6 @@ func (w *Wizard) SettleDevice(ctx context.Context, invitationID string, interval
 		return fmt.Errorf("settle device attempt: %w", err)
 	}
 	return nil
-}
-
-// SaveCredential implements wizard.Store.
-func (w *Wizard) SaveCredential(ctx context.Context, invitationID string, c wizard.Credential) error {
-	item, err := attributevalue.MarshalMap(credentialRecord{PK: invitationPK(invitationID), SK: skCredential, Type: typeCred,
-		TenantID: c.TenantID, SealedRefresh: c.SealedRefresh, At: c.At.UTC()})
-	if err != nil {
-		return fmt.Errorf("encode credential: %w", err)
-	}
-	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: item}); err != nil {
-		return fmt.Errorf("put credential: %w", err)
-	}
-	return nil
-}
-
-// GetCredential returns the kept credential of an invitation, for the
-// token validation function; upgrade.ErrNotFound when there is none.
-func (w *Wizard) GetCredential(ctx context.Context, invitationID string) (wizard.Credential, error) {
-	out, err := w.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skCredential)})
-	if err != nil {
-		return wizard.Credential{}, fmt.Errorf("get credential: %w", err)
-	}
-	if out.Item == nil {
-		return wizard.Credential{}, upgrade.ErrNotFound
-	}
-	var r credentialRecord
-	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
-		return wizard.Credential{}, fmt.Errorf("decode credential: %w", err)
-	}
-	return wizard.Credential{TenantID: r.TenantID, SealedRefresh: r.SealedRefresh, At: r.At}, nil
 }
 
 // PutState implements wizard.Store. The item expires by TTL as well, but

@@ -46,7 +46,7 @@ func wizardStore(t *testing.T) (*store.Wizard, *dynamodb.Client, string) {
 			LicensedUsers: 10, Status: upgrade.ServicePendingAuthentication, CreatedAt: now},
 		Invitation: upgrade.Invitation{ID: "inv", OperatorID: "op", CustomerID: c.ID, UpgradeID: "up", ServiceID: "svc",
 			TokenID: "TOKINV", Status: upgrade.InvitationPending, Generation: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}}
-	if _, _, err := w.CreateUpgrade(ctx, upgrade.NewUpgrade{Upgrade: u}); err != nil {
+	if _, _, err := w.CreateUpgrade(ctx, upgrade.Creation{Upgrade: u}); err != nil {
 		t.Fatal(err)
 	}
 	return w, db, table

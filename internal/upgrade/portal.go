@@ -102,15 +102,15 @@ func NewPortal(d Deps) (*Portal, error) {
 	return &Portal{store: d.Store, pub: d.Publisher, links: d.Links, clock: d.Clock, ids: d.IDs, log: d.Logger, ttl: d.InvitationTTL}, nil
 }
 
-// NewCustomer is the input of CreateCustomer.
-type NewCustomer struct {
+// CustomerInput is the input of CreateCustomer.
+type CustomerInput struct {
 	Name   string
 	Kind   string
 	Domain string
 }
 
 // CreateCustomer records a lead or customer on OC Essentials.
-func (s *Portal) CreateCustomer(ctx context.Context, operatorID string, in NewCustomer) (Customer, error) {
+func (s *Portal) CreateCustomer(ctx context.Context, operatorID string, in CustomerInput) (Customer, error) {
 	name, errs := NormalizeFreeText(FieldName, in.Name, CustomerNameMax)
 	kind, e := ValidateCustomerKind(in.Kind)
 	errs = append(errs, e...)
@@ -216,7 +216,7 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 		// Invitation Created event be lost.
 		u.Invitation.MailWanted, u.Invitation.MailRequestedAt = MailWelcome, now
 	}
-	n := NewUpgrade{Upgrade: u, IdempotencyKey: in.IdempotencyKey, IdempotencyExpiresAt: now.Add(IdempotencyTTL)}
+	n := Creation{Upgrade: u, IdempotencyKey: in.IdempotencyKey, IdempotencyExpiresAt: now.Add(IdempotencyTTL)}
 	if in.IdempotencyKey != "" {
 		n.RequestHash = requestHash(customerID, fullName, in, license)
 	}

@@ -35,7 +35,7 @@ func waiting(t *testing.T, db *dynamodb.Client, st *store.Store, n int) []upgrad
 				LicensedUsers: 100, Status: upgrade.ServicePendingAuthentication, CreatedAt: now},
 			Invitation: upgrade.Invitation{ID: "inv" + id, OperatorID: "op", CustomerID: c.ID, UpgradeID: id, ServiceID: "svc" + id,
 				TokenID: "TOK" + id, Status: upgrade.InvitationPending, Generation: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}}
-		if _, _, err := st.CreateUpgrade(ctx, upgrade.NewUpgrade{Upgrade: u}); err != nil {
+		if _, _, err := st.CreateUpgrade(ctx, upgrade.Creation{Upgrade: u}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tableOf(t, st)),
@@ -142,7 +142,7 @@ func TestCancelFreesShortNameAndUsers(t *testing.T) {
 	again := ups[0]
 	again.ID, again.Service.ID, again.Invitation.ID, again.Invitation.TokenID = "again", "svcagain", "invagain", "TOKAGAIN"
 	again.Invitation.UpgradeID, again.Invitation.ServiceID = "again", "svcagain"
-	if _, _, err := st.CreateUpgrade(ctx, upgrade.NewUpgrade{Upgrade: again}); err != nil {
+	if _, _, err := st.CreateUpgrade(ctx, upgrade.Creation{Upgrade: again}); err != nil {
 		t.Fatalf("short name of a cancelled upgrade not freed: %v", err)
 	}
 	// 200 users are reserved (ups[1] and again); completing ups[1] with 401
