@@ -92,11 +92,17 @@ func (s *Store) Credential(ctx context.Context, invitationID string) ([]byte, er
 // ReplaceCredential implements validate.Credentials with a write
 // conditioned on the blob still being prev.
 func (s *Store) ReplaceCredential(ctx context.Context, invitationID string, prev, next []byte) error {
-	err := s.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{TableName: aws.String(s.table),
-		Key: key(invitationPK(invitationID), skCredential), ConditionExpression: aws.String("SealedRefresh = :prev"),
-		UpdateExpression: aws.String("SET SealedRefresh = :next, RotatedAt = :at"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":prev": &types.AttributeValueMemberB{Value: prev},
-			":next": &types.AttributeValueMemberB{Value: next}, ":at": attrS(time.Now().UTC().Format(time.RFC3339))}}}})
+	e := newExpr()
+	e.is("SealedRefresh", &types.AttributeValueMemberB{Value: prev}, false)
+	e.put("SealedRefresh", &types.AttributeValueMemberB{Value: next}, false)
+	e.put("RotatedAt", time.Now().UTC().Format(time.RFC3339), false)
+	tx := txn{table: s.table}
+	tx.update(e, invitationPK(invitationID), skCredential)
+	in, err := tx.input()
+	if err != nil {
+		return fmt.Errorf("replace credential: %w", err)
+	}
+	err = s.transact(ctx, in.TransactItems)
 	if _, ok := conditionFailed(err, 0); ok {
 		return upgrade.ErrStateChanged
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -128,17 +127,16 @@ func (s *Store) DuePartitions(ctx context.Context, now time.Time) ([]string, err
 // before now, after the entry with sort key after ("" for the start).
 // more reports whether the partition may hold further due entries.
 func (s *Store) QueryDue(ctx context.Context, partition string, now time.Time, after string, limit int) (refs []upgrade.DueRef, more bool, err error) {
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(dueIndex),
-		KeyConditionExpression: aws.String("DuePK = :pk AND DueSK < :bound"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: partition},
-			// '$' sorts right after the '#' that ends the time, so every
-			// entry due at or before now is below the bound.
-			":bound": &types.AttributeValueMemberS{Value: now.UTC().Format(sortTimeLayout) + "$"},
-		},
-		Limit: aws.Int32(int32(limit)),
+	e := newExpr()
+	e.compare("DuePK", "=", partition)
+	// '$' sorts right after the '#' that ends the time, so every entry due
+	// at or before now is below the bound.
+	e.compare("DueSK", "<", now.UTC().Format(sortTimeLayout)+"$")
+	in, err := e.query(s.table, dueIndex)
+	if err != nil {
+		return nil, false, fmt.Errorf("query due %s: %w", partition, err)
 	}
+	in.Limit = aws.Int32(int32(limit))
 	if after != "" {
 		_, id, ok := strings.Cut(after, "#")
 		if !ok {
@@ -171,17 +169,16 @@ func (s *Store) QueryDue(ctx context.Context, partition string, now time.Time, a
 // sweep may start at yesterday. The watermark only moves forward.
 func (s *Store) MarkSwept(ctx context.Context, now time.Time) error {
 	from := now.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour).Format(dueDayLayout)
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(watermarkPK, skMain),
-		UpdateExpression:         aws.String("SET #from = :from, #type = :type"),
-		ConditionExpression:      aws.String("attribute_not_exists(#from) OR #from < :from"),
-		ExpressionAttributeNames: map[string]string{"#from": "From", "#type": "Type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":from": &types.AttributeValueMemberS{Value: from}, ":type": &types.AttributeValueMemberS{Value: typeSweep},
-		},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	e := newExpr()
+	e.cond = append(e.cond, "(attribute_not_exists("+e.name("From")+") OR "+e.name("From")+" < "+e.value(from)+")")
+	e.put("From", from, false)
+	e.put("Type", typeSweep, false)
+	in, err := e.updateItem(s.table, watermarkPK, skMain)
+	if err != nil {
+		return fmt.Errorf("move sweep watermark: %w", err)
+	}
+	_, err = s.db.UpdateItem(ctx, in)
+	if isConditionFailed(err) {
 		return nil // another sweep moved it as far or further
 	}
 	if err != nil {

@@ -12,7 +12,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
@@ -183,19 +181,24 @@ func (s *Store) GetM365(ctx context.Context, operatorID, customerID string) (upg
 // leaves validation, access, account and keep-alive keys as they are.
 func (s *Store) PutM365(ctx context.Context, c upgrade.M365Connection) error {
 	r := toM365Record(c)
-	perms, err := attributevalue.Marshal(r.GrantedPermissions)
-	if err != nil {
-		return fmt.Errorf("encode permissions: %w", err)
+	e := newExpr()
+	e.put("Type", typeM365, false)
+	e.put("OperatorID", r.OperatorID, false)
+	e.put("CustomerID", r.CustomerID, false)
+	e.put("TenantID", r.TenantID, false)
+	e.put("GrantedPermissions", r.GrantedPermissions, false)
+	e.put("ConsentedAt", r.ConsentedAt, false)
+	e.put("ConsentedBy", r.ConsentedBy, false)
+	e.put("ConsentedByObjectID", r.ConsentedByObjectID, false)
+	e.put("InvitationID", r.InvitationID, false)
+	access := e.name("Access")
+	e.set = append(e.set, access+" = if_not_exists("+access+", "+e.value(string(upgrade.AccessUnknown))+")")
+	tx := txn{table: s.table}
+	tx.update(e, r.PK, r.SK)
+	in, err := tx.input()
+	if err == nil {
+		_, err = s.db.TransactWriteItems(ctx, in)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Update: &types.Update{
-		TableName: aws.String(s.table), Key: key(r.PK, r.SK),
-		UpdateExpression: aws.String("SET #t = :type, OperatorID = :op, CustomerID = :cust, TenantID = :tid, GrantedPermissions = :perms, " +
-			"ConsentedAt = :at, ConsentedBy = :by, ConsentedByObjectID = :oid, InvitationID = :inv, #a = if_not_exists(#a, :unknown)"),
-		ExpressionAttributeNames: map[string]string{"#t": "Type", "#a": "Access"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":type": attrS(typeM365), ":op": attrS(r.OperatorID), ":cust": attrS(r.CustomerID),
-			":tid": attrS(r.TenantID), ":perms": perms, ":at": attrS(r.ConsentedAt.Format(time.RFC3339Nano)), ":by": attrS(r.ConsentedBy),
-			":oid": attrS(r.ConsentedByObjectID), ":inv": attrS(r.InvitationID), ":unknown": attrS(string(upgrade.AccessUnknown))},
-	}}}})
 	if err != nil {
 		return fmt.Errorf("put M365 of %s: %w", c.CustomerID, err)
 	}
@@ -224,11 +227,13 @@ func (s *Store) SaveValidation(ctx context.Context, operatorID, customerID strin
 	if err != nil {
 		return fmt.Errorf("encode M365 of %s: %w", customerID, err)
 	}
-	cond := "attribute_exists(PK) AND (attribute_not_exists(LastEventID) OR LastEventID = :prev)"
+	e := newExpr()
+	e.exists()
+	last := e.name("LastEventID")
+	e.cond = append(e.cond, "(attribute_not_exists("+last+") OR "+last+" = "+e.value(prevEvent)+")")
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item,
-		ConditionExpression: aws.String(cond), ExpressionAttributeValues: map[string]types.AttributeValue{":prev": attrS(prevEvent)}})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+		ConditionExpression: e.condition(), ExpressionAttributeNames: e.attributeNames(), ExpressionAttributeValues: e.attributeValues()})
+	if isConditionFailed(err) {
 		// Another save won meanwhile; with an event id it was this event's
 		// other delivery.
 		if eventID != "" {
@@ -248,11 +253,15 @@ func (s *Store) DueKeepAlive(ctx context.Context, now time.Time, limit int) ([]u
 	var keys []upgrade.M365Key
 	upTo := now.UTC().Format(time.RFC3339) + "#~"
 	for shard := 0; shard < keepAliveShard && len(keys) < limit; shard++ {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table), IndexName: aws.String("GSI2"),
-			KeyConditionExpression: aws.String("GSI2PK = :pk AND GSI2SK <= :upTo"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": attrS(fmt.Sprintf("%s%02d", keepAlivePK, shard)),
-				":upTo": attrS(upTo)},
-			Limit: aws.Int32(int32(limit - len(keys)))})
+		e := newExpr()
+		e.compare("GSI2PK", "=", fmt.Sprintf("%s%02d", keepAlivePK, shard))
+		e.compare("GSI2SK", "<=", upTo)
+		q, err := e.query(s.table, "GSI2")
+		if err != nil {
+			return nil, fmt.Errorf("query keep-alive shard %d: %w", shard, err)
+		}
+		q.Limit = aws.Int32(int32(limit - len(keys)))
+		out, err := s.db.Query(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("query keep-alive shard %d: %w", shard, err)
 		}

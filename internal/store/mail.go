@@ -2,16 +2,13 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -41,84 +38,8 @@ func claimValue(generation int, kind upgrade.MailKind) string {
 	return strconv.Itoa(generation) + "#" + string(kind)
 }
 
-// update builds one UpdateItem expression with placeholders for every
-// name and value.
-type update struct {
-	set, remove, cond []string
-	names             map[string]string
-	values            map[string]types.AttributeValue
-	err               error
-}
-
-func newUpdate() *update {
-	return &update{names: map[string]string{}, values: map[string]types.AttributeValue{}}
-}
-
-func (u *update) name(attr string) string {
-	ph := "#" + attr
-	u.names[ph] = attr
-	return ph
-}
-
-func (u *update) value(v any) string {
-	ph := ":v" + strconv.Itoa(len(u.values))
-	av, err := attributevalue.Marshal(v)
-	if err != nil && u.err == nil {
-		u.err = fmt.Errorf("encode %T: %w", v, err)
-	}
-	u.values[ph] = av
-	return ph
-}
-
-// put sets attr to v, or removes it when v is its zero value, so that the
-// item looks as if written from a record with omitempty.
-func (u *update) put(attr string, v any, zero bool) {
-	if zero {
-		u.remove = append(u.remove, u.name(attr))
-		return
-	}
-	u.set = append(u.set, u.name(attr)+" = "+u.value(v))
-}
-
-// is adds the condition that attr equals v, or is absent when v is zero.
-func (u *update) is(attr string, v any, zero bool) {
-	if zero {
-		u.cond = append(u.cond, "attribute_not_exists("+u.name(attr)+")")
-		return
-	}
-	u.cond = append(u.cond, u.name(attr)+" = "+u.value(v))
-}
-
-func (u *update) expression() (upd, cond *string) {
-	var parts []string
-	if len(u.set) > 0 {
-		parts = append(parts, "SET "+strings.Join(u.set, ", "))
-	}
-	if len(u.remove) > 0 {
-		parts = append(parts, "REMOVE "+strings.Join(u.remove, ", "))
-	}
-	upd = aws.String(strings.Join(parts, " "))
-	if len(u.cond) > 0 {
-		cond = aws.String(strings.Join(u.cond, " AND "))
-	}
-	return upd, cond
-}
-
-func (u *update) input(table, pk string) (*dynamodb.UpdateItemInput, error) {
-	if u.err != nil {
-		return nil, u.err
-	}
-	upd, cond := u.expression()
-	in := &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: key(pk, skMain),
-		UpdateExpression: upd, ConditionExpression: cond, ExpressionAttributeNames: u.names}
-	if len(u.values) > 0 {
-		in.ExpressionAttributeValues = u.values
-	}
-	return in, nil
-}
-
 // mailFields writes the mail state of inv and its place in the due index.
-func (u *update) mailFields(inv upgrade.Invitation, due time.Time) {
+func (u *expr) mailFields(inv upgrade.Invitation, due time.Time) {
 	u.put("MailWanted", string(inv.MailWanted), inv.MailWanted == "")
 	u.put("MailRequestedAt", unixMilli(inv.MailRequestedAt), inv.MailRequestedAt.IsZero())
 	u.put("LastMailKind", string(inv.LastMailKind), inv.LastMailKind == "")
@@ -137,7 +58,7 @@ func (u *update) mailFields(inv upgrade.Invitation, due time.Time) {
 // UpdateItem on the invitation. A status change rewrites GSI2PK in the
 // same write; a new generation drops any mail claim of the old one.
 func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, due time.Time) error {
-	u := newUpdate()
+	u := newExpr()
 	u.cond = append(u.cond, "attribute_exists(PK)")
 	u.is("Status", string(before.Status), false)
 	u.is("Generation", before.Generation, false)
@@ -158,7 +79,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invi
 		u.put("MessageID", "", true)
 		u.put("DeliveryAt", 0, true)
 	}
-	in, err := u.input(s.table, invitationPK(before.ID))
+	in, err := u.updateItem(s.table, invitationPK(before.ID), skMain)
 	if err != nil {
 		return fmt.Errorf("update invitation %s: %w", before.ID, err)
 	}
@@ -169,8 +90,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invi
 // upgrade.ErrChanged.
 func (s *Store) conditional(ctx context.Context, in *dynamodb.UpdateItemInput, what string) error {
 	_, err := s.db.UpdateItem(ctx, in)
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if isConditionFailed(err) {
 		return upgrade.ErrChanged
 	}
 	if err != nil {
@@ -184,14 +104,14 @@ func (s *Store) conditional(ctx context.Context, in *dynamodb.UpdateItemInput, w
 // PENDING at that generation, the mail is no longer wanted (sent, settled,
 // superseded) or another attempt holds an unexpired claim.
 func (s *Store) ClaimMail(ctx context.Context, invitationID string, generation int, kind upgrade.MailKind, now, until time.Time) error {
-	u := newUpdate()
+	u := newExpr()
 	u.is("Status", string(upgrade.InvitationPending), false)
 	u.is("Generation", generation, false)
 	u.is("MailWanted", string(kind), false)
 	u.cond = append(u.cond, "(attribute_not_exists(#MailClaimUntil) OR #MailClaimUntil < "+u.value(now.UnixMilli())+")")
 	u.put("MailClaim", claimValue(generation, kind), false)
 	u.put("MailClaimUntil", until.UnixMilli(), false)
-	in, err := u.input(s.table, invitationPK(invitationID))
+	in, err := u.updateItem(s.table, invitationPK(invitationID), skMain)
 	if err != nil {
 		return fmt.Errorf("claim mail: %w", err)
 	}
@@ -201,11 +121,11 @@ func (s *Store) ClaimMail(ctx context.Context, invitationID string, generation i
 // ReleaseMail gives up a claim without settling the mail, so that a retry
 // may claim it at once (SES throttled or paused: nothing was sent).
 func (s *Store) ReleaseMail(ctx context.Context, invitationID string, generation int, kind upgrade.MailKind) error {
-	u := newUpdate()
+	u := newExpr()
 	u.is("MailClaim", claimValue(generation, kind), false)
 	u.put("MailClaim", "", true)
 	u.put("MailClaimUntil", 0, true)
-	in, err := u.input(s.table, invitationPK(invitationID))
+	in, err := u.updateItem(s.table, invitationPK(invitationID), skMain)
 	if err != nil {
 		return fmt.Errorf("release mail: %w", err)
 	}
@@ -228,34 +148,31 @@ type messageRecord struct {
 // upgrade.ErrChanged when the claim was lost (the link was regenerated or
 // revoked meanwhile).
 func (s *Store) SettleMail(ctx context.Context, after upgrade.Invitation, due time.Time, messageID string) error {
-	u := newUpdate()
+	u := newExpr()
 	u.is("MailClaim", claimValue(after.Generation, after.LastMailKind), false)
 	u.mailFields(after, due)
 	u.put("MailClaim", "", true)
 	u.put("MailClaimUntil", 0, true)
 	u.put("DeliveryAt", 0, true)
 	u.put("MessageID", messageID, messageID == "")
-	in, err := u.input(s.table, invitationPK(after.ID))
+	if messageID == "" {
+		in, err := u.updateItem(s.table, invitationPK(after.ID), skMain)
+		if err != nil {
+			return fmt.Errorf("settle mail: %w", err)
+		}
+		return s.conditional(ctx, in, "settle mail of invitation "+after.ID)
+	}
+	tx := txn{table: s.table}
+	tx.update(u, invitationPK(after.ID), skMain)
+	tx.put(messageRecord{PK: messagePK(messageID), SK: skMain, Type: typeMessage,
+		Ref: after.ID, Generation: after.Generation, Mail: string(after.LastMailKind),
+		TTL: after.LastMailAt.Add(messageRefTTL).Unix()}, nil)
+	in, err := tx.input()
 	if err != nil {
 		return fmt.Errorf("settle mail: %w", err)
 	}
-	if messageID == "" {
-		return s.conditional(ctx, in, "settle mail of invitation "+after.ID)
-	}
-	ref, err := attributevalue.MarshalMap(messageRecord{PK: messagePK(messageID), SK: skMain, Type: typeMessage,
-		Ref: after.ID, Generation: after.Generation, Mail: string(after.LastMailKind),
-		TTL: after.LastMailAt.Add(messageRefTTL).Unix()})
-	if err != nil {
-		return fmt.Errorf("encode message pointer: %w", err)
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
-			ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
-			ExpressionAttributeValues: in.ExpressionAttributeValues}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: ref}},
-	}})
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 && aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+	_, err = s.db.TransactWriteItems(ctx, in)
+	if _, ok := conditionFailed(err, 0); ok {
 		return upgrade.ErrChanged
 	}
 	if err != nil {
@@ -282,13 +199,13 @@ func (s *Store) MessageInvitation(ctx context.Context, messageID string) (invita
 // already recorded, so that an old or out-of-order event never overwrites
 // a newer status.
 func (s *Store) RecordDelivery(ctx context.Context, invitationID, messageID, status, reason string, at time.Time) error {
-	u := newUpdate()
+	u := newExpr()
 	u.is("MessageID", messageID, false)
 	u.cond = append(u.cond, "(attribute_not_exists(#DeliveryAt) OR #DeliveryAt <= "+u.value(at.UnixMilli())+")")
 	u.put("DeliveryStatus", status, false)
 	u.put("DeliveryAt", at.UnixMilli(), false)
 	u.put("LastError", reason, reason == "")
-	in, err := u.input(s.table, invitationPK(invitationID))
+	in, err := u.updateItem(s.table, invitationPK(invitationID), skMain)
 	if err != nil {
 		return fmt.Errorf("record delivery: %w", err)
 	}

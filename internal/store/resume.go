@@ -12,15 +12,11 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -28,87 +24,59 @@ import (
 
 var _ upgrade.FinishStore = (*Store)(nil)
 
-// conditionFailed returns the old item of the transaction's i-th action
-// when its condition failed.
-func conditionFailed(err error, i int) (map[string]types.AttributeValue, bool) {
-	var tc *types.TransactionCanceledException
-	if !errors.As(err, &tc) || i >= len(tc.CancellationReasons) {
-		return nil, false
-	}
-	r := tc.CancellationReasons[i]
-	return r.Item, aws.ToString(r.Code) == "ConditionalCheckFailed"
-}
-
-func conflicted(err error) bool {
-	var tc *types.TransactionCanceledException
-	return errors.As(err, &tc) && slices.ContainsFunc(tc.CancellationReasons, func(r types.CancellationReason) bool {
-		return aws.ToString(r.Code) == "TransactionConflict"
-	})
-}
-
-// transact writes items, retrying when DynamoDB cancelled the transaction
-// only because another one touched the same items.
-func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	var err error
-	for attempt := 0; attempt < transactAttempts; attempt++ {
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil || !conflicted(err) {
-			return err
-		}
-	}
-	return err
-}
-
 // CompleteUpgrade implements upgrade.FinishStore.
 func (s *Store) CompleteUpgrade(ctx context.Context, c upgrade.Completion) error {
 	op, svc := c.OperatorID, c.Service
 	delta := svc.LicensedUsers - c.PreviousUsers
-	sip, err := attributevalue.MarshalMap(sipRecord{PK: servicePK(op, svc.ID), SK: sipPrefix + c.SIP.ID, Type: typeSIP,
+	at := c.At.UTC()
+	tx := txn{table: s.table}
+
+	up := newExpr()
+	oneOf(up, "Status", []upgrade.UpgradeStatus{upgrade.UpgradePendingAuthentication, upgrade.UpgradeReadyToResume})
+	up.put("Status", string(upgrade.UpgradeCompleted), false)
+	up.put("Service.License", string(svc.License), false)
+	up.put("Service.LicensedUsers", svc.LicensedUsers, false)
+	up.put("Service.Status", string(upgrade.ServiceActive), false)
+	up.put("CompletedAt", at, false)
+	tx.update(up, upgradePK(op, c.UpgradeID), skMain)
+
+	inv := newExpr()
+	oneOf(inv, "Status", []upgrade.InvitationStatus{upgrade.InvitationAuthenticationComplete})
+	tx.check(inv, invitationPK(c.M365.InvitationID), skMain)
+
+	service := newExpr()
+	oneOf(service, "Status", []upgrade.ServiceStatus{upgrade.ServicePendingAuthentication})
+	service.put("Status", string(upgrade.ServiceActive), false)
+	service.put("License", string(svc.License), false)
+	service.put("LicensedUsers", svc.LicensedUsers, false)
+	service.put("Permissions", svc.License.Permissions(), false)
+	service.put("UpgradeID", c.UpgradeID, false)
+	service.put("ActivatedAt", at, false)
+	tx.update(service, servicePK(op, svc.ID), skMain)
+
+	cust := newExpr()
+	cust.exists()
+	cust.compare("LicenseRank", "<", svc.License.Rank())
+	// ReservedUsers <= room because condition expressions cannot add.
+	cust.compare("ReservedUsers", "<=", upgrade.MaxUsersPerCustomer-delta)
+	cust.put("License", string(svc.License), false)
+	cust.put("LicenseRank", svc.License.Rank(), false)
+	cust.increase("LicensedUsers", svc.LicensedUsers)
+	cust.increase("ReservedUsers", delta)
+	tx.update(cust, customerPK(op, svc.CustomerID), skMain).ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+
+	fresh := newExpr()
+	fresh.absent()
+	tx.put(sipRecord{PK: servicePK(op, svc.ID), SK: sipPrefix + c.SIP.ID, Type: typeSIP,
 		ID: c.SIP.ID, ServiceID: svc.ID, CustomerID: c.SIP.CustomerID, Name: c.SIP.Name, FQDN: c.SIP.FQDN, Port: c.SIP.Port,
-		Transport: c.SIP.Transport, Status: c.SIP.Status, CreatedAt: c.SIP.CreatedAt.UTC()})
+		Transport: c.SIP.Transport, Status: c.SIP.Status, CreatedAt: c.SIP.CreatedAt.UTC()}, fresh)
+	tx.put(toM365Record(c.M365).withValidation(c.Validation, c.At.Add(upgrade.KeepAliveInterval)), nil)
+
+	items, err := tx.input()
 	if err != nil {
-		return fmt.Errorf("encode SIP connection: %w", err)
+		return fmt.Errorf("complete upgrade: %w", err)
 	}
-	m365, err := attributevalue.MarshalMap(toM365Record(c.M365).withValidation(c.Validation, c.At.Add(upgrade.KeepAliveInterval)))
-	if err != nil {
-		return fmt.Errorf("encode M365 connection: %w", err)
-	}
-	perms, err := attributevalue.Marshal(svc.License.Permissions())
-	if err != nil {
-		return fmt.Errorf("encode permissions: %w", err)
-	}
-	at := attrS(c.At.UTC().Format(time.RFC3339Nano))
-	all := types.ReturnValuesOnConditionCheckFailureAllOld
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{TableName: aws.String(s.table), Key: key(upgradePK(op, c.UpgradeID), skMain),
-			ConditionExpression:      aws.String("#s IN (:pending, :ready)"),
-			UpdateExpression:         aws.String("SET #s = :done, #svc.License = :lic, #svc.LicensedUsers = :users, #svc.#s = :active, CompletedAt = :at"),
-			ExpressionAttributeNames: map[string]string{"#s": "Status", "#svc": "Service"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pending": attrS(string(upgrade.UpgradePendingAuthentication)),
-				":ready": attrS(string(upgrade.UpgradeReadyToResume)), ":done": attrS(string(upgrade.UpgradeCompleted)),
-				":lic": attrS(string(svc.License)), ":users": attrN(svc.LicensedUsers), ":active": attrS(string(upgrade.ServiceActive)), ":at": at}}},
-		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.table), Key: key(invitationPK(c.M365.InvitationID), skMain),
-			ConditionExpression:       aws.String("#s = :complete"),
-			ExpressionAttributeNames:  map[string]string{"#s": "Status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":complete": attrS(string(upgrade.InvitationAuthenticationComplete))}}},
-		{Update: &types.Update{TableName: aws.String(s.table), Key: key(servicePK(op, svc.ID), skMain),
-			ConditionExpression:      aws.String("#s = :pending"),
-			UpdateExpression:         aws.String("SET #s = :active, License = :lic, LicensedUsers = :users, #p = :perms, UpgradeID = :up, ActivatedAt = :at"),
-			ExpressionAttributeNames: map[string]string{"#s": "Status", "#p": "Permissions"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pending": attrS(string(upgrade.ServicePendingAuthentication)),
-				":active": attrS(string(upgrade.ServiceActive)), ":lic": attrS(string(svc.License)), ":users": attrN(svc.LicensedUsers),
-				":perms": perms, ":up": attrS(c.UpgradeID), ":at": at}}},
-		{Update: &types.Update{TableName: aws.String(s.table), Key: key(customerPK(op, svc.CustomerID), skMain),
-			// ReservedUsers <= :room because condition expressions cannot add.
-			ConditionExpression: aws.String("attribute_exists(PK) AND LicenseRank < :rank AND ReservedUsers <= :room"),
-			UpdateExpression:    aws.String("SET License = :lic, LicenseRank = :rank ADD LicensedUsers :users, ReservedUsers :delta"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":rank": attrN(svc.License.Rank()), ":lic": attrS(string(svc.License)),
-				":room": attrN(upgrade.MaxUsersPerCustomer - delta), ":users": attrN(svc.LicensedUsers), ":delta": attrN(delta)},
-			ReturnValuesOnConditionCheckFailure: all}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: sip, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: m365}},
-	}
-	err = s.transact(ctx, items)
+	err = s.transact(ctx, items.TransactItems)
 	if err == nil {
 		return nil
 	}
@@ -151,7 +119,11 @@ func (s *Store) CancelUpgrade(ctx context.Context, operatorID, upgradeID string,
 		if err != nil {
 			return err
 		}
-		err = s.transact(ctx, s.cancelItems(u, inv, at))
+		items, err := s.cancelItems(u, inv, at)
+		if err != nil {
+			return fmt.Errorf("cancel upgrade: %w", err)
+		}
+		err = s.transact(ctx, items)
 		if err == nil {
 			return nil
 		}
@@ -165,54 +137,65 @@ func (s *Store) CancelUpgrade(ctx context.Context, operatorID, upgradeID string,
 	return fmt.Errorf("cancel upgrade %s: the invitation kept changing", upgradeID)
 }
 
-func (s *Store) cancelItems(u upgrade.Upgrade, inv upgrade.Invitation, at time.Time) []types.TransactWriteItem {
+func (s *Store) cancelItems(u upgrade.Upgrade, inv upgrade.Invitation, at time.Time) ([]types.TransactWriteItem, error) {
 	op, svc := u.OperatorID, u.Service
-	ts := attrS(at.UTC().Format(time.RFC3339Nano))
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{TableName: aws.String(s.table), Key: key(upgradePK(op, u.ID), skMain),
-			ConditionExpression:      aws.String("#s IN (:pending, :ready)"),
-			UpdateExpression:         aws.String("SET #s = :cancelled, #svc.#s = :svcCancelled, CancelledAt = :at"),
-			ExpressionAttributeNames: map[string]string{"#s": "Status", "#svc": "Service"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pending": attrS(string(upgrade.UpgradePendingAuthentication)),
-				":ready": attrS(string(upgrade.UpgradeReadyToResume)), ":cancelled": attrS(string(upgrade.UpgradeCancelled)),
-				":svcCancelled": attrS(string(upgrade.ServiceCancelled)), ":at": ts}}},
-		{Update: &types.Update{TableName: aws.String(s.table), Key: key(servicePK(op, svc.ID), skMain),
-			ConditionExpression:      aws.String("#s = :pending"),
-			UpdateExpression:         aws.String("SET #s = :cancelled, CancelledAt = :at"),
-			ExpressionAttributeNames: map[string]string{"#s": "Status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pending": attrS(string(upgrade.ServicePendingAuthentication)),
-				":cancelled": attrS(string(upgrade.ServiceCancelled)), ":at": ts}}},
-	}
+	at = at.UTC()
+	tx := txn{table: s.table}
+
+	up := newExpr()
+	oneOf(up, "Status", []upgrade.UpgradeStatus{upgrade.UpgradePendingAuthentication, upgrade.UpgradeReadyToResume})
+	up.put("Status", string(upgrade.UpgradeCancelled), false)
+	up.put("Service.Status", string(upgrade.ServiceCancelled), false)
+	up.put("CancelledAt", at, false)
+	tx.update(up, upgradePK(op, u.ID), skMain)
+
+	service := newExpr()
+	oneOf(service, "Status", []upgrade.ServiceStatus{upgrade.ServicePendingAuthentication})
+	service.put("Status", string(upgrade.ServiceCancelled), false)
+	service.put("CancelledAt", at, false)
+	tx.update(service, servicePK(op, svc.ID), skMain)
+
+	invitation := newExpr()
+	invitation.is("Status", string(inv.Status), false)
 	if slices.Contains(revocable, inv.Status) {
-		items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: key(invitationPK(inv.ID), skMain),
-			ConditionExpression:      aws.String("#s = :was"),
-			UpdateExpression:         aws.String("SET #s = :revoked, GSI2PK = :gsi2, RevokedAt = :at REMOVE DuePK, DueSK"),
-			ExpressionAttributeNames: map[string]string{"#s": "Status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":was": attrS(string(inv.Status)),
-				":revoked": attrS(string(upgrade.InvitationRevoked)), ":gsi2": attrS(invitationStatusPK(op, upgrade.InvitationRevoked)), ":at": ts}}})
+		invitation.put("Status", string(upgrade.InvitationRevoked), false)
+		invitation.put("GSI2PK", invitationStatusPK(op, upgrade.InvitationRevoked), false)
+		invitation.put("RevokedAt", at, false)
+		invitation.put("DuePK", "", true)
+		invitation.put("DueSK", "", true)
+		tx.update(invitation, invitationPK(inv.ID), skMain)
 	} else {
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.table),
-			Key: key(invitationPK(inv.ID), skMain), ConditionExpression: aws.String("#s = :was"),
-			ExpressionAttributeNames:  map[string]string{"#s": "Status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":was": attrS(string(inv.Status))}}})
+		tx.check(invitation, invitationPK(inv.ID), skMain)
 	}
-	return append(items,
-		types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: key(shortNamePK(op, svc.ShortName), skMain),
-			ConditionExpression: aws.String("attribute_not_exists(PK) OR #ref = :svc"), ExpressionAttributeNames: map[string]string{"#ref": "Ref"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":svc": attrS(svc.ID)}}},
-		types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: key(customerPK(op, u.CustomerID), skMain),
-			ConditionExpression: aws.String("attribute_exists(PK)"), UpdateExpression: aws.String("ADD ReservedUsers :minus"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attrN(-svc.LicensedUsers)}}},
-	)
+
+	claim := newExpr()
+	claim.cond = append(claim.cond, "(attribute_not_exists(PK) OR "+claim.name("Ref")+" = "+claim.value(svc.ID)+")")
+	tx.delete(claim, shortNamePK(op, svc.ShortName), skMain)
+
+	cust := newExpr()
+	cust.exists()
+	cust.increase("ReservedUsers", -svc.LicensedUsers)
+	tx.update(cust, customerPK(op, u.CustomerID), skMain)
+
+	input, err := tx.input()
+	if err != nil {
+		return nil, err
+	}
+	return input.TransactItems, nil
 }
 
 // MarkReadyToResume implements upgrade.M365Store.
 func (s *Store) MarkReadyToResume(ctx context.Context, operatorID, upgradeID string) error {
-	err := s.transact(ctx, []types.TransactWriteItem{{Update: &types.Update{TableName: aws.String(s.table),
-		Key: key(upgradePK(operatorID, upgradeID), skMain), ConditionExpression: aws.String("#s = :pending"),
-		UpdateExpression: aws.String("SET #s = :ready"), ExpressionAttributeNames: map[string]string{"#s": "Status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pending": attrS(string(upgrade.UpgradePendingAuthentication)),
-			":ready": attrS(string(upgrade.UpgradeReadyToResume))}}}})
+	e := newExpr()
+	oneOf(e, "Status", []upgrade.UpgradeStatus{upgrade.UpgradePendingAuthentication})
+	e.put("Status", string(upgrade.UpgradeReadyToResume), false)
+	tx := txn{table: s.table}
+	tx.update(e, upgradePK(operatorID, upgradeID), skMain)
+	input, err := tx.input()
+	if err != nil {
+		return fmt.Errorf("mark upgrade %s ready: %w", upgradeID, err)
+	}
+	err = s.transact(ctx, input.TransactItems)
 	if _, ok := conditionFailed(err, 0); ok {
 		return nil
 	}
@@ -221,5 +204,3 @@ func (s *Store) MarkReadyToResume(ctx context.Context, operatorID, upgradeID str
 	}
 	return nil
 }
-func attrS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func attrN(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }

@@ -48,9 +48,13 @@ type finishedService struct {
 // GetService implements upgrade.FinishStore with one Query of the
 // service's item collection (the service and its SIP connections).
 func (s *Store) GetService(ctx context.Context, operatorID, id string) (upgrade.ServiceDetails, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table),
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": attrS(servicePK(operatorID, id))}})
+	e := newExpr()
+	e.compare("PK", "=", servicePK(operatorID, id))
+	q, err := e.query(s.table, "")
+	if err != nil {
+		return upgrade.ServiceDetails{}, fmt.Errorf("query service %s: %w", id, err)
+	}
+	out, err := s.db.Query(ctx, q)
 	if err != nil {
 		return upgrade.ServiceDetails{}, fmt.Errorf("query service %s: %w", id, err)
 	}
@@ -88,10 +92,15 @@ func (s *Store) ListCustomerServices(ctx context.Context, operatorID, customerID
 	var invIDs []string
 	var start map[string]types.AttributeValue
 	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table),
-			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :inv)"), ScanIndexForward: aws.Bool(false),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": attrS(customerPK(operatorID, customerID)), ":inv": attrS("INVITATION#")},
-			ExclusiveStartKey:         start})
+		e := newExpr()
+		e.compare("PK", "=", customerPK(operatorID, customerID))
+		e.beginsWith("SK", "INVITATION#")
+		q, err := e.query(s.table, "")
+		if err != nil {
+			return nil, fmt.Errorf("query invitations of customer %s: %w", customerID, err)
+		}
+		q.ScanIndexForward, q.ExclusiveStartKey = aws.Bool(false), start
+		out, err := s.db.Query(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("query invitations of customer %s: %w", customerID, err)
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -308,32 +307,20 @@ func (s *Store) createUpgradeInput(n upgrade.Creation) (*dynamodb.TransactWriteI
 		puts = append(puts, idempotencyRecord{PK: idempotencyPK(op, n.IdempotencyKey), SK: skMain, Type: typeIdempotency,
 			RequestHash: n.RequestHash, Response: up, TTL: n.IdempotencyExpiresAt.Unix()})
 	}
-	items := make([]types.TransactWriteItem, len(puts))
-	items[txCustomer] = types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(s.table),
-		Key:       key(customerPK(op, u.CustomerID), skMain),
-		// ReservedUsers <= :room because condition expressions cannot add.
-		ConditionExpression: aws.String("attribute_exists(PK) AND LicenseRank < :rank AND ReservedUsers <= :room"),
-		UpdateExpression:    aws.String("ADD ReservedUsers :n"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rank": &types.AttributeValueMemberN{Value: strconv.Itoa(u.Service.License.Rank())},
-			":room": &types.AttributeValueMemberN{Value: strconv.Itoa(upgrade.MaxUsersPerCustomer - u.Service.LicensedUsers)},
-			":n":    &types.AttributeValueMemberN{Value: strconv.Itoa(u.Service.LicensedUsers)},
-		},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}
-	for i := txShortName; i < len(puts); i++ {
-		item, err := attributevalue.MarshalMap(puts[i])
-		if err != nil {
-			return nil, fmt.Errorf("encode upgrade item %d: %w", i, err)
-		}
-		items[i] = types.TransactWriteItem{Put: &types.Put{
-			TableName: aws.String(s.table), Item: item,
-			ConditionExpression:                 aws.String("attribute_not_exists(PK)"),
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}}
+	tx := txn{table: s.table}
+	cust := newExpr()
+	cust.exists()
+	cust.compare("LicenseRank", "<", u.Service.License.Rank())
+	// ReservedUsers <= room because condition expressions cannot add.
+	cust.compare("ReservedUsers", "<=", upgrade.MaxUsersPerCustomer-u.Service.LicensedUsers)
+	cust.increase("ReservedUsers", u.Service.LicensedUsers)
+	tx.update(cust, customerPK(op, u.CustomerID), skMain).ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	for _, p := range puts[txShortName:] {
+		fresh := newExpr()
+		fresh.absent()
+		tx.put(p, fresh).ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
-	return &dynamodb.TransactWriteItemsInput{TransactItems: items}, nil
+	return tx.input()
 }
 
 // cancelled maps the reasons of a cancelled create transaction to the
@@ -437,13 +424,14 @@ func list[R any, T any](ctx context.Context, s *Store, ix index, partition strin
 	if err != nil {
 		return upgrade.List[T]{}, err
 	}
-	cond := "#pk = :pk"
-	names := map[string]string{"#pk": ix.pk}
-	values := map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: partition}}
+	e := newExpr()
+	e.compare(ix.pk, "=", partition)
 	if ix.skPrefix != "" {
-		cond += " AND begins_with(#sk, :prefix)"
-		names["#sk"] = ix.sk
-		values[":prefix"] = &types.AttributeValueMemberS{Value: ix.skPrefix}
+		e.beginsWith(ix.sk, ix.skPrefix)
+	}
+	q, err := e.query(s.table, ix.name)
+	if err != nil {
+		return upgrade.List[T]{}, err
 	}
 	var items []map[string]types.AttributeValue
 	for len(items) <= limit {
@@ -451,15 +439,9 @@ func list[R any, T any](ctx context.Context, s *Store, ix index, partition strin
 		if resolve != nil {
 			want = min(want, maxTransactGet)
 		}
-		in := &dynamodb.QueryInput{
-			TableName: aws.String(s.table), KeyConditionExpression: aws.String(cond),
-			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-			ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(want)), ExclusiveStartKey: start,
-		}
-		if ix.name != "" {
-			in.IndexName = aws.String(ix.name)
-		}
-		out, err := s.db.Query(ctx, in)
+		in := *q
+		in.ScanIndexForward, in.Limit, in.ExclusiveStartKey = aws.Bool(false), aws.Int32(int32(want)), start
+		out, err := s.db.Query(ctx, &in)
 		if err != nil {
 			return upgrade.List[T]{}, fmt.Errorf("query %s: %w", ix.pk, err)
 		}

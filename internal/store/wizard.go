@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,63 +90,41 @@ type stateRecord struct {
 	TTL            int64 `dynamodbav:"ttl"`
 }
 
-func isConditionFailed(err error) bool {
-	var cf *types.ConditionalCheckFailedException
-	return errors.As(err, &cf)
-}
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-
 // TransitionInvitation implements wizard.Store with one conditional
 // UpdateItem that also rewrites GSI2PK, as every status change must.
 func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) error {
 	if t.OperatorID == "" || len(t.From) == 0 {
 		return errors.New("store: transition needs the operator and the states it leaves")
 	}
-	names := map[string]string{"#status": "Status"}
-	values := map[string]types.AttributeValue{
-		":to": str(string(t.To)), ":gsi2": str(invitationStatusPK(t.OperatorID, t.To)),
-		":at": str(t.At.UTC().Format(time.RFC3339Nano)),
-	}
-	set := []string{"#status = :to", "GSI2PK = :gsi2"}
-	var remove []string
-	from := make([]string, len(t.From))
-	for i, s := range t.From {
-		k := ":f" + strconv.Itoa(i)
-		values[k] = str(string(s))
-		from[i] = k
-	}
-	cond := "attribute_exists(PK) AND #status IN (" + strings.Join(from, ", ") + ") AND ExpiresAt > :at"
+	e := newExpr()
+	e.exists()
+	oneOf(e, "Status", t.From)
+	e.compare("ExpiresAt", ">", t.At.UTC())
+	e.put("Status", string(t.To), false)
+	e.put("GSI2PK", invitationStatusPK(t.OperatorID, t.To), false)
 	switch t.To {
 	case upgrade.InvitationTokenAcquired:
-		set = append(set, "TenantID = :tenant", "AuthenticatedBy = :upn", "AuthenticatedByObjectID = :oid")
-		values[":tenant"], values[":upn"], values[":oid"] = str(t.TenantID), str(t.UPN), str(t.ObjectID)
+		e.put("TenantID", t.TenantID, false)
+		e.put("AuthenticatedBy", t.UPN, false)
+		e.put("AuthenticatedByObjectID", t.ObjectID, false)
 	case upgrade.InvitationAuthenticationComplete:
-		set = append(set, "AuthenticatedAt = :at")
-		cond += " AND TenantID = :tenant"
-		values[":tenant"] = str(t.TenantID)
+		e.put("AuthenticatedAt", t.At.UTC(), false)
+		e.is("TenantID", t.TenantID, false)
 		if len(t.Granted) > 0 {
-			set = append(set, "GrantedPermissions = :granted")
-			values[":granted"] = &types.AttributeValueMemberSS{Value: t.Granted}
+			e.put("GrantedPermissions", &types.AttributeValueMemberSS{Value: t.Granted}, false)
 		}
 	}
 	if t.To == upgrade.InvitationAuthenticationComplete || t.To == upgrade.InvitationFailed {
 		// Nothing is due any more for a finished invitation: no reminder,
 		// no expiry.
-		remove = append(remove, "DuePK", "DueSK")
+		e.put("DuePK", "", true)
+		e.put("DueSK", "", true)
 	}
-	expr := "SET " + strings.Join(set, ", ")
-	if len(remove) > 0 {
-		expr += " REMOVE " + strings.Join(remove, ", ")
+	upd, err := e.updateItem(w.table, invitationPK(t.InvitationID), skMain)
+	if err != nil {
+		return fmt.Errorf("transition invitation to %s: %w", t.To, err)
 	}
-	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(w.table), Key: key(invitationPK(t.InvitationID), skMain),
-		UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	})
+	_, err = w.db.UpdateItem(ctx, upd)
 	if isConditionFailed(err) {
 		return wizard.ErrConflict
 	}
@@ -188,34 +164,26 @@ func (w *Wizard) GetAttempt(ctx context.Context, invitationID string) (wizard.At
 // alone until then; were it written apart, a failure between the two
 // writes would hide a running attempt behind the Welcome page.
 func (w *Wizard) StartDevice(ctx context.Context, invitationID string, d wizard.Device, max int) error {
-	dev, err := attributevalue.Marshal(deviceRecord{SealedCode: d.SealedCode, UserCode: d.UserCode,
+	count := countUpdate("DeviceStarts", max)
+	count.put("Device", deviceRecord{SealedCode: d.SealedCode, UserCode: d.UserCode,
 		VerificationURI: d.VerificationURI, IntervalMS: d.Interval.Milliseconds(), ExpiresAt: d.ExpiresAt.UTC(),
-		LastPollMS: d.LastPoll.UnixMilli(), Outcome: string(d.Outcome)})
+		LastPollMS: d.LastPoll.UnixMilli(), Outcome: string(d.Outcome)}, false)
+	e := newExpr()
+	e.exists()
+	e.put("DeviceAttempt", true, false)
+	tx := txn{table: w.table}
+	tx.update(count, invitationPK(invitationID), skWizard)
+	tx.update(e, invitationPK(invitationID), skMain)
+	in, err := tx.input()
 	if err != nil {
-		return fmt.Errorf("encode device attempt: %w", err)
+		return fmt.Errorf("start device attempt: %w", err)
 	}
-	count := w.countUpdate(invitationID, "DeviceStarts", max, "Device = :dev", map[string]types.AttributeValue{":dev": dev})
-	mark := &types.Update{
-		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skMain),
-		UpdateExpression:          aws.String("SET DeviceAttempt = :yes"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":yes": &types.AttributeValueMemberBOOL{Value: true}},
+	_, err = w.db.TransactWriteItems(ctx, in)
+	if _, ok := conditionFailed(err, 0); ok {
+		return wizard.ErrTooManyAttempts
 	}
-	_, err = w.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: count.TableName, Key: count.Key, UpdateExpression: count.UpdateExpression,
-			ConditionExpression: count.ConditionExpression, ExpressionAttributeNames: count.ExpressionAttributeNames,
-			ExpressionAttributeValues: count.ExpressionAttributeValues}},
-		{Update: mark},
-	}})
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) {
-		reasons := tc.CancellationReasons
-		switch {
-		case len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed":
-			return wizard.ErrTooManyAttempts
-		case len(reasons) > 1 && aws.ToString(reasons[1].Code) == "ConditionalCheckFailed":
-			return wizard.ErrConflict
-		}
+	if _, ok := conditionFailed(err, 1); ok {
+		return wizard.ErrConflict
 	}
 	if err != nil {
 		return fmt.Errorf("start device attempt: %w", err)
@@ -225,7 +193,11 @@ func (w *Wizard) StartDevice(ctx context.Context, invitationID string, d wizard.
 
 // CountRedirect implements wizard.Store.
 func (w *Wizard) CountRedirect(ctx context.Context, invitationID string, max int) error {
-	_, err := w.db.UpdateItem(ctx, w.countUpdate(invitationID, "Redirects", max, "", nil))
+	upd, err := countUpdate("Redirects", max).updateItem(w.table, invitationPK(invitationID), skWizard)
+	if err != nil {
+		return fmt.Errorf("count Redirects: %w", err)
+	}
+	_, err = w.db.UpdateItem(ctx, upd)
 	if isConditionFailed(err) {
 		return wizard.ErrTooManyAttempts
 	}
@@ -236,34 +208,28 @@ func (w *Wizard) CountRedirect(ctx context.Context, invitationID string, max int
 }
 
 // countUpdate adds one to a counter of the wizard record unless it reached
-// max, setting more in the same write.
-func (w *Wizard) countUpdate(invitationID, counter string, max int, more string, values map[string]types.AttributeValue) *dynamodb.UpdateItemInput {
-	if values == nil {
-		values = map[string]types.AttributeValue{}
-	}
-	values[":one"], values[":max"], values[":type"], values[":zero"] = num(1), num(int64(max)), str(typeWizard), num(0)
-	set := "#type = :type, #n = if_not_exists(#n, :zero) + :one"
-	if more != "" {
-		set += ", " + more
-	}
-	return &dynamodb.UpdateItemInput{
-		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
-		UpdateExpression:          aws.String("SET " + set),
-		ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
-		ExpressionAttributeNames:  map[string]string{"#n": counter, "#type": "Type"},
-		ExpressionAttributeValues: values,
-	}
+// max; the caller may set more in the same write.
+func countUpdate(counter string, max int) *expr {
+	e := newExpr()
+	n := e.name(counter)
+	e.cond = append(e.cond, "(attribute_not_exists("+n+") OR "+n+" < "+e.value(max)+")")
+	e.put("Type", typeWizard, false)
+	e.set = append(e.set, n+" = if_not_exists("+n+", "+e.value(0)+") + "+e.value(1))
+	return e
 }
 
 // ClaimPoll implements wizard.Store: compare-and-set on the last poll time
 // of a running attempt.
 func (w *Wizard) ClaimPoll(ctx context.Context, invitationID string, prev, now time.Time) (bool, error) {
-	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
-		UpdateExpression:          aws.String("SET Device.LastPollMS = :now"),
-		ConditionExpression:       aws.String("Device.LastPollMS = :prev AND Device.Outcome = :none"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.UnixMilli()), ":prev": num(prev.UnixMilli()), ":none": str("")},
-	})
+	e := newExpr()
+	e.is("Device.LastPollMS", prev.UnixMilli(), false)
+	e.is("Device.Outcome", string(wizard.OutcomeNone), false)
+	e.put("Device.LastPollMS", now.UnixMilli(), false)
+	upd, err := e.updateItem(w.table, invitationPK(invitationID), skWizard)
+	if err != nil {
+		return false, fmt.Errorf("claim poll: %w", err)
+	}
+	_, err = w.db.UpdateItem(ctx, upd)
 	if isConditionFailed(err) {
 		return false, nil
 	}
@@ -276,16 +242,18 @@ func (w *Wizard) ClaimPoll(ctx context.Context, invitationID string, prev, now t
 // SettleDevice implements wizard.Store; a settled attempt loses its
 // device code, which is of no use any more.
 func (w *Wizard) SettleDevice(ctx context.Context, invitationID string, interval time.Duration, outcome wizard.Outcome) error {
-	expr := "SET Device.IntervalMS = :i, Device.Outcome = :o"
+	e := newExpr()
+	e.cond = append(e.cond, "attribute_exists("+e.name("Device")+")")
+	e.put("Device.IntervalMS", interval.Milliseconds(), false)
+	e.put("Device.Outcome", string(outcome), false)
 	if outcome != wizard.OutcomeNone {
-		expr += " REMOVE Device.SealedCode"
+		e.put("Device.SealedCode", nil, true)
 	}
-	_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(w.table), Key: key(invitationPK(invitationID), skWizard),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(Device)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":i": num(interval.Milliseconds()), ":o": str(string(outcome))},
-	})
+	upd, err := e.updateItem(w.table, invitationPK(invitationID), skWizard)
+	if err != nil {
+		return fmt.Errorf("settle device attempt: %w", err)
+	}
+	_, err = w.db.UpdateItem(ctx, upd)
 	if isConditionFailed(err) {
 		return wizard.ErrConflict
 	}
