@@ -168,7 +168,7 @@ func (wb *wizardBench) consentReturn(tb testing.TB) events.APIGatewayV2HTTPReque
 	inv, _ := wb.invite(tb)
 	now := time.Now().UTC()
 	err := wb.store.TransitionInvitation(ctx, wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator, At: now,
-		From: []upgrade.InvitationStatus{upgrade.InvitationPending}, To: upgrade.InvitationTokenAcquired,
+		To:       upgrade.InvitationTokenAcquired,
 		TenantID: entra.ContosoTenantID, UPN: "admin@contoso.example", ObjectID: "oid-bench"})
 	if err != nil {
 		tb.Fatal(err)
@@ -258,7 +258,7 @@ func (wb *wizardBench) transitions(tb testing.TB, inv upgrade.Invitation, to ...
 	from := inv.Status
 	for _, s := range to {
 		err := wb.store.TransitionInvitation(context.Background(), wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator,
-			At: time.Now().UTC(), From: []upgrade.InvitationStatus{from}, To: s, TenantID: entra.ContosoTenantID,
+			At: time.Now().UTC(), To: s, TenantID: entra.ContosoTenantID,
 			UPN: "admin@contoso.example", ObjectID: "oid-bench"})
 		if err != nil {
 			tb.Fatalf("%s -> %s: %v", from, s, err)

@@ -105,7 +105,7 @@ func (s *Store) conditional(ctx context.Context, in *dynamodb.UpdateItemInput, w
 // superseded) or another attempt holds an unexpired claim.
 func (s *Store) ClaimMail(ctx context.Context, invitationID string, generation int, kind upgrade.MailKind, now, until time.Time) error {
 	u := newExpr()
-	u.is("Status", string(upgrade.InvitationPending), false)
+	oneOf(u, "Status", upgrade.InvitationMailable)
 	u.is("Generation", generation, false)
 	u.is("MailWanted", string(kind), false)
 	u.cond = append(u.cond, "(attribute_not_exists(#MailClaimUntil) OR #MailClaimUntil < "+u.value(now.UnixMilli())+")")

@@ -13,7 +13,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -32,7 +31,7 @@ func (s *Store) CompleteUpgrade(ctx context.Context, c upgrade.Completion) error
 	tx := txn{table: s.table}
 
 	up := newExpr()
-	oneOf(up, "Status", []upgrade.UpgradeStatus{upgrade.UpgradePendingAuthentication, upgrade.UpgradeReadyToResume})
+	oneOf(up, "Status", upgrade.UpgradeMoves.From(upgrade.UpgradeCompleted))
 	up.put("Status", string(upgrade.UpgradeCompleted), false)
 	up.put("Service.License", string(svc.License), false)
 	up.put("Service.LicensedUsers", svc.LicensedUsers, false)
@@ -41,11 +40,11 @@ func (s *Store) CompleteUpgrade(ctx context.Context, c upgrade.Completion) error
 	tx.update(up, upgradePK(op, c.UpgradeID), skMain)
 
 	inv := newExpr()
-	oneOf(inv, "Status", []upgrade.InvitationStatus{upgrade.InvitationAuthenticationComplete})
+	oneOf(inv, "Status", upgrade.InvitationResumable)
 	tx.check(inv, invitationPK(c.M365.InvitationID), skMain)
 
 	service := newExpr()
-	oneOf(service, "Status", []upgrade.ServiceStatus{upgrade.ServicePendingAuthentication})
+	oneOf(service, "Status", upgrade.ServiceMoves.From(upgrade.ServiceActive))
 	service.put("Status", string(upgrade.ServiceActive), false)
 	service.put("License", string(svc.License), false)
 	service.put("LicensedUsers", svc.LicensedUsers, false)
@@ -86,22 +85,10 @@ func (s *Store) CompleteUpgrade(ctx context.Context, c upgrade.Completion) error
 		}
 	}
 	if old, ok := conditionFailed(err, 3); ok {
-		var cr customerRecord
-		if err := attributevalue.UnmarshalMap(old, &cr); err != nil || old == nil {
-			return upgrade.ErrNotFound
-		}
-		if cr.LicenseRank >= svc.License.Rank() {
-			return &upgrade.LicenseError{Current: upgrade.License(cr.License)}
-		}
-		return &upgrade.UserLimitError{Reserved: cr.ReservedUsers}
+		return customerRefusal(old, svc.License, delta)
 	}
 	return fmt.Errorf("complete upgrade: %w", err)
 }
-
-// revocable are the invitation states a cancel revokes; the others already
-// ended.
-var revocable = []upgrade.InvitationStatus{upgrade.InvitationPending, upgrade.InvitationInProgress,
-	upgrade.InvitationTokenAcquired, upgrade.InvitationAuthenticationComplete}
 
 // CancelUpgrade implements upgrade.FinishStore. The invitation may move on
 // (the administrator is still clicking) between the read and the write;
@@ -112,7 +99,7 @@ func (s *Store) CancelUpgrade(ctx context.Context, operatorID, upgradeID string,
 		if err != nil {
 			return err
 		}
-		if u.Status != upgrade.UpgradePendingAuthentication && u.Status != upgrade.UpgradeReadyToResume {
+		if !upgrade.UpgradeMoves.Allows(u.Status, upgrade.UpgradeCancelled) {
 			return upgrade.ErrStateChanged
 		}
 		inv, err := s.GetInvitation(ctx, u.Invitation.ID)
@@ -143,21 +130,21 @@ func (s *Store) cancelItems(u upgrade.Upgrade, inv upgrade.Invitation, at time.T
 	tx := txn{table: s.table}
 
 	up := newExpr()
-	oneOf(up, "Status", []upgrade.UpgradeStatus{upgrade.UpgradePendingAuthentication, upgrade.UpgradeReadyToResume})
+	oneOf(up, "Status", upgrade.UpgradeMoves.From(upgrade.UpgradeCancelled))
 	up.put("Status", string(upgrade.UpgradeCancelled), false)
 	up.put("Service.Status", string(upgrade.ServiceCancelled), false)
 	up.put("CancelledAt", at, false)
 	tx.update(up, upgradePK(op, u.ID), skMain)
 
 	service := newExpr()
-	oneOf(service, "Status", []upgrade.ServiceStatus{upgrade.ServicePendingAuthentication})
+	oneOf(service, "Status", upgrade.ServiceMoves.From(upgrade.ServiceCancelled))
 	service.put("Status", string(upgrade.ServiceCancelled), false)
 	service.put("CancelledAt", at, false)
 	tx.update(service, servicePK(op, svc.ID), skMain)
 
 	invitation := newExpr()
 	invitation.is("Status", string(inv.Status), false)
-	if slices.Contains(revocable, inv.Status) {
+	if upgrade.InvitationMoves.Allows(inv.Status, upgrade.InvitationRevoked) {
 		invitation.put("Status", string(upgrade.InvitationRevoked), false)
 		invitation.put("GSI2PK", invitationStatusPK(op, upgrade.InvitationRevoked), false)
 		invitation.put("RevokedAt", at, false)
@@ -187,7 +174,7 @@ func (s *Store) cancelItems(u upgrade.Upgrade, inv upgrade.Invitation, at time.T
 // MarkReadyToResume implements upgrade.M365Store.
 func (s *Store) MarkReadyToResume(ctx context.Context, operatorID, upgradeID string) error {
 	e := newExpr()
-	oneOf(e, "Status", []upgrade.UpgradeStatus{upgrade.UpgradePendingAuthentication})
+	oneOf(e, "Status", upgrade.UpgradeMoves.From(upgrade.UpgradeReadyToResume))
 	e.put("Status", string(upgrade.UpgradeReadyToResume), false)
 	tx := txn{table: s.table}
 	tx.update(e, upgradePK(operatorID, upgradeID), skMain)
@@ -203,4 +190,24 @@ func (s *Store) MarkReadyToResume(ctx context.Context, operatorID, upgradeID str
 		return fmt.Errorf("mark upgrade %s ready: %w", upgradeID, err)
 	}
 	return nil
+}
+
+// customerRefusal says why the customer item old (as it was when its
+// condition failed) refused n more users of the target licence:
+// upgrade.ErrNotFound when there was no customer, else the domain's
+// refusal. The condition compares the stored rank, which follows the
+// licence, so one of the refusals holds; should neither, the users were
+// what did not fit.
+func customerRefusal(old map[string]types.AttributeValue, target upgrade.License, n int) error {
+	if old == nil {
+		return upgrade.ErrNotFound
+	}
+	var c customerRecord
+	if err := attributevalue.UnmarshalMap(old, &c); err != nil {
+		return fmt.Errorf("decode customer: %w", err)
+	}
+	if err := upgrade.CustomerRefusal(upgrade.License(c.License), c.ReservedUsers, target, n); err != nil {
+		return err
+	}
+	return &upgrade.UserLimitError{Reserved: c.ReservedUsers}
 }

@@ -340,17 +340,8 @@ func (s *Store) cancelled(ctx context.Context, n upgrade.Creation, reasons []typ
 		return u, replayed, err, false
 	}
 	if old, ok := failed(txCustomer); ok {
-		if old == nil {
-			return upgrade.Upgrade{}, false, upgrade.ErrNotFound, false
-		}
-		var c customerRecord
-		if err := attributevalue.UnmarshalMap(old, &c); err != nil {
-			return upgrade.Upgrade{}, false, fmt.Errorf("decode customer: %w", err), false
-		}
-		if c.LicenseRank >= n.Upgrade.Service.License.Rank() {
-			return upgrade.Upgrade{}, false, &upgrade.LicenseError{Current: upgrade.License(c.License)}, false
-		}
-		return upgrade.Upgrade{}, false, &upgrade.UserLimitError{Reserved: c.ReservedUsers}, false
+		svc := n.Upgrade.Service
+		return upgrade.Upgrade{}, false, customerRefusal(old, svc.License, svc.LicensedUsers), false
 	}
 	if _, ok := failed(txShortName); ok {
 		return upgrade.Upgrade{}, false, upgrade.ErrShortNameTaken, false

@@ -93,12 +93,13 @@ type stateRecord struct {
 // TransitionInvitation implements wizard.Store with one conditional
 // UpdateItem that also rewrites GSI2PK, as every status change must.
 func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) error {
-	if t.OperatorID == "" || len(t.From) == 0 {
-		return errors.New("store: transition needs the operator and the states it leaves")
+	from := upgrade.InvitationMoves.From(t.To)
+	if t.OperatorID == "" || len(from) == 0 {
+		return fmt.Errorf("store: no transition of operator %q's invitation to %q", t.OperatorID, t.To)
 	}
 	e := newExpr()
 	e.exists()
-	oneOf(e, "Status", t.From)
+	oneOf(e, "Status", from)
 	e.compare("ExpiresAt", ">", t.At.UTC())
 	e.put("Status", string(t.To), false)
 	e.put("GSI2PK", invitationStatusPK(t.OperatorID, t.To), false)
@@ -114,7 +115,7 @@ func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) 
 			e.put("GrantedPermissions", &types.AttributeValueMemberSS{Value: t.Granted}, false)
 		}
 	}
-	if t.To == upgrade.InvitationAuthenticationComplete || t.To == upgrade.InvitationFailed {
+	if upgrade.InvitationConcluded.Contains(t.To) {
 		// Nothing is due any more for a finished invitation: no reminder,
 		// no expiry.
 		e.put("DuePK", "", true)

@@ -52,14 +52,9 @@ func wizardStore(t *testing.T) (*store.Wizard, *dynamodb.Client, string) {
 	return w, db, table
 }
 
-func transition(from []upgrade.InvitationStatus, to upgrade.InvitationStatus) wizard.Transition {
-	return wizard.Transition{InvitationID: "inv", OperatorID: "op", From: from, To: to, At: time.Now()}
+func transition(to upgrade.InvitationStatus) wizard.Transition {
+	return wizard.Transition{InvitationID: "inv", OperatorID: "op", To: to, At: time.Now()}
 }
-
-var (
-	fromPending  = []upgrade.InvitationStatus{upgrade.InvitationPending}
-	fromAcquired = []upgrade.InvitationStatus{upgrade.InvitationTokenAcquired}
-)
 
 // Status changes are conditional on the current status, on the
 // invitation's expiry and, for completion, on the recorded tenant.
@@ -72,15 +67,15 @@ func TestTransitionConditions(t *testing.T) {
 		t       wizard.Transition
 		wantErr error
 	}{
-		{name: "from the current status", t: transition(fromPending, upgrade.InvitationInProgress)},
-		{name: "from another status", t: transition(fromAcquired, upgrade.InvitationAuthenticationComplete), wantErr: wizard.ErrConflict},
+		{name: "from the current status", t: transition(upgrade.InvitationInProgress)},
+		{name: "from another status", t: transition(upgrade.InvitationAuthenticationComplete), wantErr: wizard.ErrConflict},
 		{name: "after the expiry", wantErr: wizard.ErrConflict, t: func() wizard.Transition {
-			tr := transition(fromPending, upgrade.InvitationInProgress)
+			tr := transition(upgrade.InvitationInProgress)
 			tr.At = time.Now().Add(2 * time.Hour)
 			return tr
 		}()},
 		{name: "an unknown invitation", wantErr: wizard.ErrConflict, t: func() wizard.Transition {
-			tr := transition(fromPending, upgrade.InvitationInProgress)
+			tr := transition(upgrade.InvitationInProgress)
 			tr.InvitationID = "nosuch"
 			return tr
 		}()},
@@ -123,13 +118,13 @@ func TestTransitionConditions(t *testing.T) {
 }
 
 func acquired(tenant string) wizard.Transition {
-	tr := transition([]upgrade.InvitationStatus{upgrade.InvitationPending, upgrade.InvitationInProgress}, upgrade.InvitationTokenAcquired)
+	tr := transition(upgrade.InvitationTokenAcquired)
 	tr.TenantID, tr.UPN, tr.ObjectID = tenant, "admin@"+tenant, "oid-"+tenant
 	return tr
 }
 
 func completed(tenant string) wizard.Transition {
-	tr := transition(fromAcquired, upgrade.InvitationAuthenticationComplete)
+	tr := transition(upgrade.InvitationAuthenticationComplete)
 	tr.TenantID, tr.Granted = tenant, []string{"Organization.Read.All"}
 	return tr
 }
@@ -146,8 +141,8 @@ func TestConcurrentTransitionsOneWins(t *testing.T) {
 			if err := w.TransitionInvitation(ctx, acquired("tenant-a")); err != nil {
 				t.Fatal(err)
 			}
-			racers := []wizard.Transition{completed("tenant-a"), transition(fromAcquired, upgrade.InvitationFailed),
-				completed("tenant-a"), transition(fromAcquired, upgrade.InvitationFailed)}
+			racers := []wizard.Transition{completed("tenant-a"), transition(upgrade.InvitationFailed),
+				completed("tenant-a"), transition(upgrade.InvitationFailed)}
 			errs := make([]error, len(racers))
 			var wg sync.WaitGroup
 			for i, tr := range racers {
@@ -183,7 +178,7 @@ func TestTransitionRewritesStatusIndex(t *testing.T) {
 	t.Parallel()
 	w, db, table := wizardStore(t)
 	ctx := context.Background()
-	steps := []wizard.Transition{transition(fromPending, upgrade.InvitationInProgress), acquired("tenant-a"), completed("tenant-a")}
+	steps := []wizard.Transition{transition(upgrade.InvitationInProgress), acquired("tenant-a"), completed("tenant-a")}
 	for _, tr := range steps {
 		if err := w.TransitionInvitation(ctx, tr); err != nil {
 			t.Fatal(err)

@@ -96,7 +96,7 @@ const actionAttempts = 3
 // an address.
 func (a *Actions) Resend(ctx context.Context, operatorID, id string) (Invitation, error) {
 	return a.change(ctx, operatorID, id, "resend", func(inv Invitation, now time.Time) (Invitation, MailKind, error) {
-		if inv.Status != InvitationPending || !inv.Live(now) {
+		if !InvitationMailable.Contains(inv.Status) || !inv.Live(now) {
 			return inv, "", fault.New(fault.PreconditionFailed, "Only a pending invitation with a live link can be sent again.")
 		}
 		if inv.AdminEmail == "" {
@@ -122,9 +122,7 @@ func (a *Actions) Resend(ctx context.Context, operatorID, id string) (Invitation
 // A completed, token-acquired or revoked invitation cannot be regenerated.
 func (a *Actions) Regenerate(ctx context.Context, operatorID, id string) (Invitation, error) {
 	return a.change(ctx, operatorID, id, "regenerate", func(inv Invitation, now time.Time) (Invitation, MailKind, error) {
-		switch inv.Status {
-		case InvitationPending, InvitationInProgress, InvitationExpired, InvitationFailed:
-		default:
+		if !InvitationMoves.Allows(inv.Status, InvitationPending) {
 			return inv, "", fault.New(fault.PreconditionFailed, "This invitation can no longer be re-initiated.")
 		}
 		inv.Status, inv.Generation = InvitationPending, inv.Generation+1
@@ -145,9 +143,7 @@ func (a *Actions) Regenerate(ctx context.Context, operatorID, id string) (Invita
 // link could still be used can be revoked.
 func (a *Actions) Revoke(ctx context.Context, operatorID, id string) (Invitation, error) {
 	return a.change(ctx, operatorID, id, "revoke", func(inv Invitation, now time.Time) (Invitation, MailKind, error) {
-		switch inv.Status {
-		case InvitationPending, InvitationInProgress, InvitationTokenAcquired:
-		default:
+		if !InvitationLive.Contains(inv.Status) {
 			return inv, "", fault.New(fault.PreconditionFailed, "Only an invitation whose link still works can be revoked.")
 		}
 		inv.Status, inv.Generation = InvitationRevoked, inv.Generation+1

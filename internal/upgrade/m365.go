@@ -289,7 +289,7 @@ func NewM365(d M365Deps) (*M365, error) {
 // administrator of the customer completed consent.
 func (m *M365) Settings(ctx context.Context, operatorID, customerID string) (M365Connection, error) {
 	if _, err := m.store.GetCustomer(ctx, operatorID, customerID); err != nil {
-		return M365Connection{}, storeErr("get customer", err)
+		return M365Connection{}, storeError("get customer", err, asked{})
 	}
 	c, err := m.store.GetM365(ctx, operatorID, customerID)
 	if errors.Is(err, ErrNotFound) {

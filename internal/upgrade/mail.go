@@ -182,13 +182,11 @@ type ReminderPolicy struct {
 // Next returns the invitation's next step. It depends on the invitation
 // alone, so that the sweep, the mail function and the portal agree on it.
 func (p ReminderPolicy) Next(inv Invitation) Step {
-	switch inv.Status {
-	case InvitationPending, InvitationInProgress:
-	default:
+	if !InvitationMoves.Allows(inv.Status, InvitationExpired) {
 		return Step{Action: ActionNone}
 	}
 	expire := Step{Action: ActionExpire, At: inv.ExpiresAt}
-	if inv.Status != InvitationPending {
+	if !InvitationMailable.Contains(inv.Status) {
 		return expire
 	}
 	var mail Step

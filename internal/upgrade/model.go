@@ -68,16 +68,6 @@ type Customer struct {
 	CreatedAt     time.Time
 }
 
-// ServiceStatus is the state of a service.
-type ServiceStatus string
-
-// The service states: PENDING_AUTHENTICATION -> ACTIVE, or CANCELLED.
-const (
-	ServicePendingAuthentication ServiceStatus = "PENDING_AUTHENTICATION"
-	ServiceActive                ServiceStatus = "ACTIVE"
-	ServiceCancelled             ServiceStatus = "CANCELLED"
-)
-
 // Service is the Operator Connect service an upgrade creates (seed steps
 // 2-5).
 type Service struct {
@@ -91,18 +81,6 @@ type Service struct {
 	CreatedAt     time.Time
 }
 
-// UpgradeStatus is the state of an upgrade.
-type UpgradeStatus string
-
-// The upgrade states: PENDING_AUTHENTICATION -> READY_TO_RESUME -> COMPLETED,
-// or CANCELLED.
-const (
-	UpgradePendingAuthentication UpgradeStatus = "PENDING_AUTHENTICATION"
-	UpgradeReadyToResume         UpgradeStatus = "READY_TO_RESUME"
-	UpgradeCompleted             UpgradeStatus = "COMPLETED"
-	UpgradeCancelled             UpgradeStatus = "CANCELLED"
-)
-
 // Upgrade is one request to take a customer to a higher licence. It is
 // stored with a snapshot of its service and invitation as they were
 // created; reads overlay the live invitation.
@@ -114,27 +92,6 @@ type Upgrade struct {
 	Service    Service
 	Invitation Invitation
 	CreatedAt  time.Time
-}
-
-// InvitationStatus is the state of an invitation.
-type InvitationStatus string
-
-// The invitation states: PENDING -> IN_PROGRESS -> TOKEN_ACQUIRED ->
-// AUTHENTICATION_COMPLETE; or EXPIRED, REVOKED, FAILED.
-const (
-	InvitationPending                InvitationStatus = "PENDING"
-	InvitationInProgress             InvitationStatus = "IN_PROGRESS"
-	InvitationTokenAcquired          InvitationStatus = "TOKEN_ACQUIRED"
-	InvitationAuthenticationComplete InvitationStatus = "AUTHENTICATION_COMPLETE"
-	InvitationExpired                InvitationStatus = "EXPIRED"
-	InvitationRevoked                InvitationStatus = "REVOKED"
-	InvitationFailed                 InvitationStatus = "FAILED"
-)
-
-// InvitationStatuses lists every invitation state, for validating filters.
-var InvitationStatuses = []InvitationStatus{
-	InvitationPending, InvitationInProgress, InvitationTokenAcquired,
-	InvitationAuthenticationComplete, InvitationExpired, InvitationRevoked, InvitationFailed,
 }
 
 // Invitation is the secret link mailed to the customer's administrator (seed
@@ -208,15 +165,6 @@ type Invitation struct {
 // Copied reports whether the invitation holds what its Welcome page shows,
 // copied at creation; invitations stored before the copy existed do not.
 func (i Invitation) Copied() bool { return i.CustomerName != "" && i.ServiceName != "" }
-
-// Live reports whether the invitation's link still works at now.
-func (i Invitation) Live(now time.Time) bool {
-	switch i.Status {
-	case InvitationPending, InvitationInProgress, InvitationTokenAcquired:
-		return now.Before(i.ExpiresAt)
-	}
-	return false
-}
 
 // Page asks for one page of a list. A zero Limit means DefaultPageSize.
 type Page struct {

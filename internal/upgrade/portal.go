@@ -124,7 +124,7 @@ func (s *Portal) CreateCustomer(ctx context.Context, operatorID string, in Custo
 		License: Essentials, CreatedAt: s.clock.Now().UTC(),
 	}
 	if err := s.store.CreateCustomer(ctx, c); err != nil {
-		return Customer{}, s.storeError("create customer", err)
+		return Customer{}, storeError("create customer", err, asked{})
 	}
 	return c, nil
 }
@@ -133,7 +133,7 @@ func (s *Portal) CreateCustomer(ctx context.Context, operatorID string, in Custo
 func (s *Portal) GetCustomer(ctx context.Context, operatorID, id string) (Customer, error) {
 	c, err := s.store.GetCustomer(ctx, operatorID, id)
 	if err != nil {
-		return Customer{}, s.storeError("get customer", err)
+		return Customer{}, storeError("get customer", err, asked{})
 	}
 	return c, nil
 }
@@ -146,7 +146,7 @@ func (s *Portal) ListCustomers(ctx context.Context, operatorID string, p Page) (
 	}
 	l, err := s.store.ListCustomers(ctx, operatorID, p)
 	if err != nil {
-		return List[Customer]{}, s.storeError("list customers", err)
+		return List[Customer]{}, storeError("list customers", err, asked{})
 	}
 	return l, nil
 }
@@ -193,7 +193,7 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 	// unknown customer is refused here, before any write.
 	c, err := s.store.GetCustomer(ctx, operatorID, customerID)
 	if err != nil {
-		return Upgrade{}, false, s.createUpgradeError(err, license, in.LicensedUsers)
+		return Upgrade{}, false, createUpgradeError(err, license, in.LicensedUsers)
 	}
 
 	now := s.clock.Now().UTC()
@@ -229,7 +229,7 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 		}
 	}
 	if err != nil {
-		return Upgrade{}, false, s.createUpgradeError(err, license, in.LicensedUsers)
+		return Upgrade{}, false, createUpgradeError(err, license, in.LicensedUsers)
 	}
 	if !replayed && u.Invitation.SendInvitation {
 		s.publish(ctx, u)
@@ -264,41 +264,13 @@ func requestHash(customerID, fullName string, in StartUpgradeInput, license Lice
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Portal) createUpgradeError(err error, target License, users int) error {
-	var le *LicenseError
-	var ue *UserLimitError
-	switch {
-	case errors.Is(err, ErrNotFound):
+// createUpgradeError says what refused the upgrade; an unknown customer is
+// named as such, because the customer id is in the path.
+func createUpgradeError(err error, target License, users int) error {
+	if errors.Is(err, ErrNotFound) {
 		return fault.NotFoundf("No customer with this id.")
-	case errors.As(err, &le):
-		return &fault.Error{Kind: fault.Unprocessable, Detail: "The customer cannot be upgraded to this licence.",
-			Fields: CheckUpgradePath(le.Current, target), Err: err}
-	case errors.As(err, &ue):
-		return &fault.Error{Kind: fault.Unprocessable, Detail: "The customer would exceed its user limit.",
-			Fields: CheckCustomerUsers(ue.Reserved, users), Err: err}
-	case errors.Is(err, ErrShortNameTaken):
-		return &fault.Error{Kind: fault.Conflict, Detail: "The short name is already taken.",
-			Fields: []fault.FieldError{{Field: FieldServiceShortName, Code: CodeTaken,
-				Message: "Another service already uses this short name; short names are unique, whatever their case."}}, Err: err}
-	case errors.Is(err, ErrIdempotencyKeyReused):
-		return &fault.Error{Kind: fault.Unprocessable, Detail: "This Idempotency-Key was used with a different request.",
-			Fields: []fault.FieldError{{Field: FieldIdempotencyKey, Code: CodeIdempotencyKeyReused,
-				Message: "Use a new Idempotency-Key for a different request."}}, Err: err}
 	}
-	return s.storeError("create upgrade", err)
-}
-
-// storeError classifies the store errors every operation shares; anything
-// else keeps its kind, or becomes Internal.
-func (s *Portal) storeError(op string, err error) error {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return &fault.Error{Kind: fault.NotFound, Detail: "Not found.", Err: err}
-	case errors.Is(err, ErrBadCursor):
-		return &fault.Error{Kind: fault.Invalid, Detail: "The cursor is not valid.", Err: err,
-			Fields: []fault.FieldError{{Field: FieldCursor, Code: CodeInvalidCursor, Message: "Use the nextCursor of a previous page of the same list."}}}
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return storeError("create upgrade", err, asked{license: target, users: users})
 }
 
 // GetUpgrade returns one of the operator's upgrades with its live
@@ -306,7 +278,7 @@ func (s *Portal) storeError(op string, err error) error {
 func (s *Portal) GetUpgrade(ctx context.Context, operatorID, id string) (Upgrade, error) {
 	u, err := s.store.GetUpgrade(ctx, operatorID, id)
 	if err != nil {
-		return Upgrade{}, s.storeError("get upgrade", err)
+		return Upgrade{}, storeError("get upgrade", err, asked{})
 	}
 	inv, err := s.GetInvitation(ctx, operatorID, u.Invitation.ID)
 	if err != nil {
@@ -325,7 +297,7 @@ func (s *Portal) ListUpgrades(ctx context.Context, operatorID string, p Page) (L
 	}
 	l, err := s.store.ListUpgrades(ctx, operatorID, p)
 	if err != nil {
-		return List[Upgrade]{}, s.storeError("list upgrades", err)
+		return List[Upgrade]{}, storeError("list upgrades", err, asked{})
 	}
 	return l, nil
 }
@@ -335,7 +307,7 @@ func (s *Portal) ListUpgrades(ctx context.Context, operatorID string, p Page) (L
 func (s *Portal) GetInvitation(ctx context.Context, operatorID, id string) (Invitation, error) {
 	inv, err := s.store.GetInvitation(ctx, id)
 	if err != nil {
-		return Invitation{}, s.storeError("get invitation", err)
+		return Invitation{}, storeError("get invitation", err, asked{})
 	}
 	if inv.OperatorID != operatorID {
 		return Invitation{}, fault.NotFoundf("Not found.")
@@ -357,7 +329,7 @@ func (s *Portal) ListInvitations(ctx context.Context, operatorID string, f Invit
 	}
 	l, err := s.store.ListInvitations(ctx, operatorID, f, p)
 	if err != nil {
-		return List[Invitation]{}, s.storeError("list invitations", err)
+		return List[Invitation]{}, storeError("list invitations", err, asked{})
 	}
 	for i := range l.Items {
 		if err := s.withAuthURL(ctx, &l.Items[i]); err != nil {

@@ -154,18 +154,19 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 	case UpgradeCancelled:
 		return Upgrade{}, fault.New(fault.PreconditionFailed, "The upgrade was cancelled.")
 	}
-	if inv.Status != InvitationAuthenticationComplete {
+	if !InvitationResumable.Contains(inv.Status) {
 		return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The invitation is %s; the upgrade can be resumed once it is AUTHENTICATION_COMPLETE.", inv.Status))
 	}
 	c, err := f.store.GetCustomer(ctx, operatorID, u.CustomerID)
 	if err != nil {
-		return Upgrade{}, storeErr("get customer", err)
+		return Upgrade{}, storeError("get customer", err, asked{})
 	}
-	if rule := CheckUpgradePath(c.License, license); len(rule) > 0 {
-		return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer cannot be upgraded to this licence.", Fields: rule}
+	a := asked{license: license, users: in.LicensedUsers, held: u.Service.LicensedUsers}
+	if refused := licenseRefused(c.License, a, nil); len(refused.Fields) > 0 {
+		return Upgrade{}, refused
 	}
-	if rule := CheckCustomerUsers(c.ReservedUsers-u.Service.LicensedUsers, in.LicensedUsers); len(rule) > 0 {
-		return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer would exceed its user limit.", Fields: rule}
+	if refused := usersRefused(c.ReservedUsers, a, nil); len(refused.Fields) > 0 {
+		return Upgrade{}, refused
 	}
 
 	v, err := f.validator.Validate(ctx, TenantRef{OperatorID: operatorID, CustomerID: u.CustomerID,
@@ -195,17 +196,7 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 		// what won.
 		return f.afterRace(ctx, operatorID, upgradeID, license, in.LicensedUsers)
 	case err != nil:
-		var le *LicenseError
-		var ue *UserLimitError
-		switch {
-		case errors.As(err, &le):
-			return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer cannot be upgraded to this licence.",
-				Fields: CheckUpgradePath(le.Current, license), Err: err}
-		case errors.As(err, &ue):
-			return Upgrade{}, &fault.Error{Kind: fault.Unprocessable, Detail: "The customer would exceed its user limit.",
-				Fields: CheckCustomerUsers(ue.Reserved-prevUsers, in.LicensedUsers), Err: err}
-		}
-		return Upgrade{}, storeErr("complete upgrade", err)
+		return Upgrade{}, storeError("complete upgrade", err, a)
 	}
 	f.log.InfoContext(ctx, "upgrade completed", "upgradeId", u.ID, "serviceId", svc.ID, "license", license)
 	if err := f.pub.ServiceUpgraded(ctx, ServiceUpgraded{OperatorID: operatorID, CustomerID: u.CustomerID, UpgradeID: u.ID,
@@ -224,11 +215,11 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 func (f *Finisher) load(ctx context.Context, operatorID, upgradeID string) (Upgrade, Invitation, error) {
 	u, err := f.store.GetUpgrade(ctx, operatorID, upgradeID)
 	if err != nil {
-		return Upgrade{}, Invitation{}, storeErr("get upgrade", err)
+		return Upgrade{}, Invitation{}, storeError("get upgrade", err, asked{})
 	}
 	inv, err := f.store.GetInvitation(ctx, u.Invitation.ID)
 	if err != nil {
-		return Upgrade{}, Invitation{}, storeErr("get invitation", err)
+		return Upgrade{}, Invitation{}, storeError("get invitation", err, asked{})
 	}
 	u.Invitation = inv
 	return u, inv, nil
@@ -284,17 +275,9 @@ func (f *Finisher) Cancel(ctx context.Context, operatorID, upgradeID string) (Up
 			}
 			return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The upgrade is %s and can no longer be cancelled.", u.Status))
 		}
-		return Upgrade{}, storeErr("cancel upgrade", err)
+		return Upgrade{}, storeError("cancel upgrade", err, asked{})
 	}
 	f.log.InfoContext(ctx, "upgrade cancelled", "upgradeId", upgradeID)
 	u, _, err = f.load(ctx, operatorID, upgradeID)
 	return u, err
-}
-
-// storeErr maps the store errors every read shares.
-func storeErr(op string, err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return &fault.Error{Kind: fault.NotFound, Detail: "Not found.", Err: err}
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }

@@ -85,7 +85,7 @@ type ServiceDetails struct {
 func (f *Finisher) GetService(ctx context.Context, operatorID, id string) (ServiceDetails, error) {
 	s, err := f.store.GetService(ctx, operatorID, id)
 	if err != nil {
-		return ServiceDetails{}, storeErr("get service", err)
+		return ServiceDetails{}, storeError("get service", err, asked{})
 	}
 	return s, nil
 }
@@ -110,11 +110,11 @@ type CustomerOverview struct {
 func (f *Finisher) GetCustomerOverview(ctx context.Context, operatorID, id string) (CustomerOverview, error) {
 	c, err := f.store.GetCustomer(ctx, operatorID, id)
 	if err != nil {
-		return CustomerOverview{}, storeErr("get customer", err)
+		return CustomerOverview{}, storeError("get customer", err, asked{})
 	}
 	svcs, err := f.store.ListCustomerServices(ctx, operatorID, id)
 	if err != nil {
-		return CustomerOverview{}, storeErr("list services", err)
+		return CustomerOverview{}, storeError("list services", err, asked{})
 	}
 	return CustomerOverview{Customer: c, Services: svcs}, nil
 }

@@ -62,16 +62,3 @@ var (
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with another request")
 	ErrBadCursor            = errors.New("bad cursor")
 )
-
-// LicenseError says the customer's licence is not lower than the one asked.
-type LicenseError struct{ Current License }
-
-// Error describes the refusal.
-func (e *LicenseError) Error() string { return "customer already holds " + string(e.Current) }
-
-// UserLimitError says the customer has too many reserved users for the
-// request.
-type UserLimitError struct{ Reserved int }
-
-// Error describes the refusal.
-func (e *UserLimitError) Error() string { return "customer user limit exceeded" }

@@ -75,7 +75,7 @@ func (s *store) TransitionInvitation(_ context.Context, t wizard.Transition) err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inv, ok := s.invitations[t.InvitationID]
-	if !ok || !slices.Contains(t.From, inv.Status) || !t.At.Before(inv.ExpiresAt) {
+	if !ok || !upgrade.InvitationMoves.Allows(inv.Status, t.To) || !t.At.Before(inv.ExpiresAt) {
 		return wizard.ErrConflict
 	}
 	if t.To == upgrade.InvitationAuthenticationComplete && inv.TenantID != t.TenantID {

@@ -32,9 +32,9 @@ type Store interface {
 	// invitations stored before it was copied onto them.
 	GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error)
 	GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error)
-	// TransitionInvitation changes the invitation's status when it is one
-	// of t.From and the invitation has not expired at t.At; otherwise it
-	// returns ErrConflict.
+	// TransitionInvitation moves the invitation to t.To when its status
+	// is one upgrade.InvitationMoves allows to move there and it has not
+	// expired at t.At; otherwise it returns ErrConflict.
 	TransitionInvitation(ctx context.Context, t Transition) error
 	// GetAttempt returns the wizard record of an invitation, the zero
 	// Attempt when there is none.
@@ -113,12 +113,12 @@ var (
 	ErrNotConsented = errors.New("wizard: tenant has not consented")
 )
 
-// Transition is a conditional change of an invitation's status.
+// Transition is a conditional change of an invitation's status; the states
+// it may leave are upgrade.InvitationMoves.From(To).
 type Transition struct {
 	InvitationID string
 	// OperatorID places the invitation in its operator's status index.
 	OperatorID string
-	From       []upgrade.InvitationStatus
 	To         upgrade.InvitationStatus
 	At         time.Time
 	// TenantID, UPN and ObjectID are recorded on TOKEN_ACQUIRED. On

@@ -394,8 +394,7 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 		}
 	}
 	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: now,
-		From: []upgrade.InvitationStatus{upgrade.InvitationPending, upgrade.InvitationInProgress, upgrade.InvitationTokenAcquired},
-		To:   upgrade.InvitationTokenAcquired, TenantID: t.TenantID, UPN: t.UPN, ObjectID: t.ObjectID})
+		To: upgrade.InvitationTokenAcquired, TenantID: t.TenantID, UPN: t.UPN, ObjectID: t.ObjectID})
 	if err != nil {
 		return fmt.Errorf("record token acquired: %w", err)
 	}
@@ -450,7 +449,7 @@ func (s *Service) Continue(ctx context.Context, token, binding, form string) (Re
 	if err != nil {
 		return Result{}, err
 	}
-	if inv.Status != upgrade.InvitationTokenAcquired || inv.TenantID == "" {
+	if !upgrade.InvitationMoves.Allows(inv.Status, upgrade.InvitationAuthenticationComplete) || inv.TenantID == "" {
 		v, err := s.view(ctx, inv, token, binding)
 		return Result{View: v}, err
 	}
@@ -663,7 +662,7 @@ func (s *Service) complete(ctx context.Context, inv upgrade.Invitation, tenant s
 	now := s.c.Clock.Now()
 	granted := slices.Sorted(slices.Values(g.Roles))
 	err = s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: now,
-		From: []upgrade.InvitationStatus{upgrade.InvitationTokenAcquired}, To: upgrade.InvitationAuthenticationComplete,
+		To:       upgrade.InvitationAuthenticationComplete,
 		TenantID: tenant, Granted: granted})
 	if errors.Is(err, ErrConflict) {
 		// Another tab completed it, or the link died meanwhile.
@@ -718,8 +717,7 @@ func (s *Service) attemptProblem(ctx context.Context, inv upgrade.Invitation, er
 	}
 	s.c.Logger.WarnContext(ctx, "attempt limit reached", "invitationId", inv.ID)
 	terr := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: s.c.Clock.Now(),
-		From: []upgrade.InvitationStatus{upgrade.InvitationPending, upgrade.InvitationInProgress, upgrade.InvitationTokenAcquired},
-		To:   upgrade.InvitationFailed})
+		To: upgrade.InvitationFailed})
 	if terr != nil && !errors.Is(terr, ErrConflict) {
 		return View{}, fmt.Errorf("record failure: %w", terr)
 	}
@@ -729,11 +727,11 @@ func (s *Service) attemptProblem(ctx context.Context, inv upgrade.Invitation, er
 // markInProgress moves a PENDING invitation to IN_PROGRESS; any later
 // status stays.
 func (s *Service) markInProgress(ctx context.Context, inv upgrade.Invitation) error {
-	if inv.Status != upgrade.InvitationPending {
+	if !upgrade.InvitationMoves.Allows(inv.Status, upgrade.InvitationInProgress) {
 		return nil
 	}
 	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: s.c.Clock.Now(),
-		From: []upgrade.InvitationStatus{upgrade.InvitationPending}, To: upgrade.InvitationInProgress})
+		To: upgrade.InvitationInProgress})
 	if err != nil && !errors.Is(err, ErrConflict) {
 		return fmt.Errorf("record in progress: %w", err)
 	}

@@ -97,11 +97,8 @@ func (s *Store) CreateUpgrade(_ context.Context, n upgrade.Creation) (upgrade.Up
 	if !ok || c.OperatorID != op {
 		return upgrade.Upgrade{}, false, upgrade.ErrNotFound
 	}
-	if c.License.Rank() >= u.Service.License.Rank() {
-		return upgrade.Upgrade{}, false, &upgrade.LicenseError{Current: c.License}
-	}
-	if c.ReservedUsers+u.Service.LicensedUsers > upgrade.MaxUsersPerCustomer {
-		return upgrade.Upgrade{}, false, &upgrade.UserLimitError{Reserved: c.ReservedUsers}
+	if err := upgrade.CustomerRefusal(c.License, c.ReservedUsers, u.Service.License, u.Service.LicensedUsers); err != nil {
+		return upgrade.Upgrade{}, false, err
 	}
 	nameKey := op + "/" + strings.ToLower(u.Service.ShortName)
 	if s.shortNames[nameKey] {

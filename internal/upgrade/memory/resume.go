@@ -10,20 +10,17 @@ import (
 
 var _ upgrade.FinishStore = (*Store)(nil)
 
-func waitingUpgrade(s upgrade.UpgradeStatus) bool {
-	return s == upgrade.UpgradePendingAuthentication || s == upgrade.UpgradeReadyToResume
-}
-
 // CompleteUpgrade implements upgrade.FinishStore under one lock, with the
 // conditions of the DynamoDB transaction in the same order.
 func (s *Store) CompleteUpgrade(_ context.Context, c upgrade.Completion) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.upgrades[c.UpgradeID]
-	if !ok || u.OperatorID != c.OperatorID || !waitingUpgrade(u.Status) || u.Service.Status != upgrade.ServicePendingAuthentication {
+	if !ok || u.OperatorID != c.OperatorID || !upgrade.UpgradeMoves.Allows(u.Status, upgrade.UpgradeCompleted) ||
+		!upgrade.ServiceMoves.Allows(u.Service.Status, upgrade.ServiceActive) {
 		return upgrade.ErrStateChanged
 	}
-	if inv, ok := s.invitations[c.M365.InvitationID]; !ok || inv.Status != upgrade.InvitationAuthenticationComplete {
+	if inv, ok := s.invitations[c.M365.InvitationID]; !ok || !upgrade.InvitationResumable.Contains(inv.Status) {
 		return upgrade.ErrStateChanged
 	}
 	cust, ok := s.customers[u.CustomerID]
@@ -31,11 +28,8 @@ func (s *Store) CompleteUpgrade(_ context.Context, c upgrade.Completion) error {
 		return upgrade.ErrNotFound
 	}
 	delta := c.Service.LicensedUsers - c.PreviousUsers
-	if cust.License.Rank() >= c.Service.License.Rank() {
-		return &upgrade.LicenseError{Current: cust.License}
-	}
-	if cust.ReservedUsers+delta > upgrade.MaxUsersPerCustomer {
-		return &upgrade.UserLimitError{Reserved: cust.ReservedUsers}
+	if err := upgrade.CustomerRefusal(cust.License, cust.ReservedUsers, c.Service.License, delta); err != nil {
+		return err
 	}
 	cust.License = c.Service.License
 	cust.LicensedUsers += c.Service.LicensedUsers
@@ -59,17 +53,14 @@ func (s *Store) CancelUpgrade(_ context.Context, operatorID, upgradeID string, _
 	if !ok || u.OperatorID != operatorID {
 		return upgrade.ErrNotFound
 	}
-	if !waitingUpgrade(u.Status) {
+	if !upgrade.UpgradeMoves.Allows(u.Status, upgrade.UpgradeCancelled) {
 		return upgrade.ErrStateChanged
 	}
 	u.Status, u.Service.Status = upgrade.UpgradeCancelled, upgrade.ServiceCancelled
 	s.upgrades[u.ID] = u
-	if inv, ok := s.invitations[u.Invitation.ID]; ok {
-		switch inv.Status {
-		case upgrade.InvitationPending, upgrade.InvitationInProgress, upgrade.InvitationTokenAcquired, upgrade.InvitationAuthenticationComplete:
-			inv.Status = upgrade.InvitationRevoked
-			s.invitations[inv.ID] = inv
-		}
+	if inv, ok := s.invitations[u.Invitation.ID]; ok && upgrade.InvitationMoves.Allows(inv.Status, upgrade.InvitationRevoked) {
+		inv.Status = upgrade.InvitationRevoked
+		s.invitations[inv.ID] = inv
 	}
 	delete(s.shortNames, operatorID+"/"+strings.ToLower(u.Service.ShortName))
 	if cust, ok := s.customers[u.CustomerID]; ok {
@@ -84,7 +75,7 @@ func (s *Store) MarkReadyToResume(_ context.Context, operatorID, upgradeID strin
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.upgrades[upgradeID]
-	if ok && u.OperatorID == operatorID && u.Status == upgrade.UpgradePendingAuthentication {
+	if ok && u.OperatorID == operatorID && upgrade.UpgradeMoves.Allows(u.Status, upgrade.UpgradeReadyToResume) {
 		u.Status = upgrade.UpgradeReadyToResume
 		s.upgrades[u.ID] = u
 	}
