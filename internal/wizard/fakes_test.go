@@ -19,199 +19,152 @@ import (
 
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/upgrade/memory"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
-// store is an in-memory wizard.Store with the same conditions as the
-// DynamoDB one, counting reads and writes so that tests can tell what a
-// step did.
+// store is the in-memory store (package memory, which passes the wizard
+// store's contract) as the wizard sees it, counting reads and writes so
+// that tests can tell what a step did.
 type store struct {
-	mu          sync.Mutex
-	invitations map[string]upgrade.Invitation
-	attempts    map[string]wizard.Attempt
-	states      map[string]wizard.State
-	credentials map[string]wizard.Credential
-	invReads    int
-	writes      int
+	*memory.Store
+	mu       sync.Mutex
+	invReads int
+	writes   int
 	// otherReads counts reads of the customer, the upgrade and the wizard
 	// record: opening a link should need none of them.
 	otherReads int
-	// afterGetAttempt, when set, runs after GetAttempt has read, outside
-	// the lock: the concurrency test holds readers there.
+	// afterGetAttempt, when set, runs after GetAttempt has read: the
+	// concurrency test holds readers there.
 	afterGetAttempt func()
 }
 
-func newStore() *store {
-	return &store{invitations: map[string]upgrade.Invitation{}, attempts: map[string]wizard.Attempt{},
-		states: map[string]wizard.State{}, credentials: map[string]wizard.Credential{}}
+// newStore returns the store with the customer and the upgrade every
+// invitation of these tests belongs to, for the reads of an invitation
+// stored before the Welcome page's names were copied onto it.
+func newStore(t *testing.T) *store {
+	t.Helper()
+	s := &store{Store: memory.New()}
+	ctx := context.Background()
+	if err := s.CreateCustomer(ctx, upgrade.Customer{ID: "cust", OperatorID: "op", Name: "Contoso", Kind: upgrade.KindCustomer,
+		License: upgrade.Essentials, CreatedAt: start}); err != nil {
+		t.Fatal(err)
+	}
+	u := upgrade.Upgrade{ID: "up", OperatorID: "op", CustomerID: "cust", Status: upgrade.UpgradePendingAuthentication, CreatedAt: start,
+		Service: upgrade.Service{ID: "svc", CustomerID: "cust", FullName: "Contoso Teams", ShortName: "teams", License: upgrade.Pro,
+			LicensedUsers: 10, Status: upgrade.ServicePendingAuthentication, CreatedAt: start},
+		Invitation: upgrade.Invitation{ID: "first", OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
+			TokenID: "TOKEN", Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour)}}
+	if _, _, err := s.CreateUpgrade(ctx, upgrade.Creation{Upgrade: u}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
-func (s *store) GetInvitation(_ context.Context, id string) (upgrade.Invitation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.invReads++
-	inv, ok := s.invitations[id]
-	if !ok {
-		return upgrade.Invitation{}, upgrade.ErrNotFound
+// count adds one to n when err is nil.
+func (s *store) count(n *int, err error) error {
+	if err == nil {
+		s.mu.Lock()
+		*n++
+		s.mu.Unlock()
 	}
-	return inv, nil
+	return err
 }
 
-func (s *store) GetCustomer(_ context.Context, operatorID, id string) (upgrade.Customer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.otherReads++
-	return upgrade.Customer{ID: id, OperatorID: operatorID, Name: "Contoso"}, nil
+func (s *store) GetInvitation(ctx context.Context, id string) (upgrade.Invitation, error) {
+	s.count(&s.invReads, nil)
+	return s.Store.GetInvitation(ctx, id)
 }
 
-func (s *store) GetUpgrade(_ context.Context, operatorID, id string) (upgrade.Upgrade, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.otherReads++
-	return upgrade.Upgrade{ID: id, OperatorID: operatorID, Service: upgrade.Service{FullName: "Contoso Teams", License: upgrade.Pro}}, nil
+func (s *store) GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error) {
+	s.count(&s.otherReads, nil)
+	return s.Store.GetCustomer(ctx, operatorID, id)
 }
 
-func (s *store) TransitionInvitation(_ context.Context, t wizard.Transition) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	inv, ok := s.invitations[t.InvitationID]
-	if !ok || !upgrade.InvitationMoves.Allows(inv.Status, t.To) || !t.At.Before(inv.ExpiresAt) {
-		return wizard.ErrConflict
-	}
-	if t.To == upgrade.InvitationAuthenticationComplete && inv.TenantID != t.TenantID {
-		return wizard.ErrConflict
-	}
-	s.writes++
-	inv.Status = t.To
-	switch t.To {
-	case upgrade.InvitationTokenAcquired:
-		inv.TenantID, inv.AuthenticatedBy, inv.AuthenticatedByObjectID = t.TenantID, t.UPN, t.ObjectID
-	case upgrade.InvitationAuthenticationComplete:
-		inv.AuthenticatedAt, inv.GrantedPermissions = t.At, t.Granted
-	}
-	s.invitations[t.InvitationID] = inv
-	return nil
+func (s *store) GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error) {
+	s.count(&s.otherReads, nil)
+	return s.Store.GetUpgrade(ctx, operatorID, id)
 }
 
-func (s *store) GetAttempt(_ context.Context, id string) (wizard.Attempt, error) {
+func (s *store) GetAttempt(ctx context.Context, id string) (wizard.Attempt, error) {
+	s.count(&s.otherReads, nil)
+	a, err := s.Store.GetAttempt(ctx, id)
 	s.mu.Lock()
-	s.otherReads++
-	a := s.attempts[id]
-	if a.Device != nil {
-		d := *a.Device
-		a.Device = &d
-	}
 	hook := s.afterGetAttempt
 	s.mu.Unlock()
 	if hook != nil {
 		hook()
 	}
-	return a, nil
+	return a, err
 }
 
-func (s *store) StartDevice(_ context.Context, id string, d wizard.Device, max int) error {
+func (s *store) TransitionInvitation(ctx context.Context, t wizard.Transition) error {
+	return s.count(&s.writes, s.Store.TransitionInvitation(ctx, t))
+}
+
+func (s *store) StartDevice(ctx context.Context, id string, d wizard.Device, max int) error {
+	return s.count(&s.writes, s.Store.StartDevice(ctx, id, d, max))
+}
+
+func (s *store) CountRedirect(ctx context.Context, id string, max int) error {
+	return s.count(&s.writes, s.Store.CountRedirect(ctx, id, max))
+}
+
+func (s *store) ClaimPoll(ctx context.Context, id string, prev, now time.Time) (bool, error) {
+	won, err := s.Store.ClaimPoll(ctx, id, prev, now)
+	if won {
+		s.count(&s.writes, err)
+	}
+	return won, err
+}
+
+func (s *store) SettleDevice(ctx context.Context, id string, interval time.Duration, outcome wizard.Outcome) error {
+	return s.count(&s.writes, s.Store.SettleDevice(ctx, id, interval, outcome))
+}
+
+func (s *store) SaveCredential(ctx context.Context, id string, c wizard.Credential) error {
+	return s.count(&s.writes, s.Store.SaveCredential(ctx, id, c))
+}
+
+func (s *store) PutState(ctx context.Context, st wizard.State) error {
+	return s.count(&s.writes, s.Store.PutState(ctx, st))
+}
+
+// holdAfterGetAttempt sets the hook GetAttempt runs after reading.
+func (s *store) holdAfterGetAttempt(hook func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.attempts[id]
-	if a.DeviceStarts >= max {
-		return wizard.ErrTooManyAttempts
-	}
-	inv, ok := s.invitations[id]
-	if !ok {
-		return wizard.ErrConflict
-	}
-	s.writes++
-	a.DeviceStarts++
-	a.Device = &d
-	s.attempts[id] = a
-	inv.DeviceAttempt = true
-	s.invitations[id] = inv
-	return nil
+	s.afterGetAttempt = hook
 }
 
-func (s *store) CountRedirect(_ context.Context, id string, max int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.attempts[id]
-	if a.Redirects >= max {
-		return wizard.ErrTooManyAttempts
-	}
-	s.writes++
-	a.Redirects++
-	s.attempts[id] = a
-	return nil
-}
-
-func (s *store) ClaimPoll(_ context.Context, id string, prev, now time.Time) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.attempts[id]
-	if a.Device == nil || !a.Device.LastPoll.Equal(prev) || a.Device.Outcome != wizard.OutcomeNone {
-		return false, nil
-	}
-	s.writes++
-	a.Device.LastPoll = now
-	return true, nil
-}
-
-func (s *store) SettleDevice(_ context.Context, id string, interval time.Duration, outcome wizard.Outcome) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.attempts[id]
-	if a.Device == nil {
-		return wizard.ErrConflict
-	}
-	s.writes++
-	a.Device.Interval, a.Device.Outcome = interval, outcome
-	if outcome != wizard.OutcomeNone {
-		a.Device.SealedCode = nil
-	}
-	return nil
-}
-
-func (s *store) SaveCredential(_ context.Context, id string, c wizard.Credential) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes++
-	s.credentials[id] = c
-	return nil
-}
-
-func (s *store) PutState(_ context.Context, st wizard.State) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.states[st.Hash]; ok {
-		return errors.New("state exists")
-	}
-	s.writes++
-	s.states[st.Hash] = st
-	return nil
-}
-
-func (s *store) TakeState(_ context.Context, hash string) (wizard.State, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.states[hash]
-	if !ok {
-		return wizard.State{}, upgrade.ErrNotFound
-	}
-	delete(s.states, hash)
-	return st, nil
-}
-
+// invitation reads an invitation without counting the read.
 func (s *store) invitation(id string) upgrade.Invitation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.invitations[id]
+	inv, _ := s.Store.GetInvitation(context.Background(), id)
+	return inv
 }
 
+// change rewrites an invitation behind the wizard's back, as another
+// writer (the operator, the sweep, a deployment before a field existed)
+// leaves it.
+func (s *store) change(id string, f func(*upgrade.Invitation)) {
+	inv := s.invitation(id)
+	f(&inv)
+	s.SetInvitation(inv)
+}
+
+// device reads the device attempt without counting the read.
 func (s *store) device(id string) wizard.Device {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.attempts[id].Device; d != nil {
-		return *d
+	a, _ := s.Store.GetAttempt(context.Background(), id)
+	if a.Device != nil {
+		return *a.Device
 	}
 	return wizard.Device{}
+}
+
+// credential reads the kept credential without counting the read.
+func (s *store) credential(id string) []byte {
+	c, _ := s.Credential(context.Background(), id)
+	return c
 }
 
 // counts returns invitation reads and writes so far.
@@ -414,7 +367,7 @@ var start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
 func newWorld(t *testing.T, maxAttempts int) *world {
 	t.Helper()
-	w := &world{store: newStore(), pub: &publisher{}, clock: &clock{now: start}, linkKey: &countingKey{}, logs: &bytes.Buffer{},
+	w := &world{store: newStore(t), pub: &publisher{}, clock: &clock{now: start}, linkKey: &countingKey{}, logs: &bytes.Buffer{},
 		ms: &identity{codes: map[string]codeGrant{}, grants: map[string]wizard.Grant{},
 			device: wizard.DeviceCode{DeviceCode: "device-code-secret", UserCode: "ABCD2345", VerificationURI: "https://login.example/devicelogin",
 				Interval: 5 * time.Second, ExpiresIn: 15 * time.Minute}}}
@@ -448,9 +401,9 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // its link token.
 func (w *world) invite(t *testing.T, id string) string {
 	t.Helper()
-	w.store.invitations[id] = upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
+	w.store.SetInvitation(upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
 		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour),
-		CustomerName: "Contoso", ServiceName: "Contoso Teams", License: upgrade.Pro}
+		CustomerName: "Contoso", ServiceName: "Contoso Teams", License: upgrade.Pro})
 	return w.token(t, id)
 }
 
@@ -458,8 +411,8 @@ func (w *world) invite(t *testing.T, id string) string {
 // Welcome page's names were copied onto it, and returns its link token.
 func (w *world) inviteLegacy(t *testing.T, id string) string {
 	t.Helper()
-	w.store.invitations[id] = upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
-		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour)}
+	w.store.SetInvitation(upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
+		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: start, ExpiresAt: start.Add(7 * 24 * time.Hour)})
 	return w.token(t, id)
 }
 

@@ -19,7 +19,7 @@ import (
 func TestNewChecksDependencies(t *testing.T) {
 	t.Parallel()
 	full := func() wizard.Config {
-		return wizard.Config{Store: newStore(), Identity: &identity{}, Sealer: sealer{}, Publisher: &publisher{},
+		return wizard.Config{Store: newStore(t), Identity: &identity{}, Sealer: sealer{}, Publisher: &publisher{},
 			Links: &link.Signer{}, FormKeys: link.StaticKey("k"), Clock: &clock{}, Logger: slog.New(slog.DiscardHandler),
 			RequiredRoles: []string{roleCall}}
 	}
@@ -87,9 +87,9 @@ func TestOpenReadsTheInvitationAlone(t *testing.T) {
 		{"welcome", func(t *testing.T, w *world, _ string) string { return w.invite(t, "inv1") }, wizard.StepWelcome, 0},
 		{"token acquired", func(t *testing.T, w *world, _ string) string {
 			tok := w.invite(t, "inv1")
-			inv := w.store.invitations["inv1"]
-			inv.Status, inv.AuthenticatedBy, inv.TenantID = upgrade.InvitationTokenAcquired, "admin@contoso.example", tenantA
-			w.store.invitations["inv1"] = inv
+			w.store.change("inv1", func(inv *upgrade.Invitation) {
+				inv.Status, inv.AuthenticatedBy, inv.TenantID = upgrade.InvitationTokenAcquired, "admin@contoso.example", tenantA
+			})
 			return tok
 		}, wizard.StepAcquired, 0},
 		{"device attempt started", func(t *testing.T, w *world, binding string) string {
@@ -104,11 +104,12 @@ func TestOpenReadsTheInvitationAlone(t *testing.T) {
 		{"stored before the copy, with a device attempt", func(t *testing.T, w *world, _ string) string {
 			tok := w.inviteLegacy(t, "inv1")
 			// Written before DeviceAttempt existed: the mark is missing.
-			w.store.attempts["inv1"] = wizard.Attempt{DeviceStarts: 1, Device: &wizard.Device{UserCode: "ABCD2345",
-				VerificationURI: "https://login.example/devicelogin", Interval: 5 * time.Second, ExpiresAt: start.Add(15 * time.Minute), LastPoll: start}}
-			inv := w.store.invitations["inv1"]
-			inv.Status = upgrade.InvitationInProgress
-			w.store.invitations["inv1"] = inv
+			if err := w.store.Store.StartDevice(context.Background(), "inv1", wizard.Device{UserCode: "ABCD2345",
+				VerificationURI: "https://login.example/devicelogin", Interval: 5 * time.Second, ExpiresAt: start.Add(15 * time.Minute),
+				LastPoll: start}, 1); err != nil {
+				t.Fatal(err)
+			}
+			w.store.change("inv1", func(inv *upgrade.Invitation) { inv.Status, inv.DeviceAttempt = upgrade.InvitationInProgress, false })
 			return tok
 		}, wizard.StepDevice, 3},
 	}
@@ -152,8 +153,12 @@ func TestDeadLinksAreNeutral(t *testing.T) {
 		kill func(t *testing.T, w *world) string
 	}{
 		{"unknown invitation", func(t *testing.T, w *world) string {
-			tok := w.invite(t, "inv1")
-			delete(w.store.invitations, "inv1")
+			// A link with a good MAC for an invitation the table does not
+			// hold.
+			tok, err := w.signer.Token(context.Background(), "unknown", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return tok
 		}},
 		{"forged MAC", func(t *testing.T, w *world) string {
@@ -171,9 +176,7 @@ func TestDeadLinksAreNeutral(t *testing.T) {
 		{"failed", func(t *testing.T, w *world) string { return w.withStatus(t, upgrade.InvitationFailed) }},
 		{"regenerated", func(t *testing.T, w *world) string {
 			old := w.invite(t, "inv1")
-			inv := w.store.invitations["inv1"]
-			inv.Generation++
-			w.store.invitations["inv1"] = inv
+			w.store.change("inv1", func(inv *upgrade.Invitation) { inv.Generation++ })
 			return old
 		}},
 	}
@@ -225,7 +228,7 @@ func TestDeadLinksAreNeutral(t *testing.T) {
 // inviteIfNone makes invitation inv1 once and returns its id.
 func (w *world) inviteIfNone(t *testing.T) string {
 	t.Helper()
-	if _, ok := w.store.invitations["inv1"]; !ok {
+	if w.store.invitation("inv1").ID == "" {
 		w.invite(t, "inv1")
 	}
 	return "inv1"
@@ -235,9 +238,7 @@ func (w *world) inviteIfNone(t *testing.T) string {
 func (w *world) withStatus(t *testing.T, s upgrade.InvitationStatus) string {
 	t.Helper()
 	tok := w.token(t, w.inviteIfNone(t))
-	inv := w.store.invitations["inv1"]
-	inv.Status = s
-	w.store.invitations["inv1"] = inv
+	w.store.change("inv1", func(inv *upgrade.Invitation) { inv.Status = s })
 	return tok
 }
 
@@ -353,14 +354,12 @@ func TestConcurrentPollsAskMicrosoftOnce(t *testing.T) {
 	var read sync.WaitGroup
 	var arrived atomic.Int32
 	read.Add(n)
-	w.store.mu.Lock()
-	w.store.afterGetAttempt = func() {
+	w.store.holdAfterGetAttempt(func() {
 		if arrived.Add(1) <= n {
 			read.Done()
 			read.Wait()
 		}
-	}
-	w.store.mu.Unlock()
+	})
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
@@ -431,10 +430,10 @@ func TestPollOutcomes(t *testing.T) {
 			if inv.TenantID != tenantA || inv.AuthenticatedBy != "admin@a.example" || inv.AuthenticatedByObjectID != "oid" || v.UPN != "admin@a.example" {
 				t.Fatalf("invitation %+v, page %+v", inv, v)
 			}
-			c := w.store.credentials["inv1"]
-			plain, err := sealer{}.Open(context.Background(), c.SealedRefresh, wizard.CredentialContext(tenantA, "inv1"))
-			if err != nil || string(plain) != "refresh-secret" || strings.Contains(string(c.SealedRefresh), "refresh-secret") {
-				t.Fatalf("credential %+v: %q, %v", c, plain, err)
+			c := w.store.credential("inv1")
+			plain, err := sealer{}.Open(context.Background(), c, wizard.CredentialContext(tenantA, "inv1"))
+			if err != nil || string(plain) != "refresh-secret" || strings.Contains(string(c), "refresh-secret") {
+				t.Fatalf("credential %q: %q, %v", c, plain, err)
 			}
 		})
 	}
@@ -528,12 +527,10 @@ func TestConsentCallback(t *testing.T) {
 			}},
 		{name: "state of a link regenerated since", grant: &full, wantNeutral: true,
 			before: func(_ *testing.T, w *world, st, b string) (wizard.Callback, string) {
-				w.store.mu.Lock()
-				inv := w.store.invitations["inv1"]
-				inv.Generation++
-				inv.Status = upgrade.InvitationRevoked
-				w.store.invitations["inv1"] = inv
-				w.store.mu.Unlock()
+				w.store.change("inv1", func(inv *upgrade.Invitation) {
+					inv.Generation++
+					inv.Status = upgrade.InvitationRevoked
+				})
 				return consented(st, tenantA), b
 			}},
 		{name: "state of a sign-in as another tenant since", grant: &full, wantStep: wizard.StepProblem, wantProblem: wizard.ProblemWrongTenant,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/wizard"
 )
 
 type idem struct {
@@ -32,6 +33,11 @@ type Store struct {
 	// sips and connections are the finished upgrades' records (services.go, m365.go).
 	sips        map[string][]upgrade.SIPConnection // by service id
 	connections map[string]connection              // operator + "/" + customer id
+	// attempts, states and credentials are the consent wizard's records
+	// (wizard.go), by invitation id and, for states, by hash.
+	attempts    map[string]wizard.Attempt
+	states      map[string]wizard.State
+	credentials map[string]wizard.Credential
 }
 
 var _ upgrade.Store = (*Store)(nil)
@@ -43,6 +49,7 @@ func New() *Store {
 		invitations: map[string]upgrade.Invitation{}, shortNames: map[string]bool{},
 		tokenIDs: map[string]bool{}, idempotency: map[string]idem{},
 		sips: map[string][]upgrade.SIPConnection{}, connections: map[string]connection{},
+		attempts: map[string]wizard.Attempt{}, states: map[string]wizard.State{}, credentials: map[string]wizard.Credential{},
 	}
 }
 
@@ -172,8 +179,8 @@ func (s *Store) ListInvitations(_ context.Context, operatorID string, f upgrade.
 	return page(all, p, func(i upgrade.Invitation) (time.Time, string) { return i.CreatedAt, i.ID })
 }
 
-// SetInvitation replaces an invitation, for tests that need a state later
-// issues will produce (expired, revoked, mailed).
+// SetInvitation replaces an invitation, for tests that need a state other
+// writers produce (expired, revoked, mailed).
 func (s *Store) SetInvitation(inv upgrade.Invitation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

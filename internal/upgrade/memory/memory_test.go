@@ -7,6 +7,7 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
 	"github.com/ocpro/upgrade/internal/upgrade/storetest"
+	"github.com/ocpro/upgrade/internal/wizard/wizardtest"
 )
 
 func TestContract(t *testing.T) {
@@ -24,5 +25,18 @@ func TestFinishContract(t *testing.T) {
 			}
 			got.Status, got.TenantID = upgrade.InvitationAuthenticationComplete, tenantID
 			s.(*memory.Store).SetInvitation(got)
+		})
+}
+
+func TestWizardContract(t *testing.T) {
+	t.Parallel()
+	wizardtest.Run(t, func(*testing.T) wizardtest.Store { return memory.New() },
+		func(t *testing.T, s wizardtest.Store, invitationID string, status upgrade.InvitationStatus) {
+			inv, err := s.GetInvitation(context.Background(), invitationID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv.Status = status
+			s.(*memory.Store).SetInvitation(inv)
 		})
 }
