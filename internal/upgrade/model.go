@@ -151,8 +151,8 @@ type Invitation struct {
 	AuthURL string
 	// CustomerName, ServiceName and License are copied from the customer
 	// and the upgrade when the invitation is created, so that opening the
-	// link needs the invitation alone (issue 7). Invitations stored before
-	// the copy existed have them empty.
+	// link needs the invitation alone. Invitations stored before the copy
+	// existed (2026-11-29) have them empty; see the wizard's legacyNames.
 	CustomerName string
 	ServiceName  string
 	License      License

@@ -29,7 +29,8 @@ type Store interface {
 	// GetInvitation reads an invitation by id with one read.
 	GetInvitation(ctx context.Context, id string) (upgrade.Invitation, error)
 	// GetCustomer and GetUpgrade read what the Welcome page names, for
-	// invitations stored before it was copied onto them.
+	// invitations stored before it was copied onto them; they go with
+	// Service.legacyNames (see there for when).
 	GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error)
 	GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error)
 	// TransitionInvitation moves the invitation to t.To when its status

@@ -258,6 +258,18 @@ func (s *Service) view(ctx context.Context, inv upgrade.Invitation, token, bindi
 
 // legacyNames reads what the page names from the customer and the upgrade,
 // for an invitation that does not carry a copy.
+//
+// Remove it, with Store.GetCustomer and Store.GetUpgrade and the tests of
+// invitations "stored before the copy", on or after 2026-12-30. The copy
+// was made at creation from 2026-11-29 18:36 UTC on, and an invitation
+// lives at most 720 hours (INVITATION_TTL_HOURS), so on a deployment that
+// ran the copy from that day no invitation without it is live after
+// 2026-12-29 18:36 UTC. Two things would keep one alive longer; rule them
+// out before removing: a deployment that took the copy later (its own
+// date plus 720 hours is then the bound), and "Re-initiate Authentication
+// Flow", which gives an invitation a new expiry without copying the names.
+// Without this function such an invitation's page shows no names, and its
+// device attempt only once it is marked.
 func (s *Service) legacyNames(ctx context.Context, inv upgrade.Invitation, v *View) error {
 	if c, err := s.c.Store.GetCustomer(ctx, inv.OperatorID, inv.CustomerID); err == nil {
 		v.CustomerName = c.Name
