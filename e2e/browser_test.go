@@ -148,7 +148,7 @@ func TestBrowserSignInWithMicrosoft(t *testing.T) {
 	}
 }
 
-// The device code way (seed steps 10-20), as the administrator does it:
+// The device code way (guide steps 10-20), as the administrator does it:
 // the wizard shows the code and Microsoft's link; in a second tab the
 // administrator opens the link, types the code, signs in, approves the MFA
 // request, confirms "Are you trying to sign in to …?" and consents for

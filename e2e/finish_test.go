@@ -24,7 +24,7 @@ type waiting struct {
 	serviceID, shortName, adminAddress string
 }
 
-// authenticated runs seed steps 1-22 for a fresh operator and a fresh
+// authenticated runs guide steps 1-22 for a fresh operator and a fresh
 // customer tenant, so that no other test shares its consent or records.
 func authenticated(t *testing.T, prefix string) waiting {
 	t.Helper()
@@ -105,7 +105,7 @@ func wantTenantProblem(t *testing.T, r response, status int, aadsts string) map[
 	return e
 }
 
-// The whole seed procedure, steps 1 to 30, through the local stack.
+// The whole guide, steps 1 to 30, through the local stack.
 func TestSeedFlow(t *testing.T) {
 	t.Parallel()
 	c := portal(t, unique("op-seed-"))
@@ -139,7 +139,7 @@ func TestSeedFlow(t *testing.T) {
 	waitUntil(t, "emailSent", func() bool { return invitationStatus(t, c, invitationID)["emailSent"] == true })
 
 	// Steps 9-20: the wizard through the emulator, the device code way as
-	// the seed shows it, then the tenant-wide admin consent.
+	// the guide shows it, then the tenant-wide admin consent.
 	b := newBrowser(t)
 	device := b.action(b.get(authURL), authURL, "device", nil)
 	if err := env.Entra.ApproveDeviceCode(find(t, userCodeRe, device), tn.admin); err != nil {

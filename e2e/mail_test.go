@@ -208,7 +208,7 @@ func serviceBus(t *testing.T) string {
 	return f.Environment["EVENT_BUS_NAME"]
 }
 
-// Seed steps 6-7: the Welcome mail arrives with the invitation's link in
+// Guide steps 6-7: the Welcome mail arrives with the invitation's link in
 // both parts, the invitation shows that it went, and a duplicated Invitation
 // Created (EventBridge delivers at least once) sends nothing more.
 func TestWelcomeMail(t *testing.T) {
@@ -345,7 +345,7 @@ func sesEvent(t *testing.T, name, messageID string) (detailType string, detail m
 	return e.DetailType, e.Detail
 }
 
-// The seed's "If mail has not been received": SES delivery events on the
+// The guide's "If mail has not been received": SES delivery events on the
 // default bus show on the invitation, a bounce with its diagnostic.
 func TestDeliveryEvents(t *testing.T) {
 	t.Parallel()
@@ -380,7 +380,7 @@ func TestDeliveryEvents(t *testing.T) {
 	noDeadLetters(t, id, m.MessageID)
 }
 
-// The seed's "Configuring Email Settings": defaults until the operator saves
+// The guide's "Configuring Email Settings": defaults until the operator saves
 // its own, refused templates with the reason, the operator's subject and
 // body in the next Welcome mail, and a test mail on demand.
 func TestEmailSettings(t *testing.T) {

@@ -37,7 +37,7 @@ func upgradeBody(shortName string) map[string]any {
 	}
 }
 
-// Seed steps 1-6: the Onboarding wizard's first screen creates the service
+// Guide steps 1-6: the Onboarding wizard's first screen creates the service
 // pending authentication and an invitation with its AuthURL.
 func TestCreateUpgrade(t *testing.T) {
 	t.Parallel()
@@ -69,7 +69,7 @@ func TestCreateUpgrade(t *testing.T) {
 	if got["id"] != up["id"] || got["status"] != "PENDING_AUTHENTICATION" {
 		t.Fatalf("GET upgrade = %v", got)
 	}
-	// Seed step 8: the operator finds the invitation by its token id and
+	// Guide step 8: the operator finds the invitation by its token id and
 	// sees whether the mail went.
 	one := must(t, c.do(http.MethodGet, "/v1/invitations/"+inv["id"].(string), nil), http.StatusOK)
 	for _, k := range []string{"tokenId", "status", "emailSent", "authUrl", "createdAt", "expiresAt"} {
@@ -116,7 +116,7 @@ func TestOperatorIsolation(t *testing.T) {
 	}
 }
 
-// Seed step 3: the short name is unique; two requests racing for it (in
+// Guide step 3: the short name is unique; two requests racing for it (in
 // different case) give exactly one 201 and one 409.
 func TestShortNameRace(t *testing.T) {
 	t.Parallel()

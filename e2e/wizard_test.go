@@ -213,7 +213,7 @@ func consent(t *testing.T, b *browser, authURL string, acquired page, user strin
 	return b.signInAtMicrosoft(p, user, true, nil)
 }
 
-// Seed steps 9, 17-20, the "Sign in with Microsoft" way.
+// Guide steps 9, 17-20, the "Sign in with Microsoft" way.
 func TestWizardSignInWithMicrosoft(t *testing.T) {
 	t.Parallel()
 	c := portal(t, unique("op-wiz-"))
@@ -241,7 +241,7 @@ func TestWizardSignInWithMicrosoft(t *testing.T) {
 	wantText(t, b.get(authURL), http.StatusNotFound, "This link is not valid")
 }
 
-// Seed steps 9-20, the device code way, with the code approved through the
+// Guide steps 9-20, the device code way, with the code approved through the
 // emulator's control API as the administrator would on another device.
 func TestWizardDeviceCode(t *testing.T) {
 	t.Parallel()

@@ -93,7 +93,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 		return nil, err
 	}
 	// The operators' test mails are sent here, not by the portal API, so
-	// that only this binary links templates and SES (issue 7).
+	// that only this binary links templates and SES.
 	tests, err := notify.NewTestMailer(notify.TestMailerDeps{
 		Settings: st, Renderer: renderer, Sender: sender, Clock: upgrade.SystemClock{}, Logger: log,
 		Branding: brand, PublicBaseURL: need["PUBLIC_BASE_URL"], InvitationTTL: ttl,

@@ -1,5 +1,5 @@
 // Command tokenvalidation is TokenValidationFunction: "Validate
-// Authentication" and the M365 Settings page (seed steps 27-29), the
+// Authentication" and the M365 Settings page (guide steps 27-29), the
 // automatic validation on Authentication Completed, and the scheduled
 // keep-alive of kept credentials. It only wires: configuration from the
 // environment, AWS clients built once, then lambda.Start. Init does no

@@ -113,10 +113,9 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	return api.NewHandler(portal, s.operatorClaim, log, append(opts, resume, api.WithIdempotency(guard))...)
 }
 
-// mailParts wires the Customer Invitations actions and the email settings
-// (issue 3). The test mail is only published here: InvitationEmailFunction
-// renders and sends it, so this binary links neither templates nor SES
-// (issue 7).
+// mailParts wires the Customer Invitations actions and the email settings.
+// The test mail is only published here: InvitationEmailFunction renders and
+// sends it, so this binary links neither templates nor SES.
 func mailParts(getenv func(string) string, st *store.Store, pub *bus.Publisher, links *link.Signer, s settings, log *slog.Logger) ([]api.Option, error) {
 	operator := getenv("OPERATOR_NAME")
 	if operator == "" {

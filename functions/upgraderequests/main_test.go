@@ -71,7 +71,7 @@ func TestWireBuildsWithoutNetwork(t *testing.T) {
 	}
 }
 
-// TestLinksNoSESOrMailRendering keeps the portal API small (issue 7): SES
+// TestLinksNoSESOrMailRendering keeps the portal API small: SES
 // and the mail layout belong to InvitationEmailFunction, which renders and
 // sends the test mail too. That no function executes a template, which would
 // keep every exported method in the binary, is checked for all of them in

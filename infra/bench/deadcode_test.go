@@ -12,7 +12,7 @@ import (
 )
 
 // TestFunctionBinaries builds every function once, as AWS gets it but for
-// this machine, and checks two promises of issue 7 on the binary:
+// this machine, and checks two promises of make bench on the binary:
 //
 //   - it keeps no method alive by reflection (keepsNoMethodAlive);
 //   - its init reaches no network (initDoesNoNetworkIO, initio_test.go).
@@ -45,7 +45,7 @@ func TestFunctionBinaries(t *testing.T) {
 	}
 }
 
-// keepsNoMethodAlive guards the largest size saving of issue 7: no function
+// keepsNoMethodAlive guards the largest size saving there was: no function
 // may call reflect's Method or MethodByName with a name the linker cannot
 // see, as executing a text/template or html/template does, because the
 // linker then keeps every exported method of every type in the binary (the

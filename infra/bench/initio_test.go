@@ -20,7 +20,7 @@ import (
 // connections. When the runtime asks for its first event, init is over:
 // by then nothing may have connected. SDK clients, the MSAL client and the
 // configuration are built at init; secrets, Microsoft's discovery and every
-// call wait for the first event that needs them (issue 7).
+// call wait for the first event that needs them.
 func initDoesNoNetworkIO(t *testing.T, tmpl *template.Template, f Target, bin string) {
 	// Anything that dials the endpoints is counted, TLS or not.
 	outside, err := net.Listen("tcp", "127.0.0.1:0")

@@ -25,8 +25,8 @@ import (
 	"time"
 )
 
-// Targets from issue 7: a function may be this many times the minimal
-// handler.
+// The performance targets: a function may be this many times the
+// minimal handler.
 const (
 	SizeTarget      = 1.4
 	ColdStartTarget = 1.3

@@ -116,7 +116,7 @@ var in = dynamodb.ScanInput{}`},
 }
 
 // TestNoScanAnywhere fails when any non-test Go file of this module builds
-// a DynamoDB Scan (issue 7): every read goes by key or index, so that its
+// a DynamoDB Scan: every read goes by key or index, so that its
 // cost follows what it returns, not the table's size.
 func TestNoScanAnywhere(t *testing.T) {
 	t.Parallel()

@@ -271,7 +271,7 @@ func (h *Handler) listCustomers(ctx context.Context, r request) (result, error) 
 }
 
 // decodeStartUpgrade decodes the body of POST /v1/customers/{id}/upgrades.
-// sendInvitation defaults to true, as the wizard's check box does (seed
+// sendInvitation defaults to true, as the wizard's check box does (guide
 // step 6).
 func decodeStartUpgrade(raw []byte) (upgrade.StartUpgradeInput, error) {
 	var in upgrade.StartUpgradeInput

@@ -230,7 +230,7 @@ func TestBadInput(t *testing.T) {
 		{"missing fields", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
 			return withBody(r, `{"adminEmail":"a@contoso.com"}`)
 		}, 400, "validation", []fieldCode{{"serviceFullName", "required"}, {"serviceShortName", "required"}, {"licenseType", "required"}, {"licensedUsers", "required"}}, ""},
-		{"every rule at once (seed steps 2-6)", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
+		{"every rule at once (guide steps 2-6)", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
 			return withBody(r, `{"serviceFullName":"  ","serviceShortName":"my.svc","licenseType":"OC_GOLD","licensedUsers":501,"adminEmail":"Admin <a@contoso.com>"}`)
 		}, 400, "validation", []fieldCode{{"serviceFullName", "required"}, {"serviceShortName", "forbidden_character"}, {"licenseType", "unknown_value"}, {"licensedUsers", "out_of_range"}, {"adminEmail", "invalid_email"}}, ""},
 		{"empty body", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest { return withBody(r, "") }, 400, "malformed-request", nil, "empty"},
@@ -314,8 +314,8 @@ func TestRuleViolations(t *testing.T) {
 		wantField  string
 		wantCode   string
 	}{
-		{"short name taken in another case (seed step 3)", body("FIRST", 1), "k2", 409, "serviceShortName", "taken"},
-		{"more than 500 users per customer (seed step 5)", body("second", 101), "k3", 422, "licensedUsers", "customer_limit_exceeded"},
+		{"short name taken in another case (guide step 3)", body("FIRST", 1), "k2", 409, "serviceShortName", "taken"},
+		{"more than 500 users per customer (guide step 5)", body("second", 101), "k3", 422, "licensedUsers", "customer_limit_exceeded"},
 		{"idempotency key reused with another body", body("third", 1), "k1", 422, "Idempotency-Key", "idempotency_key_reused"},
 	}
 	for _, tt := range tests {

@@ -117,6 +117,6 @@ func (h *Handler) testEmailSettings(ctx context.Context, r request) (result, err
 		return result{}, err
 	}
 	// Queued, not sent: the invitation email function renders and sends
-	// the mail, so the portal links neither templates nor SES (issue 7).
+	// the mail, so the portal links neither templates nor SES.
 	return result{status: http.StatusAccepted, body: map[string]string{"to": to, "status": "QUEUED"}}, nil
 }

@@ -102,8 +102,8 @@ func (m *testMails) all() []notify.TestMail {
 	return append([]notify.TestMail(nil), m.reqs...)
 }
 
-// mailFixture is a Handler with every part of issue 3 wired to in-memory
-// collaborators.
+// mailFixture is a Handler with the Customer Invitations actions and the
+// email settings wired to in-memory collaborators.
 type mailFixture struct {
 	h     *api.Handler
 	store *actionStore

@@ -18,7 +18,7 @@ type M365 interface {
 }
 
 // NewM365Handler returns the Handler of TokenValidationFunction's routes:
-// the M365 Settings page and "Validate Authentication" (seed steps 27-29).
+// the M365 Settings page and "Validate Authentication" (guide steps 27-29).
 func NewM365Handler(m M365, operatorClaim string, log *slog.Logger) (*Handler, error) {
 	if m == nil {
 		return nil, errors.New("api: nil M365")

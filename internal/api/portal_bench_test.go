@@ -24,7 +24,7 @@ import (
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
-// The warm-path benchmarks of issue 7: each request goes through the real
+// The warm-path benchmarks of the portal API: each request goes through the real
 // handler, the real domain and the real DynamoDB store to DynamoDB Local.
 // Only what is not DynamoDB is faked: the EventBridge publishers and the
 // tenant validator (Microsoft), which answers "passed" at once, so that the
@@ -384,7 +384,7 @@ func BenchmarkValidate(b *testing.B) {
 }
 
 // TestCreateUpgradeRoundTrips holds POST /v1/customers/{id}/upgrades to
-// issue 7's target: one TransactWriteItems and at most one read, whether
+// its target: one TransactWriteItems and at most one read, whether
 // or not the request carries an Idempotency-Key.
 func TestCreateUpgradeRoundTrips(t *testing.T) {
 	t.Parallel()

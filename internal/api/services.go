@@ -19,7 +19,7 @@ type Finisher interface {
 }
 
 // WithFinisher serves resume, cancel, the service routes and the customer
-// with its services (seed steps 22-26) through f; without it those routes
+// with its services (guide steps 22-26) through f; without it those routes
 // answer 501 and the customer comes without services.
 func WithFinisher(f Finisher) Option { return func(h *Handler) { h.finisher = f } }
 
@@ -132,7 +132,7 @@ func (h *Handler) listSIPConnections(ctx context.Context, r request) (result, er
 }
 
 // customerWithServicesJSON is the customer as the Tenants page shows it
-// (seed step 25): its licence, users and services.
+// (guide step 25): its licence, users and services.
 type customerWithServicesJSON struct {
 	customerJSON
 	Services []serviceJSON `json:"services"`

@@ -127,7 +127,7 @@ func finishHandler(t *testing.T, f *fakeFinisher) *api.Handler {
 	return h
 }
 
-// The finish routes (seed steps 22-26) answer with the documented shapes.
+// The finish routes (guide steps 22-26) answer with the documented shapes.
 func TestFinishRoutes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

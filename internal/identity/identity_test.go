@@ -226,7 +226,7 @@ func (d *discoveryCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // TestDiscoveryOncePerContainer: Microsoft's OpenID configuration is read on
 // first need, not at construction, and then kept for the life of the
-// adapter, which is the container's (issue 7); a failed read is not kept, so
+// adapter, which is the container's; a failed read is not kept, so
 // the next request tries again.
 func TestDiscoveryOncePerContainer(t *testing.T) {
 	t.Parallel()

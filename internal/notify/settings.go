@@ -36,7 +36,7 @@ type SettingsDeps struct {
 
 // Settings serves the operator's email settings (the guide's "Configuring
 // Email Settings") and queues its test mail. It renders and sends nothing,
-// so that the portal API links neither a template engine nor SES (issue 7).
+// so that the portal API links neither a template engine nor SES.
 type Settings struct {
 	store    SettingsStore
 	requests TestMailRequester

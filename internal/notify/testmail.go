@@ -47,8 +47,7 @@ type TestMailerDeps struct {
 
 // TestMailer sends the test mails that operators request from the email
 // settings page. It runs in InvitationEmailFunction, next to the Mailer,
-// so that the portal API links no template engine and no SES client
-// (issue 7).
+// so that the portal API links no template engine and no SES client.
 type TestMailer struct {
 	settings SettingsReader
 	render   Renderer

@@ -5,7 +5,7 @@
 // components compiled to Go (page.templ), with embedded assets and no
 // third-party resources, under a strict Content-Security-Policy. They are
 // not html/template: executing one keeps every exported method of the
-// binary alive and doubles the function's size (issue 7).
+// binary alive and doubles the function's size.
 package page
 
 import (

@@ -25,7 +25,7 @@ import (
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
-// The warm-path benchmarks of issue 7 for the public pages: each request
+// The warm-path benchmarks of the public pages: each request
 // goes through the page handler, the real wizard and the real DynamoDB
 // store to DynamoDB Local; Microsoft is the in-process Entra emulator
 // (infra/entra) behind the real identity adapter. Only KMS (a sealer that
@@ -267,11 +267,11 @@ func (wb *wizardBench) transitions(tb testing.TB, inv upgrade.Invitation, to ...
 	}
 }
 
-// TestOpenLinkOnlyReads holds GET /invite/{token} to issue 7's target: one
+// TestOpenLinkOnlyReads holds GET /invite/{token} to its target: one
 // GetItem (the invitation, which carries what the page shows) and no
 // write, so that a mail scanner that follows the link changes nothing. A
-// link that does not work, whatever the reason, costs exactly the same
-// (issue 4): the work done tells nothing about the link.
+// link that does not work, whatever the reason, costs exactly the same:
+// the work done tells nothing about the link.
 func TestOpenLinkOnlyReads(t *testing.T) {
 	t.Parallel()
 	wb := newWizardBench(t)

@@ -33,12 +33,10 @@
 //     changes an invitation's status must rewrite GSI2PK in the same write;
 //   - none: Query GSI1 on OP#<op>#INVITATIONS.
 //
-// No operation scans. Invitations also carry DuePK/DueSK for the sparse
-// DueWork index of the reminder sweep: DuePK = DUE#<shard 00-15> (a hash of
-// the invitation id), DueSK = <next action time RFC 3339>#<id>, where the
-// next action of a new invitation is its expiry. Issue 3 owns that index:
-// it will refine the sharding (time bucket plus shard) and move DueSK as
-// reminders are sent, and drop DuePK/DueSK when nothing is due any more.
+// No operation scans. Invitations with a next action (a mail to request, a
+// reminder, an expiry) also carry DuePK/DueSK for the sparse DueWork index
+// of the reminder sweep, sharded by day and by a hash of the invitation id;
+// due.go describes it. They lose DuePK/DueSK when nothing is due any more.
 //
 // Creating an upgrade is one TransactWriteItems: update the customer
 // (exists, licence rank lower than asked, reserved users + n <= 500; ADD

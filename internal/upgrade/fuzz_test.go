@@ -37,7 +37,7 @@ func FuzzValidateShortName(f *testing.F) {
 		errs := upgrade.ValidateShortName(s)
 		checkErrs(t, upgrade.FieldServiceShortName, errs)
 		if errs == nil {
-			// Every accepted name obeys every rule of seed step 3.
+			// Every accepted name obeys every rule of guide step 3.
 			if len(s) < 3 || len(s) > 15 || strings.ContainsAny(s, `\/:*?"<>|. `) || strings.EqualFold(s, "audit") {
 				t.Fatalf("accepted %q", s)
 			}

@@ -155,7 +155,7 @@ func AccessOf(v Validation) Access {
 }
 
 // M365Connection is what is known of a customer's Microsoft 365 tenant:
-// the M365 Settings page (seed steps 27-29).
+// the M365 Settings page (guide steps 27-29).
 type M365Connection struct {
 	OperatorID    string
 	CustomerID    string
@@ -252,7 +252,7 @@ type M365Deps struct {
 	Logger           *slog.Logger
 }
 
-// M365 is the M365 Settings page and its "Validate Authentication" (seed
+// M365 is the M365 Settings page and its "Validate Authentication" (guide
 // steps 27-29), the automatic validation after consent and the keep-alive
 // of kept credentials.
 type M365 struct {

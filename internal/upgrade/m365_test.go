@@ -15,7 +15,7 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-// Seed steps 22 and 27-29: the automatic validation after consent, the M365
+// Guide steps 22 and 27-29: the automatic validation after consent, the M365
 // settings, Validate Authentication and the keep-alive.
 func TestM365(t *testing.T) {
 	t.Parallel()

@@ -34,7 +34,7 @@ func (l License) Rank() int {
 }
 
 // CustomerKind says whether the tenant is a lead or an existing customer
-// (seed step 1: "select the desired lead ... Convert to OC Pro" or "Upgrade
+// (guide step 1: "select the desired lead ... Convert to OC Pro" or "Upgrade
 // Customer").
 type CustomerKind string
 
@@ -45,7 +45,7 @@ const (
 )
 
 // MaxUsersPerCustomer is the most licensed users a customer may have across
-// all of its services (seed step 5).
+// all of its services (guide step 5).
 const MaxUsersPerCustomer = 500
 
 // Customer is a lead or customer of an operator: a row of the Tenants page.
@@ -68,7 +68,7 @@ type Customer struct {
 	CreatedAt     time.Time
 }
 
-// Service is the Operator Connect service an upgrade creates (seed steps
+// Service is the Operator Connect service an upgrade creates (guide steps
 // 2-5).
 type Service struct {
 	ID            string
@@ -94,7 +94,7 @@ type Upgrade struct {
 	CreatedAt  time.Time
 }
 
-// Invitation is the secret link mailed to the customer's administrator (seed
+// Invitation is the secret link mailed to the customer's administrator (guide
 // steps 6-9) and what became of it. The link itself is never stored: it is
 // derived from the ID and Generation with a key the database does not hold.
 type Invitation struct {
@@ -104,7 +104,7 @@ type Invitation struct {
 	UpgradeID  string
 	ServiceID  string
 	// TokenID is the short public identifier the operator searches for in
-	// Security > Customer Invitations (seed step 8).
+	// Security > Customer Invitations (guide step 8).
 	TokenID    string
 	Status     InvitationStatus
 	AdminEmail string

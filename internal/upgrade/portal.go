@@ -152,7 +152,7 @@ func (s *Portal) ListCustomers(ctx context.Context, operatorID string, p Page) (
 }
 
 // StartUpgradeInput is what the Onboarding wizard's first screen sends
-// (seed steps 2-6).
+// (guide steps 2-6).
 type StartUpgradeInput struct {
 	ServiceFullName  string
 	ServiceShortName string
@@ -242,7 +242,7 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 
 // publish announces the invitation. The upgrade is already committed, so a
 // failure here must not undo it or fail the request: it is logged at ERROR,
-// and the reminder sweep (issue 3) finds invitations whose Welcome mail never
+// and the reminder sweep finds invitations whose Welcome mail never
 // went and sends it.
 func (s *Portal) publish(ctx context.Context, u Upgrade) {
 	err := s.pub.InvitationCreated(ctx, InvitationCreated{
@@ -319,7 +319,7 @@ func (s *Portal) GetInvitation(ctx context.Context, operatorID, id string) (Invi
 }
 
 // ListInvitations lists the operator's invitations, newest first, for the
-// Customer Invitations and Pending Invitations pages (seed steps 8 and 22).
+// Customer Invitations and Pending Invitations pages (guide steps 8 and 22).
 func (s *Portal) ListInvitations(ctx context.Context, operatorID string, f InvitationFilter, p Page) (List[Invitation], error) {
 	p, errs := ValidatePage(p)
 	_, e := ValidateInvitationStatus(string(f.Status))
@@ -340,7 +340,7 @@ func (s *Portal) ListInvitations(ctx context.Context, operatorID string, f Invit
 }
 
 // withAuthURL fills in the AuthURL of a live invitation, so that the
-// operator can copy it (seed step 8); dead links are not shown.
+// operator can copy it (guide step 8); dead links are not shown.
 func (s *Portal) withAuthURL(ctx context.Context, inv *Invitation) error {
 	inv.AuthURL = ""
 	if !inv.Live(s.clock.Now()) {

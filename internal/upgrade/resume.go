@@ -87,7 +87,7 @@ type FinishDeps struct {
 	Logger        *slog.Logger
 }
 
-// Finisher resumes and cancels upgrades (seed steps 22-26) and shows the
+// Finisher resumes and cancels upgrades (guide steps 22-26) and shows the
 // services they create.
 type Finisher struct {
 	store     FinishStore
@@ -123,7 +123,7 @@ func NewFinisher(d FinishDeps) (*Finisher, error) {
 		sipDomain: d.SIPDomain, appID: d.ApplicationID, log: d.Logger}, nil
 }
 
-// ResumeInput is what the operator confirms when resuming (seed step 24).
+// ResumeInput is what the operator confirms when resuming (guide step 24).
 type ResumeInput struct {
 	LicenseType   string
 	LicensedUsers int

@@ -170,7 +170,7 @@ func TestNewFinisherChecksDependencies(t *testing.T) {
 	}
 }
 
-// Seed steps 24-26: a passing resume activates the service with the
+// Guide steps 24-26: a passing resume activates the service with the
 // licence's permissions, moves the customer's licence, creates the SIP
 // connection and announces Service Upgraded.
 func TestResumeCompletes(t *testing.T) {

@@ -62,15 +62,15 @@ const (
 	MinUsers        = 1
 )
 
-// forbiddenShortNameChars are the characters seed step 3 forbids, plus the
+// forbiddenShortNameChars are the characters guide step 3 forbids, plus the
 // dot it forbids in the next bullet.
 const forbiddenShortNameChars = `\/:*?"<>|.`
 
-// reservedShortNames are names no service may take; seed step 3 lists
+// reservedShortNames are names no service may take; guide step 3 lists
 // "audit" right after the forbidden characters.
 var reservedShortNames = map[string]bool{"audit": true}
 
-// ValidateShortName checks a service short name (seed step 3): 3 to 15
+// ValidateShortName checks a service short name (guide step 3): 3 to 15
 // characters, printable ASCII only, no white space of any kind, none of
 // \ / : * ? " < > | and no dot, and not the reserved name "audit" in any
 // case. Uniqueness per operator is the store's job. It reports at most one
@@ -134,14 +134,14 @@ func NormalizeFreeText(field, s string, max int) (string, []fault.FieldError) {
 	return s, nil
 }
 
-// ValidateFullName checks the service's full name (seed step 2: free text):
+// ValidateFullName checks the service's full name (guide step 2: free text):
 // 1 to 128 characters after trimming, no control characters. It returns the
 // trimmed name.
 func ValidateFullName(s string) (string, []fault.FieldError) {
 	return NormalizeFreeText(FieldServiceFullName, s, FullNameMax)
 }
 
-// ValidateTargetLicense checks the licence an upgrade asks for (seed step 4):
+// ValidateTargetLicense checks the licence an upgrade asks for (guide step 4):
 // OC_ESSENTIALS_PLUS or OC_PRO.
 func ValidateTargetLicense(s string) (License, []fault.FieldError) {
 	switch l := License(s); l {
@@ -169,7 +169,7 @@ func CheckUpgradePath(current, target License) []fault.FieldError {
 }
 
 // ValidateLicensedUsers checks the number of licensed users of one service
-// (seed step 5): a whole number from 1 to 500.
+// (guide step 5): a whole number from 1 to 500.
 func ValidateLicensedUsers(n int) []fault.FieldError {
 	if n < MinUsers || n > MaxUsersPerCustomer {
 		return []fault.FieldError{{Field: FieldLicensedUsers, Code: CodeOutOfRange,
@@ -179,7 +179,7 @@ func ValidateLicensedUsers(n int) []fault.FieldError {
 }
 
 // CheckCustomerUsers refuses n more users for a customer that already has
-// reserved users, when together they exceed 500 (seed step 5: "a maximum of
+// reserved users, when together they exceed 500 (guide step 5: "a maximum of
 // 500 users can be configured per customer").
 func CheckCustomerUsers(reserved, n int) []fault.FieldError {
 	if reserved+n > MaxUsersPerCustomer {
@@ -190,7 +190,7 @@ func CheckCustomerUsers(reserved, n int) []fault.FieldError {
 	return nil
 }
 
-// ValidateAdminEmail checks the administrator's address (seed step 6): one
+// ValidateAdminEmail checks the administrator's address (guide step 6): one
 // bare address, no display name, no line breaks, at most 254 characters.
 func ValidateAdminEmail(s string) []fault.FieldError {
 	bad := func(code, msg string) []fault.FieldError {

@@ -15,7 +15,7 @@ func code(errs []fault.FieldError) string {
 	return errs[0].Code
 }
 
-// Seed step 3: "The string should be 3-15 characters long", "The following
+// Guide step 3: "The string should be 3-15 characters long", "The following
 // characters cannot be used: \ / : * ? " < > |audit", "cannot contain the
 // dot (.) or blank spaces".
 func TestValidateShortName(t *testing.T) {
@@ -23,30 +23,30 @@ func TestValidateShortName(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"three characters is the shortest (step 3)", "abc", ""},
-		{"fifteen characters is the longest (step 3)", strings.Repeat("a", 15), ""},
-		{"letters of both cases, digits, specials (step 3)", "Ab-1_+!@#$%^&()", ""},
+		{"three characters is the shortest (guide step 3)", "abc", ""},
+		{"fifteen characters is the longest (guide step 3)", strings.Repeat("a", 15), ""},
+		{"letters of both cases, digits, specials (guide step 3)", "Ab-1_+!@#$%^&()", ""},
 		{"empty", "", upgrade.CodeRequired},
-		{"two characters (step 3)", "ab", upgrade.CodeTooShort},
-		{"sixteen characters (step 3)", strings.Repeat("a", 16), upgrade.CodeTooLong},
-		{"backslash (step 3)", `a\bc`, upgrade.CodeForbiddenCharacter},
-		{"slash (step 3)", "a/bc", upgrade.CodeForbiddenCharacter},
-		{"colon (step 3)", "a:bc", upgrade.CodeForbiddenCharacter},
-		{"star (step 3)", "a*bc", upgrade.CodeForbiddenCharacter},
-		{"question mark (step 3)", "a?bc", upgrade.CodeForbiddenCharacter},
-		{"double quote (step 3)", `a"bc`, upgrade.CodeForbiddenCharacter},
-		{"less than (step 3)", "a<bc", upgrade.CodeForbiddenCharacter},
-		{"greater than (step 3)", "a>bc", upgrade.CodeForbiddenCharacter},
-		{"pipe (step 3)", "a|bc", upgrade.CodeForbiddenCharacter},
-		{"dot (step 3)", "a.bc", upgrade.CodeForbiddenCharacter},
-		{"blank space (step 3)", "a bc", upgrade.CodeWhitespace},
+		{"two characters (guide step 3)", "ab", upgrade.CodeTooShort},
+		{"sixteen characters (guide step 3)", strings.Repeat("a", 16), upgrade.CodeTooLong},
+		{"backslash (guide step 3)", `a\bc`, upgrade.CodeForbiddenCharacter},
+		{"slash (guide step 3)", "a/bc", upgrade.CodeForbiddenCharacter},
+		{"colon (guide step 3)", "a:bc", upgrade.CodeForbiddenCharacter},
+		{"star (guide step 3)", "a*bc", upgrade.CodeForbiddenCharacter},
+		{"question mark (guide step 3)", "a?bc", upgrade.CodeForbiddenCharacter},
+		{"double quote (guide step 3)", `a"bc`, upgrade.CodeForbiddenCharacter},
+		{"less than (guide step 3)", "a<bc", upgrade.CodeForbiddenCharacter},
+		{"greater than (guide step 3)", "a>bc", upgrade.CodeForbiddenCharacter},
+		{"pipe (guide step 3)", "a|bc", upgrade.CodeForbiddenCharacter},
+		{"dot (guide step 3)", "a.bc", upgrade.CodeForbiddenCharacter},
+		{"blank space (guide step 3)", "a bc", upgrade.CodeWhitespace},
 		{"tab", "a\tbc", upgrade.CodeWhitespace},
 		{"no-break space", "a\u00a0bc", upgrade.CodeWhitespace},
 		{"non-ASCII letter", "café", upgrade.CodeNotPrintableASCII},
 		{"control character", "a\x01bc", upgrade.CodeNotPrintableASCII},
 		{"invalid UTF-8", "ab\xffc", upgrade.CodeNotPrintableASCII},
-		{"reserved audit (step 3)", "audit", upgrade.CodeReserved},
-		{"reserved audit in any case (step 3)", "AuDiT", upgrade.CodeReserved},
+		{"reserved audit (guide step 3)", "audit", upgrade.CodeReserved},
+		{"reserved audit in any case (guide step 3)", "AuDiT", upgrade.CodeReserved},
 		{"audit inside a longer name is fine", "audit-team", ""},
 	}
 	for _, tt := range tests {
@@ -65,13 +65,13 @@ func TestValidateShortName(t *testing.T) {
 	}
 }
 
-// Seed step 2: "Enter Full Name of service – Free Text."
+// Guide step 2: "Enter Full Name of service – Free Text."
 func TestValidateFullName(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in, want, wantName string
 	}{
-		{"free text (step 2)", "Contoso – Teams Calling (UK)", "", "Contoso – Teams Calling (UK)"},
+		{"free text (guide step 2)", "Contoso – Teams Calling (UK)", "", "Contoso – Teams Calling (UK)"},
 		{"trimmed", "  Contoso  ", "", "Contoso"},
 		{"128 characters", strings.Repeat("é", 128), "", strings.Repeat("é", 128)},
 		{"129 characters", strings.Repeat("é", 129), upgrade.CodeTooLong, ""},
@@ -93,7 +93,7 @@ func TestValidateFullName(t *testing.T) {
 	}
 }
 
-// Seed step 4: "Select the OC Essentials Plus or OC Pro license Type."
+// Guide step 4: "Select the OC Essentials Plus or OC Pro license Type."
 func TestLicenceRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -102,8 +102,8 @@ func TestLicenceRules(t *testing.T) {
 		target  string
 		want    string
 	}{
-		{"essentials to plus (step 4)", upgrade.Essentials, "OC_ESSENTIALS_PLUS", ""},
-		{"essentials to pro (step 4)", upgrade.Essentials, "OC_PRO", ""},
+		{"essentials to plus (guide step 4)", upgrade.Essentials, "OC_ESSENTIALS_PLUS", ""},
+		{"essentials to pro (guide step 4)", upgrade.Essentials, "OC_PRO", ""},
 		{"plus to pro", upgrade.EssentialsPlus, "OC_PRO", ""},
 		{"pro to pro", upgrade.Pro, "OC_PRO", upgrade.CodeSameLicense},
 		{"plus to plus", upgrade.EssentialsPlus, "OC_ESSENTIALS_PLUS", upgrade.CodeSameLicense},
@@ -127,7 +127,7 @@ func TestLicenceRules(t *testing.T) {
 	}
 }
 
-// Seed step 5: "A maximum of 500 users can be configured per customer."
+// Guide step 5: "A maximum of 500 users can be configured per customer."
 func TestUserRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -136,12 +136,12 @@ func TestUserRules(t *testing.T) {
 		want        string
 	}{
 		{"one user", 0, 1, ""},
-		{"500 users (step 5)", 0, 500, ""},
+		{"500 users (guide step 5)", 0, 500, ""},
 		{"zero users", 0, 0, upgrade.CodeOutOfRange},
 		{"negative", 0, -1, upgrade.CodeOutOfRange},
-		{"501 users (step 5)", 0, 501, upgrade.CodeOutOfRange},
-		{"fills the customer to 500 (step 5)", 380, 120, ""},
-		{"one over the customer's 500 (step 5)", 381, 120, upgrade.CodeCustomerLimit},
+		{"501 users (guide step 5)", 0, 501, upgrade.CodeOutOfRange},
+		{"fills the customer to 500 (guide step 5)", 380, 120, ""},
+		{"one over the customer's 500 (guide step 5)", 381, 120, upgrade.CodeCustomerLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,14 +157,14 @@ func TestUserRules(t *testing.T) {
 	}
 }
 
-// Seed step 6: "enter the email address of the Tenant service Global admin
+// Guide step 6: "enter the email address of the Tenant service Global admin
 // or Service account admin."
 func TestValidateAdminEmail(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in, want string
 	}{
-		{"plain address (step 6)", "globaladmin@contoso.com", ""},
+		{"plain address (guide step 6)", "globaladmin@contoso.com", ""},
 		{"plus and subdomain", "it+ocp@mail.contoso.co.uk", ""},
 		{"empty", "", upgrade.CodeRequired},
 		{"display name", "Admin <admin@contoso.com>", upgrade.CodeInvalidEmail},
@@ -184,14 +184,14 @@ func TestValidateAdminEmail(t *testing.T) {
 	}
 }
 
-// Seed step 1: a lead or a customer of the Tenants page.
+// Guide step 1: a lead or a customer of the Tenants page.
 func TestCustomerRules(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, kind, domain, want string
 	}{
-		{"lead (step 1)", "LEAD", "", ""},
-		{"customer with domain (step 1)", "CUSTOMER", "Contoso.COM", ""},
+		{"lead (guide step 1)", "LEAD", "", ""},
+		{"customer with domain (guide step 1)", "CUSTOMER", "Contoso.COM", ""},
 		{"unknown kind", "PARTNER", "", upgrade.CodeUnknownValue},
 		{"missing kind", "", "", upgrade.CodeRequired},
 		{"single-label domain", "LEAD", "contoso", upgrade.CodeInvalidDomain},

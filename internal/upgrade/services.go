@@ -44,14 +44,14 @@ func (s Service) Permissions() []string {
 	return s.License.Permissions()
 }
 
-// The SIP connection every finished service gets (seed step 26).
+// The SIP connection every finished service gets (guide step 26).
 const (
 	SIPPort         = 5061
 	SIPTransportTLS = "TLS"
 	SIPStatusActive = "ACTIVE"
 )
 
-// SIPConnection is a row of a service's SIP Connections tab (seed step 26).
+// SIPConnection is a row of a service's SIP Connections tab (guide step 26).
 type SIPConnection struct {
 	ID         string
 	ServiceID  string
@@ -99,7 +99,7 @@ func (f *Finisher) ListSIPConnections(ctx context.Context, operatorID, serviceID
 	return s.SIPConnections, nil
 }
 
-// CustomerOverview is a row of the Tenants page with its services (seed
+// CustomerOverview is a row of the Tenants page with its services (guide
 // step 25).
 type CustomerOverview struct {
 	Customer

@@ -1,6 +1,6 @@
 // Package wizard is the Token Invitation wizard: what the customer's
 // administrator does between clicking the emailed link and the Tenant
-// Activation page (seed steps 9-20). It signs the administrator in with
+// Activation page (guide steps 9-20). It signs the administrator in with
 // Microsoft either with the device code flow or with the authorization code
 // flow and PKCE, leads a first-time tenant through tenant-wide admin
 // consent, proves the consent with an application token for the tenant, and
@@ -172,7 +172,7 @@ type Attempt struct {
 	Device *Device
 }
 
-// Credential is the kept delegated credential: the seed's "Tenant account
+// Credential is the kept delegated credential: the guide's "Tenant account
 // credentials". RefreshToken is sealed with {tenantId, invitationId}.
 type Credential struct {
 	TenantID      string

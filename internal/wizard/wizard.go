@@ -103,7 +103,7 @@ type Step string
 
 // The steps, in order.
 const (
-	// StepWelcome offers the two ways to sign in (seed step 9).
+	// StepWelcome offers the two ways to sign in (guide step 9).
 	StepWelcome Step = "welcome"
 	// StepDevice shows the code and follows the device sign-in (10-15).
 	StepDevice Step = "device"
@@ -284,7 +284,7 @@ func (s *Service) legacyNames(ctx context.Context, inv upgrade.Invitation, v *Vi
 	return nil
 }
 
-// StartDevice is "Start authentication" (seed step 10): a new device code,
+// StartDevice is "Start authentication" (guide step 10): a new device code,
 // stored sealed, shown to the administrator.
 func (s *Service) StartDevice(ctx context.Context, token, binding, form string) (View, error) {
 	inv, err := s.openForm(ctx, token, binding, form)
@@ -453,7 +453,7 @@ func (s *Service) StartSignIn(ctx context.Context, token, binding, form string) 
 	return Result{Redirect: u}, nil
 }
 
-// Continue is "click here to continue the authentication process" (seed
+// Continue is "click here to continue the authentication process" (guide
 // step 17). A tenant that already consented is proven and completed at
 // once; otherwise the administrator goes to tenant-wide admin consent.
 func (s *Service) Continue(ctx context.Context, token, binding, form string) (Result, error) {

@@ -71,7 +71,7 @@ func TestOpenChangesNothing(t *testing.T) {
 	}
 }
 
-// Opening a live link reads the invitation alone (issue 7): it carries
+// Opening a live link reads the invitation alone: it carries
 // what the Welcome page names and whether a device attempt was started.
 // Only a started attempt, or an invitation stored before the copy existed,
 // costs more.

@@ -6,7 +6,7 @@
 //
 // Neither part uses text/template or html/template. Executing one turns off
 // the Go linker's dead-method elimination, which keeps every exported method
-// of every AWS SDK type linked into the same binary (issue 7). Only
+// of every AWS SDK type linked into the same binary. Only
 // InvitationEmailFunction imports this package; the portal API validates
 // settings with package mail alone and leaves rendering, the test mail
 // included, to the mail function.

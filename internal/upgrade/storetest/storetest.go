@@ -264,8 +264,8 @@ func testCreateUpgradeRefusals(t *testing.T, s upgrade.Store) {
 		n     upgrade.Creation
 		check func(error) bool
 	}{
-		{"short name taken, other case (seed step 3)", newUpgrade(c, "tAKEN", 1, upgrade.Pro), func(e error) bool { return errors.Is(e, upgrade.ErrShortNameTaken) }},
-		{"over 500 users per customer (seed step 5)", newUpgrade(c, "more", 101, upgrade.Pro), func(e error) bool {
+		{"short name taken, other case (guide step 3)", newUpgrade(c, "tAKEN", 1, upgrade.Pro), func(e error) bool { return errors.Is(e, upgrade.ErrShortNameTaken) }},
+		{"over 500 users per customer (guide step 5)", newUpgrade(c, "more", 101, upgrade.Pro), func(e error) bool {
 			var ue *upgrade.UserLimitError
 			return errors.As(e, &ue) && ue.Reserved == 400
 		}},
@@ -444,7 +444,7 @@ func testListInvitationsFilters(t *testing.T, s upgrade.Store) {
 		{"by customer", upgrade.InvitationFilter{CustomerID: c1.ID}, []upgrade.Invitation{invs[2], invs[1], invs[0]}},
 		{"by status", upgrade.InvitationFilter{Status: upgrade.InvitationPending}, []upgrade.Invitation{invs[3], invs[2], invs[1], invs[0]}},
 		{"by status none", upgrade.InvitationFilter{Status: upgrade.InvitationExpired}, nil},
-		{"by token id (seed step 8)", upgrade.InvitationFilter{TokenID: invs[1].TokenID}, []upgrade.Invitation{invs[1]}},
+		{"by token id (guide step 8)", upgrade.InvitationFilter{TokenID: invs[1].TokenID}, []upgrade.Invitation{invs[1]}},
 		{"token id of another customer", upgrade.InvitationFilter{TokenID: invs[3].TokenID, CustomerID: c1.ID}, nil},
 		{"customer and status", upgrade.InvitationFilter{CustomerID: c2.ID, Status: upgrade.InvitationPending}, []upgrade.Invitation{invs[3]}},
 	}
