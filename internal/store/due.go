@@ -173,18 +173,8 @@ func (s *Store) MarkSwept(ctx context.Context, now time.Time) error {
 	e.cond = append(e.cond, "(attribute_not_exists("+e.name("From")+") OR "+e.name("From")+" < "+e.value(from)+")")
 	e.put("From", from, false)
 	e.put("Type", typeSweep, false)
-	in, err := e.updateItem(s.table, watermarkPK, skMain)
-	if err != nil {
-		return fmt.Errorf("move sweep watermark: %w", err)
-	}
-	_, err = s.db.UpdateItem(ctx, in)
-	if isConditionFailed(err) {
-		return nil // another sweep moved it as far or further
-	}
-	if err != nil {
-		return fmt.Errorf("move sweep watermark: %w", err)
-	}
-	return nil
+	// A failed condition means another sweep moved it as far or further.
+	return s.update(ctx, e, watermarkPK, skMain, nil, "move sweep watermark")
 }
 
 // GetInvitationConsistent reads an invitation with a strongly consistent

@@ -278,3 +278,20 @@ func isConditionFailed(err error) bool {
 	var cf *types.ConditionalCheckFailedException
 	return errors.As(err, &cf)
 }
+
+// update runs e's change of the item pk/sk as one UpdateItem. A failed
+// condition returns lost (nil when losing is fine); any other failure is
+// wrapped with what.
+func (s *Store) update(ctx context.Context, e *expr, pk, sk string, lost error, what string) error {
+	in, err := e.updateItem(s.table, pk, sk)
+	if err == nil {
+		_, err = s.db.UpdateItem(ctx, in)
+	}
+	if isConditionFailed(err) {
+		return lost
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

@@ -79,24 +79,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invi
 		u.put("MessageID", "", true)
 		u.put("DeliveryAt", 0, true)
 	}
-	in, err := u.updateItem(s.table, invitationPK(before.ID), skMain)
-	if err != nil {
-		return fmt.Errorf("update invitation %s: %w", before.ID, err)
-	}
-	return s.conditional(ctx, in, "update invitation "+before.ID)
-}
-
-// conditional runs an UpdateItem and turns a failed condition into
-// upgrade.ErrChanged.
-func (s *Store) conditional(ctx context.Context, in *dynamodb.UpdateItemInput, what string) error {
-	_, err := s.db.UpdateItem(ctx, in)
-	if isConditionFailed(err) {
-		return upgrade.ErrChanged
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return s.update(ctx, u, invitationPK(before.ID), skMain, upgrade.ErrChanged, "update invitation "+before.ID)
 }
 
 // ClaimMail claims the mail kind of generation for one send attempt until
@@ -111,11 +94,7 @@ func (s *Store) ClaimMail(ctx context.Context, invitationID string, generation i
 	u.cond = append(u.cond, "(attribute_not_exists(#MailClaimUntil) OR #MailClaimUntil < "+u.value(now.UnixMilli())+")")
 	u.put("MailClaim", claimValue(generation, kind), false)
 	u.put("MailClaimUntil", until.UnixMilli(), false)
-	in, err := u.updateItem(s.table, invitationPK(invitationID), skMain)
-	if err != nil {
-		return fmt.Errorf("claim mail: %w", err)
-	}
-	return s.conditional(ctx, in, "claim mail of invitation "+invitationID)
+	return s.update(ctx, u, invitationPK(invitationID), skMain, upgrade.ErrChanged, "claim mail of invitation "+invitationID)
 }
 
 // ReleaseMail gives up a claim without settling the mail, so that a retry
@@ -125,11 +104,7 @@ func (s *Store) ReleaseMail(ctx context.Context, invitationID string, generation
 	u.is("MailClaim", claimValue(generation, kind), false)
 	u.put("MailClaim", "", true)
 	u.put("MailClaimUntil", 0, true)
-	in, err := u.updateItem(s.table, invitationPK(invitationID), skMain)
-	if err != nil {
-		return fmt.Errorf("release mail: %w", err)
-	}
-	return s.conditional(ctx, in, "release mail of invitation "+invitationID)
+	return s.update(ctx, u, invitationPK(invitationID), skMain, upgrade.ErrChanged, "release mail of invitation "+invitationID)
 }
 
 type messageRecord struct {
@@ -156,11 +131,7 @@ func (s *Store) SettleMail(ctx context.Context, after upgrade.Invitation, due ti
 	u.put("DeliveryAt", 0, true)
 	u.put("MessageID", messageID, messageID == "")
 	if messageID == "" {
-		in, err := u.updateItem(s.table, invitationPK(after.ID), skMain)
-		if err != nil {
-			return fmt.Errorf("settle mail: %w", err)
-		}
-		return s.conditional(ctx, in, "settle mail of invitation "+after.ID)
+		return s.update(ctx, u, invitationPK(after.ID), skMain, upgrade.ErrChanged, "settle mail of invitation "+after.ID)
 	}
 	tx := txn{table: s.table}
 	tx.update(u, invitationPK(after.ID), skMain)
@@ -205,11 +176,7 @@ func (s *Store) RecordDelivery(ctx context.Context, invitationID, messageID, sta
 	u.put("DeliveryStatus", status, false)
 	u.put("DeliveryAt", at.UnixMilli(), false)
 	u.put("LastError", reason, reason == "")
-	in, err := u.updateItem(s.table, invitationPK(invitationID), skMain)
-	if err != nil {
-		return fmt.Errorf("record delivery: %w", err)
-	}
-	return s.conditional(ctx, in, "record delivery of invitation "+invitationID)
+	return s.update(ctx, u, invitationPK(invitationID), skMain, upgrade.ErrChanged, "record delivery of invitation "+invitationID)
 }
 
 type settingsRecord struct {

@@ -121,18 +121,7 @@ func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) 
 		e.put("DuePK", "", true)
 		e.put("DueSK", "", true)
 	}
-	upd, err := e.updateItem(w.table, invitationPK(t.InvitationID), skMain)
-	if err != nil {
-		return fmt.Errorf("transition invitation to %s: %w", t.To, err)
-	}
-	_, err = w.db.UpdateItem(ctx, upd)
-	if isConditionFailed(err) {
-		return wizard.ErrConflict
-	}
-	if err != nil {
-		return fmt.Errorf("transition invitation to %s: %w", t.To, err)
-	}
-	return nil
+	return w.update(ctx, e, invitationPK(t.InvitationID), skMain, wizard.ErrConflict, "transition invitation to "+string(t.To))
 }
 
 // GetAttempt implements wizard.Store with one consistent read, so that a
@@ -194,18 +183,7 @@ func (w *Wizard) StartDevice(ctx context.Context, invitationID string, d wizard.
 
 // CountRedirect implements wizard.Store.
 func (w *Wizard) CountRedirect(ctx context.Context, invitationID string, max int) error {
-	upd, err := countUpdate("Redirects", max).updateItem(w.table, invitationPK(invitationID), skWizard)
-	if err != nil {
-		return fmt.Errorf("count Redirects: %w", err)
-	}
-	_, err = w.db.UpdateItem(ctx, upd)
-	if isConditionFailed(err) {
-		return wizard.ErrTooManyAttempts
-	}
-	if err != nil {
-		return fmt.Errorf("count Redirects: %w", err)
-	}
-	return nil
+	return w.update(ctx, countUpdate("Redirects", max), invitationPK(invitationID), skWizard, wizard.ErrTooManyAttempts, "count Redirects")
 }
 
 // countUpdate adds one to a counter of the wizard record unless it reached
@@ -226,16 +204,11 @@ func (w *Wizard) ClaimPoll(ctx context.Context, invitationID string, prev, now t
 	e.is("Device.LastPollMS", prev.UnixMilli(), false)
 	e.is("Device.Outcome", string(wizard.OutcomeNone), false)
 	e.put("Device.LastPollMS", now.UnixMilli(), false)
-	upd, err := e.updateItem(w.table, invitationPK(invitationID), skWizard)
-	if err != nil {
-		return false, fmt.Errorf("claim poll: %w", err)
-	}
-	_, err = w.db.UpdateItem(ctx, upd)
-	if isConditionFailed(err) {
+	switch err := w.update(ctx, e, invitationPK(invitationID), skWizard, wizard.ErrConflict, "claim poll"); {
+	case errors.Is(err, wizard.ErrConflict):
 		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("claim poll: %w", err)
+	case err != nil:
+		return false, err
 	}
 	return true, nil
 }
@@ -250,18 +223,7 @@ func (w *Wizard) SettleDevice(ctx context.Context, invitationID string, interval
 	if outcome != wizard.OutcomeNone {
 		e.put("Device.SealedCode", nil, true)
 	}
-	upd, err := e.updateItem(w.table, invitationPK(invitationID), skWizard)
-	if err != nil {
-		return fmt.Errorf("settle device attempt: %w", err)
-	}
-	_, err = w.db.UpdateItem(ctx, upd)
-	if isConditionFailed(err) {
-		return wizard.ErrConflict
-	}
-	if err != nil {
-		return fmt.Errorf("settle device attempt: %w", err)
-	}
-	return nil
+	return w.update(ctx, e, invitationPK(invitationID), skWizard, wizard.ErrConflict, "settle device attempt")
 }
 
 // PutState implements wizard.Store. The item expires by TTL as well, but
