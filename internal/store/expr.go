@@ -162,7 +162,10 @@ func (e *expr) updateItem(table, pk, sk string) (*dynamodb.UpdateItemInput, erro
 }
 
 // txn collects the actions of one TransactWriteItems on one table,
-// keeping the first error.
+// keeping the first error. infra/template's policy test follows method
+// names, so conditionCheck is named apart from expr's methods: a function
+// that never checks a condition in a transaction is not credited with
+// dynamodb:ConditionCheckItem.
 type txn struct {
 	table string
 	items []types.TransactWriteItem
@@ -186,8 +189,8 @@ func (t *txn) update(e *expr, pk, sk string) *types.Update {
 	return u
 }
 
-// check adds e's conditions on the item pk/sk.
-func (t *txn) check(e *expr, pk, sk string) {
+// conditionCheck adds e's conditions on the item pk/sk, changing nothing.
+func (t *txn) conditionCheck(e *expr, pk, sk string) {
 	t.fail(e.err)
 	t.items = append(t.items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(t.table),
 		Key: key(pk, sk), ConditionExpression: e.condition(), ExpressionAttributeNames: e.attributeNames(),

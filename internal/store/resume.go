@@ -41,7 +41,7 @@ func (s *Store) CompleteUpgrade(ctx context.Context, c upgrade.Completion) error
 
 	inv := newExpr()
 	oneOf(inv, "Status", upgrade.InvitationResumable)
-	tx.check(inv, invitationPK(c.M365.InvitationID), skMain)
+	tx.conditionCheck(inv, invitationPK(c.M365.InvitationID), skMain)
 
 	service := newExpr()
 	oneOf(service, "Status", upgrade.ServiceMoves.From(upgrade.ServiceActive))
@@ -152,7 +152,7 @@ func (s *Store) cancelItems(u upgrade.Upgrade, inv upgrade.Invitation, at time.T
 		invitation.put("DueSK", "", true)
 		tx.update(invitation, invitationPK(inv.ID), skMain)
 	} else {
-		tx.check(invitation, invitationPK(inv.ID), skMain)
+		tx.conditionCheck(invitation, invitationPK(inv.ID), skMain)
 	}
 
 	claim := newExpr()
