@@ -50,8 +50,8 @@ const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 // completes its authentication.
 func authenticated(t *testing.T, s FinishStore, auth Authenticate, users int) (upgrade.Customer, upgrade.Upgrade) {
 	t.Helper()
-	c := mustCustomer(t, s, customer(id("op"), base))
-	u := mustUpgrade(t, s, newUpgrade(c, id("fin"), users, upgrade.Pro))
+	c := mustCustomer(t, s, customer(ID("op"), base))
+	u := mustUpgrade(t, s, newUpgrade(c, ID("fin"), users, upgrade.Pro))
 	auth(t, s, u.Invitation, tenant)
 	return c, u
 }
@@ -61,7 +61,7 @@ func completionOf(u upgrade.Upgrade, license upgrade.License, users int) upgrade
 	svc.License, svc.LicensedUsers, svc.Status = license, users, upgrade.ServiceActive
 	at := base.Add(time.Hour)
 	return upgrade.Completion{OperatorID: u.OperatorID, UpgradeID: u.ID, Service: svc, PreviousUsers: u.Service.LicensedUsers, At: at,
-		SIP: upgrade.SIPConnection{ID: id("sip"), ServiceID: svc.ID, CustomerID: u.CustomerID, Name: svc.ShortName,
+		SIP: upgrade.SIPConnection{ID: ID("sip"), ServiceID: svc.ID, CustomerID: u.CustomerID, Name: svc.ShortName,
 			FQDN: upgrade.SIPFQDN(svc.ShortName, "sip.example.net"), Port: upgrade.SIPPort, Transport: upgrade.SIPTransportTLS,
 			Status: upgrade.SIPStatusActive, CreatedAt: at},
 		M365: upgrade.M365Connection{OperatorID: u.OperatorID, CustomerID: u.CustomerID, TenantID: tenant, InvitationID: u.Invitation.ID,
@@ -117,15 +117,15 @@ func testCompleteUpgrade(t *testing.T, s FinishStore, auth Authenticate) {
 	if d, _ := s.GetService(ctx, u.OperatorID, u.Service.ID); len(d.SIPConnections) != 1 {
 		t.Errorf("%d SIP connections after a second completion", len(d.SIPConnections))
 	}
-	if _, err := s.GetService(ctx, id("op"), u.Service.ID); !errors.Is(err, upgrade.ErrNotFound) {
+	if _, err := s.GetService(ctx, ID("op"), u.Service.ID); !errors.Is(err, upgrade.ErrNotFound) {
 		t.Errorf("GetService from another operator = %v", err)
 	}
 }
 
 func testCompleteNeedsAuthentication(t *testing.T, s FinishStore, _ Authenticate) {
 	ctx := context.Background()
-	c := mustCustomer(t, s, customer(id("op"), base))
-	u := mustUpgrade(t, s, newUpgrade(c, id("fin"), 10, upgrade.Pro))
+	c := mustCustomer(t, s, customer(ID("op"), base))
+	u := mustUpgrade(t, s, newUpgrade(c, ID("fin"), 10, upgrade.Pro))
 	if err := s.CompleteUpgrade(ctx, completionOf(u, upgrade.Pro, 10)); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Fatalf("CompleteUpgrade of a PENDING invitation = %v, want ErrStateChanged", err)
 	}
@@ -215,7 +215,7 @@ func testM365Connection(t *testing.T, s FinishStore, auth Authenticate) {
 		m.ConsentedBy != "admin@contoso.com" {
 		t.Errorf("M365 = %+v", m)
 	}
-	if err := s.SaveValidation(ctx, id("op"), c.ID, v, next, ""); !errors.Is(err, upgrade.ErrNotFound) {
+	if err := s.SaveValidation(ctx, ID("op"), c.ID, v, next, ""); !errors.Is(err, upgrade.ErrNotFound) {
 		t.Errorf("SaveValidation for another operator = %v, want ErrNotFound", err)
 	}
 

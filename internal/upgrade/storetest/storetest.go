@@ -51,8 +51,9 @@ var seq struct {
 	n int
 }
 
-// id returns a unique id, so that tests sharing a table never collide.
-func id(prefix string) string {
+// ID returns a unique id, so that tests sharing a table never collide; the
+// other contract suites use it too.
+func ID(prefix string) string {
 	seq.Lock()
 	defer seq.Unlock()
 	seq.n++
@@ -60,17 +61,17 @@ func id(prefix string) string {
 }
 
 func customer(op string, created time.Time) upgrade.Customer {
-	return upgrade.Customer{ID: id("c"), OperatorID: op, Name: "Contoso", Kind: upgrade.KindCustomer,
+	return upgrade.Customer{ID: ID("c"), OperatorID: op, Name: "Contoso", Kind: upgrade.KindCustomer,
 		Domain: "contoso.com", License: upgrade.Essentials, CreatedAt: created}
 }
 
 func newUpgrade(c upgrade.Customer, shortName string, users int, license upgrade.License) upgrade.Creation {
 	now := base
-	u := upgrade.Upgrade{ID: id("u"), OperatorID: c.OperatorID, CustomerID: c.ID, Status: upgrade.UpgradePendingAuthentication, CreatedAt: now}
-	u.Service = upgrade.Service{ID: id("s"), CustomerID: c.ID, FullName: "Contoso Calling", ShortName: shortName,
+	u := upgrade.Upgrade{ID: ID("u"), OperatorID: c.OperatorID, CustomerID: c.ID, Status: upgrade.UpgradePendingAuthentication, CreatedAt: now}
+	u.Service = upgrade.Service{ID: ID("s"), CustomerID: c.ID, FullName: "Contoso Calling", ShortName: shortName,
 		License: license, LicensedUsers: users, Status: upgrade.ServicePendingAuthentication, CreatedAt: now}
-	u.Invitation = upgrade.Invitation{ID: id("i"), OperatorID: c.OperatorID, CustomerID: c.ID, UpgradeID: u.ID, ServiceID: u.Service.ID,
-		TokenID: strings.ToUpper(id("T")), Status: upgrade.InvitationPending, AdminEmail: "admin@contoso.com", SendInvitation: true,
+	u.Invitation = upgrade.Invitation{ID: ID("i"), OperatorID: c.OperatorID, CustomerID: c.ID, UpgradeID: u.ID, ServiceID: u.Service.ID,
+		TokenID: strings.ToUpper(ID("T")), Status: upgrade.InvitationPending, AdminEmail: "admin@contoso.com", SendInvitation: true,
 		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour),
 		CustomerName: c.Name, ServiceName: u.Service.FullName, License: license}
 	return upgrade.Creation{Upgrade: u}
@@ -95,7 +96,7 @@ func mustUpgrade(t *testing.T, s upgrade.Store, n upgrade.Creation) upgrade.Upgr
 
 func testCustomerRoundTrip(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	c := mustCustomer(t, s, customer(id("op"), base))
+	c := mustCustomer(t, s, customer(ID("op"), base))
 	got, err := s.GetCustomer(ctx, c.OperatorID, c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func testCustomerRoundTrip(t *testing.T, s upgrade.Store) {
 
 func testOperatorIsolation(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	a, b := id("opa"), id("opb")
+	a, b := ID("opa"), ID("opb")
 	c := mustCustomer(t, s, customer(a, base))
 	u := mustUpgrade(t, s, newUpgrade(c, "iso", 10, upgrade.Pro))
 
@@ -151,7 +152,7 @@ func testOperatorIsolation(t *testing.T, s upgrade.Store) {
 
 func testListCustomersPages(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	var want []string
 	for i := range 5 {
 		c := mustCustomer(t, s, customer(op, base.Add(time.Duration(i)*time.Second)))
@@ -185,7 +186,7 @@ func testListCustomersPages(t *testing.T, s upgrade.Store) {
 
 func testBadCursor(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	for i := range 3 {
 		mustCustomer(t, s, customer(op, base.Add(time.Duration(i)*time.Second)))
 	}
@@ -208,7 +209,7 @@ func testBadCursor(t *testing.T, s upgrade.Store) {
 
 func testCreateUpgrade(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	c := mustCustomer(t, s, customer(id("op"), base))
+	c := mustCustomer(t, s, customer(ID("op"), base))
 	n := newUpgrade(c, "Contoso-1", 120, upgrade.Pro)
 	u, replayed, err := s.CreateUpgrade(ctx, n)
 	if err != nil || replayed {
@@ -247,7 +248,7 @@ func testCreateUpgrade(t *testing.T, s upgrade.Store) {
 
 func testCreateUpgradeRefusals(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	c := mustCustomer(t, s, customer(op, base))
 	first := mustUpgrade(t, s, newUpgrade(c, "Taken", 400, upgrade.EssentialsPlus))
 	pro := customer(op, base)
@@ -307,7 +308,7 @@ func testCreateUpgradeRefusals(t *testing.T, s upgrade.Store) {
 
 func testIdempotency(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	c := mustCustomer(t, s, customer(op, base))
 	n := newUpgrade(c, "idem", 10, upgrade.Pro)
 	n.IdempotencyKey, n.RequestHash, n.IdempotencyExpiresAt = "key-1", "hash-a", base.Add(24*time.Hour)
@@ -338,7 +339,7 @@ func testIdempotency(t *testing.T, s upgrade.Store) {
 	}
 
 	// Keys are per operator.
-	c2 := mustCustomer(t, s, customer(id("op"), base))
+	c2 := mustCustomer(t, s, customer(ID("op"), base))
 	n2 := newUpgrade(c2, "idem", 10, upgrade.Pro)
 	n2.IdempotencyKey, n2.RequestHash, n2.IdempotencyExpiresAt = "key-1", "hash-a", base.Add(24*time.Hour)
 	if _, replayed, err := s.CreateUpgrade(ctx, n2); err != nil || replayed {
@@ -348,7 +349,7 @@ func testIdempotency(t *testing.T, s upgrade.Store) {
 
 func testConcurrentShortName(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	const n = 6
 	var customers []upgrade.Customer
 	for range n {
@@ -378,7 +379,7 @@ func testConcurrentShortName(t *testing.T, s upgrade.Store) {
 
 func testConcurrentIdempotencyKey(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	c := mustCustomer(t, s, customer(op, base))
 	const n = 5
 	ups := make([]upgrade.Upgrade, n)
@@ -419,7 +420,7 @@ func testConcurrentIdempotencyKey(t *testing.T, s upgrade.Store) {
 
 func testListInvitationsFilters(t *testing.T, s upgrade.Store) {
 	ctx := context.Background()
-	op := id("op")
+	op := ID("op")
 	c1 := mustCustomer(t, s, customer(op, base))
 	c2 := mustCustomer(t, s, customer(op, base))
 	var invs []upgrade.Invitation

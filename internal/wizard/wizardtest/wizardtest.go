@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
+	"github.com/ocpro/upgrade/internal/upgrade/storetest"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
@@ -67,18 +68,8 @@ type fixture struct {
 	setStatus SetStatus
 }
 
-var seq struct {
-	sync.Mutex
-	n int
-}
-
 // id returns a unique id, so that tests sharing a table never collide.
-func id(prefix string) string {
-	seq.Lock()
-	defer seq.Unlock()
-	seq.n++
-	return fmt.Sprintf("%s%d%d", prefix, time.Now().UnixNano()%1e9, seq.n)
-}
+var id = storetest.ID
 
 const operator = "op"
 
