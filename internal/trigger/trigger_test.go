@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/trigger"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
@@ -129,8 +130,11 @@ func TestHandleFailures(t *testing.T) {
 		{name: "keep-alive fails", event: sample(t, "keep-alive.json"), domain: transient, wantErr: transient},
 		{name: "not JSON", event: json.RawMessage(`{"detail-type":`)},
 		{name: "unknown detail type", event: json.RawMessage(`{"id":"1","detail-type":"Something Else","detail":{}}`)},
-		{name: "Authentication Completed without an invitation", event: json.RawMessage(`{"id":"1","detail-type":"Authentication Completed","detail":{"operatorId":"op"}}`)},
-		{name: "Authentication Completed with a detail of the wrong shape", event: json.RawMessage(`{"id":"1","detail-type":"Authentication Completed","detail":[1]}`)},
+		{name: "Authentication Completed without an invitation", event: json.RawMessage(`{"id":"1","source":"ocpro.consent","detail-type":"Authentication Completed","detail":{"operatorId":"op"}}`)},
+		{name: "Authentication Completed with a detail of the wrong shape", event: json.RawMessage(`{"id":"1","source":"ocpro.consent","detail-type":"Authentication Completed","detail":[1]}`)},
+		{name: "Authentication Completed of a schema version this build does not read", wantErr: event.ErrVersion,
+			event: json.RawMessage(`{"id":"1","source":"ocpro.consent","detail-type":"Authentication Completed","detail":{"schemaVersion":2,"invitationId":"i","operatorId":"op"}}`)},
+		{name: "Authentication Completed from another source", event: json.RawMessage(`{"id":"1","source":"ocpro.bench","detail-type":"Authentication Completed","detail":{"invitationId":"i","operatorId":"op"}}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
