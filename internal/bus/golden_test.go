@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/ocpro/upgrade/internal/bus"
@@ -21,20 +22,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden events in events/ from what the publishers put")
-
-// envelope is an EventBridge event as the bus delivers it to a rule's
-// target: what the publisher put, in the fields EventBridge adds.
-type envelope struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       time.Time       `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
 
 // goldenCase publishes one event with a real publisher; file is where its
 // sample lives: events/<receiving function>/, or events/bus/ for events no
@@ -136,8 +123,10 @@ func TestGoldenEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(envelope{Version: "0", ID: tc.id, DetailType: want.DetailType, Source: want.Source,
-				Account: tc.account, Time: at, Region: "eu-west-1", Resources: []string{}, Detail: detail}, "", "  ")
+			// The event as EventBridge delivers it to a rule's target:
+			// what the publisher put, in the fields EventBridge adds.
+			got, err := json.MarshalIndent(events.CloudWatchEvent{Version: "0", ID: tc.id, DetailType: want.DetailType, Source: want.Source,
+				AccountID: tc.account, Time: at, Region: "eu-west-1", Resources: []string{}, Detail: detail}, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -143,11 +143,7 @@ func (h *Handler) invitationCreated(ctx context.Context, e events.CloudWatchEven
 	if ok, err := h.decode(ctx, e, &d); !ok {
 		return err
 	}
-	if d.InvitationID == "" {
-		h.log.ErrorContext(ctx, "mail request without invitation dropped", "eventId", e.ID, "detailType", e.DetailType)
-		return nil
-	}
-	return h.mails.Deliver(ctx, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID, Mail: upgrade.MailWelcome})
+	return h.deliver(ctx, e, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID, Mail: upgrade.MailWelcome})
 }
 
 func (h *Handler) mailRequested(ctx context.Context, e events.CloudWatchEvent) error {
@@ -155,17 +151,23 @@ func (h *Handler) mailRequested(ctx context.Context, e events.CloudWatchEvent) e
 	if ok, err := h.decode(ctx, e, &d); !ok {
 		return err
 	}
-	if d.InvitationID == "" {
+	return h.deliver(ctx, e, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID,
+		Generation: d.Generation, Mail: upgrade.MailKind(d.Mail)})
+}
+
+// deliver hands r to the use case, unless it names no invitation or no
+// kind of mail: such a request will never be served, so it is logged and
+// dropped.
+func (h *Handler) deliver(ctx context.Context, e events.CloudWatchEvent, r upgrade.MailRequest) error {
+	if r.InvitationID == "" {
 		h.log.ErrorContext(ctx, "mail request without invitation dropped", "eventId", e.ID, "detailType", e.DetailType)
 		return nil
 	}
-	kind := upgrade.MailKind(d.Mail)
-	if !kind.Valid() {
-		h.log.ErrorContext(ctx, "mail request of unknown kind dropped", "eventId", e.ID, "mail", d.Mail)
+	if !r.Mail.Valid() {
+		h.log.ErrorContext(ctx, "mail request of unknown kind dropped", "eventId", e.ID, "mail", string(r.Mail))
 		return nil
 	}
-	return h.mails.Deliver(ctx, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID,
-		Generation: d.Generation, Mail: kind})
+	return h.mails.Deliver(ctx, r)
 }
 
 func (h *Handler) testMailRequested(ctx context.Context, e events.CloudWatchEvent) error {
