@@ -42,6 +42,9 @@ func (f *fakeTenants) KeepAlive(context.Context) (upgrade.KeepAliveReport, error
 	return upgrade.KeepAliveReport{Checked: 3, Working: 2, Stopped: 1}, f.err
 }
 
+// sample reads a sample event of events/tokenvalidation. The Authentication
+// Completed sample is written by internal/bus's golden test from what the
+// consent wizard's publisher puts.
 func sample(t *testing.T, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", "tokenvalidation", name))
