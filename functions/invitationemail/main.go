@@ -1,7 +1,9 @@
 // Command invitationemail is InvitationEmailFunction: it sends the
 // invitation mails and the operators' test mails requested on the bus and
-// records the SES delivery events. It only wires: configuration from the environment, AWS clients
-// built once, then lambda.Start. Init does no network I/O.
+// records the SES delivery events. It only wires the glue (internal/courier)
+// to the use case (internal/notify) and its adapters: configuration from the
+// environment, AWS clients built once, then lambda.Start. Init does no
+// network I/O.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/config"
+	"github.com/ocpro/upgrade/internal/courier"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
@@ -40,7 +43,7 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*notify.EventHandler, error) {
+func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*courier.Handler, error) {
 	need, err := config.Require(getenv, "TABLE_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "SENDER_ADDRESS", "SES_CONFIGURATION_SET", "LINK_KEY_SECRET_ARN")
 	if err != nil {
 		return nil, err
@@ -101,5 +104,5 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*n
 	if err != nil {
 		return nil, err
 	}
-	return notify.NewEventHandler(m, notify.WithOnce(guard), notify.WithTestMailer(tests))
+	return courier.New(m, courier.WithOnce(guard), courier.WithTestMailer(tests), courier.WithLogger(log))
 }

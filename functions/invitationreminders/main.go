@@ -1,5 +1,6 @@
 // Command invitationreminders is InvitationRemindersFunction: the scheduled
-// reminder and expiry sweep. It only wires: configuration from the
+// reminder and expiry sweep. It only wires the glue (internal/schedule) to
+// the use case (internal/sweep) and its adapters: configuration from the
 // environment, AWS clients built once, then lambda.Start. Init does no
 // network I/O; the SES send rate is read on the first run.
 package main
@@ -21,6 +22,8 @@ import (
 	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
+	"github.com/ocpro/upgrade/internal/mail/ses"
+	"github.com/ocpro/upgrade/internal/schedule"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -41,7 +44,7 @@ func main() {
 	lambda.Start(s.Handle)
 }
 
-func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*sweep.Sweeper, error) {
+func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*schedule.Handler, error) {
 	need, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME")
 	if err != nil {
 		return nil, err
@@ -76,10 +79,17 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	pace, err := sweep.NewSESPacer(sesv2.NewFromConfig(cfg), rate, log)
+	account, err := ses.NewAccount(sesv2.NewFromConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
-	return sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: offsets}},
-		sweep.WithOnce(guard))
+	pace, err := sweep.NewQuotaPacer(account, rate, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: offsets}})
+	if err != nil {
+		return nil, err
+	}
+	return schedule.New(s, schedule.WithOnce(guard), schedule.WithLogger(log))
 }

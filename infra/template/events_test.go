@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ocpro/upgrade/internal/event"
 )
 
 // Every route, rule and schedule of the template has a sample event in
@@ -68,5 +70,38 @@ func TestEveryTriggerHasASampleEvent(t *testing.T) {
 		if !has(sc.Function, func(s sample) bool { return s.Source == "aws.events" && s.DetailType == "Scheduled Event" }) {
 			t.Errorf("no Scheduled Event sample for %s's schedule %s", sc.Function, sc.Event)
 		}
+	}
+}
+
+// TestRulesMatchTheEventDefinitions: every source and detail type of the
+// service's own events (ocpro.*) that a rule of template.yaml matches is
+// an event defined in internal/event, so that a typo on either side cannot
+// leave a function deaf to an event its sender puts.
+func TestRulesMatchTheEventDefinitions(t *testing.T) {
+	t.Parallel()
+	tp := load(t)
+	defined := map[[2]string]bool{}
+	for _, d := range event.All() {
+		ty := d.Type()
+		defined[[2]string{ty.Source, ty.DetailType}] = true
+	}
+	n := 0
+	for _, r := range tp.Rules {
+		sources, _ := r.Pattern["source"].([]any)
+		types, _ := r.Pattern["detail-type"].([]any)
+		for _, src := range sources {
+			if !strings.HasPrefix(src.(string), "ocpro.") {
+				continue
+			}
+			for _, dt := range types {
+				n++
+				if !defined[[2]string{src.(string), dt.(string)}] {
+					t.Errorf("rule %s of %s matches %s / %s, which internal/event does not define", r.Event, r.Function, src, dt)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no rule matches the service's own events; the check would pass vacuously")
 	}
 }

@@ -4,8 +4,8 @@
 // the ways a send can fail (SendError).
 //
 // The package stands alone and links neither a template engine nor the AWS
-// SDK, so that the portal API can validate settings without either (issue
-// 7: text/template's executor turns off the linker's dead-method
+// SDK, so that the portal API can validate settings without either
+// (text/template's executor turns off the linker's dead-method
 // elimination and doubles a binary that also links the SDK). Rendering
 // lives in internal/mail/layout and sending through Amazon SES v2 in
 // internal/mail/ses: callers translate their own records into an

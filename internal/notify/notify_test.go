@@ -1,79 +1,17 @@
 package notify_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ocpro/upgrade/infra/testenv"
-	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
-	"github.com/ocpro/upgrade/internal/mail/layout"
 	"github.com/ocpro/upgrade/internal/notify"
-	"github.com/ocpro/upgrade/internal/store"
+	"github.com/ocpro/upgrade/internal/notify/notifytest"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
-
-// faultSender is an SES stand-in that fails with the injected error, or
-// accepts and counts.
-type faultSender struct {
-	mu   sync.Mutex
-	err  error
-	sent []string
-}
-
-func (f *faultSender) Send(_ context.Context, to string, _ mail.Message, _ map[string]string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return "", f.err
-	}
-	f.sent = append(f.sent, to)
-	return fmt.Sprintf("msg-%d", len(f.sent)), nil
-}
-
-func setup(t *testing.T, sendErr error) (*notify.Mailer, *store.Store, *faultSender, upgrade.Invitation) {
-	t.Helper()
-	db, table := testenv.DynamoDB(t)
-	st, err := store.New(db, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	op := "op-mail"
-	cust := upgrade.Customer{ID: "c1", OperatorID: op, Name: "Contoso", Kind: upgrade.KindCustomer, License: upgrade.Essentials, CreatedAt: now}
-	if err := st.CreateCustomer(t.Context(), cust); err != nil {
-		t.Fatal(err)
-	}
-	inv := upgrade.Invitation{ID: "inv1", OperatorID: op, CustomerID: "c1", UpgradeID: "u1", ServiceID: "s1", TokenID: "T1",
-		Status: upgrade.InvitationPending, AdminEmail: "it@contoso.example", SendInvitation: true, Generation: 1,
-		CreatedAt: now, ExpiresAt: now.Add(upgrade.DefaultInvitationTTL), MailWanted: upgrade.MailWelcome, MailRequestedAt: now}
-	u := upgrade.Upgrade{ID: "u1", OperatorID: op, CustomerID: "c1", Status: upgrade.UpgradePendingAuthentication,
-		Service: upgrade.Service{ID: "s1", CustomerID: "c1", FullName: "Contoso Calling", ShortName: "contoso", License: upgrade.Pro,
-			LicensedUsers: 5, Status: upgrade.ServicePendingAuthentication, CreatedAt: now}, Invitation: inv, CreatedAt: now}
-	if _, _, err := st.CreateUpgrade(t.Context(), upgrade.Creation{Upgrade: u}); err != nil {
-		t.Fatal(err)
-	}
-	links, err := link.NewSigner(link.StaticKey(make([]byte, 32)), "https://portal.example.net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := layout.NewRenderer()
-	snd := &faultSender{err: sendErr}
-	m, err := notify.NewMailer(notify.Deps{Store: st, Renderer: r, Sender: snd, Links: links, Clock: fixedClock(now.Add(time.Second)),
-		Branding: mail.Branding{OperatorName: "Live Platform"}, Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, st, snd, inv
-}
 
 // TestDeliverByErrorKind drives every SES outcome through the use case:
 // what is recorded, whether the event is retried, and whether the mail is
@@ -102,7 +40,7 @@ func TestDeliverByErrorKind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m, st, _, inv := setup(t, tt.err)
+			m, st, _, inv := notifytest.Setup(t, tt.err)
 			err := m.Deliver(t.Context(), upgrade.MailRequest{InvitationID: inv.ID, Mail: upgrade.MailWelcome})
 			if (err != nil) != tt.wantRetry {
 				t.Fatalf("Deliver() = %v, want retry %v", err, tt.wantRetry)
@@ -136,7 +74,7 @@ func TestDeliverByErrorKind(t *testing.T) {
 func TestDuplicateRequestsSendOnce(t *testing.T) {
 	testenv.Integration(t)
 	t.Parallel()
-	m, st, snd, inv := setup(t, nil)
+	m, st, snd, inv := notifytest.Setup(t, nil)
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() {
@@ -149,8 +87,8 @@ func TestDuplicateRequestsSendOnce(t *testing.T) {
 	if err := m.Deliver(t.Context(), upgrade.MailRequest{InvitationID: inv.ID, Generation: 1, Mail: upgrade.MailWelcome}); err != nil {
 		t.Fatal(err)
 	}
-	if len(snd.sent) != 1 {
-		t.Fatalf("sent %d mails, want 1", len(snd.sent))
+	if len(snd.To()) != 1 {
+		t.Fatalf("sent %d mails, want 1", len(snd.To()))
 	}
 	// Delivery reports: a bounce of the mail is recorded, an older
 	// delivery report after it is not.

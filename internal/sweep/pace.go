@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 )
 
-// AccountAPI is the SES v2 call that tells the account's send rate.
-type AccountAPI interface {
-	GetAccount(ctx context.Context, in *sesv2.GetAccountInput, opts ...func(*sesv2.Options)) (*sesv2.GetAccountOutput, error)
+// SendQuota tells the most mails per second the mail service accepts from
+// the account (ses.Account reads it from SES).
+type SendQuota interface {
+	MaxSendRate(ctx context.Context) (float64, error)
 }
 
 // Share is the part of the SES send rate the sweep's mails may take, so
@@ -21,11 +20,10 @@ type AccountAPI interface {
 const Share = 0.8
 
 // RatePacer spaces calls to Wait at most rate per second. The rate is
-// fixed, or read from SES GetAccount (SendQuota.MaxSendRate times Share) on
-// first use and cached for the container's life. A rate of zero means no
-// pacing.
+// fixed, or Share of the account's send quota, read on first use and
+// cached for the container's life. A rate of zero means no pacing.
 type RatePacer struct {
-	client   AccountAPI
+	quota    SendQuota
 	fallback float64
 	log      *slog.Logger
 
@@ -45,11 +43,11 @@ func NewFixedPacer(rate float64) (*RatePacer, error) {
 	return p, nil
 }
 
-// NewSESPacer returns a pacer that reads the rate from SES, using fallback
-// per second when SES cannot tell.
-func NewSESPacer(client AccountAPI, fallback float64, log *slog.Logger) (*RatePacer, error) {
-	if client == nil {
-		return nil, errors.New("sweep: nil SES client")
+// NewQuotaPacer returns a pacer at Share of the send quota, using fallback
+// per second when the quota cannot be read.
+func NewQuotaPacer(quota SendQuota, fallback float64, log *slog.Logger) (*RatePacer, error) {
+	if quota == nil {
+		return nil, errors.New("sweep: nil SendQuota")
 	}
 	if fallback <= 0 {
 		return nil, fmt.Errorf("sweep: fallback send rate %v must be positive", fallback)
@@ -57,7 +55,7 @@ func NewSESPacer(client AccountAPI, fallback float64, log *slog.Logger) (*RatePa
 	if log == nil {
 		log = slog.Default()
 	}
-	return &RatePacer{client: client, fallback: fallback, log: log}, nil
+	return &RatePacer{quota: quota, fallback: fallback, log: log}, nil
 }
 
 func interval(rate float64) time.Duration {
@@ -96,12 +94,12 @@ func (p *RatePacer) Wait(ctx context.Context) error {
 }
 
 func (p *RatePacer) rate(ctx context.Context) float64 {
-	out, err := p.client.GetAccount(ctx, &sesv2.GetAccountInput{})
-	if err != nil || out.SendQuota == nil || out.SendQuota.MaxSendRate <= 0 {
+	limit, err := p.quota.MaxSendRate(ctx)
+	if err != nil || limit <= 0 {
 		p.log.WarnContext(ctx, "SES send rate unknown; using the configured rate", "rate", p.fallback, "error", err)
 		return p.fallback
 	}
-	r := out.SendQuota.MaxSendRate * Share
-	p.log.InfoContext(ctx, "pacing mail requests", "sesMaxSendRate", out.SendQuota.MaxSendRate, "rate", r)
+	r := limit * Share
+	p.log.InfoContext(ctx, "pacing mail requests", "sesMaxSendRate", limit, "rate", r)
 	return r
 }

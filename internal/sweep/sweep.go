@@ -21,8 +21,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -56,23 +54,6 @@ type Config struct {
 	PageSize int
 }
 
-// Once runs work at most once per key (internal/idempotency's Guard).
-type Once interface {
-	Run(ctx context.Context, scope, key string, payload []byte, work func(context.Context) error) error
-}
-
-// IdempotencyScope is the scope of the sweep's idempotency records.
-const IdempotencyScope = "Sweep"
-
-// Option configures a Sweeper.
-type Option func(*Sweeper)
-
-// WithOnce makes Handle run once per schedule event id: a redelivered
-// schedule event does not start a second sweep. (Two sweeps would still be
-// safe, each candidate being claimed by one conditional write; this saves
-// the reads.)
-func WithOnce(o Once) Option { return func(s *Sweeper) { s.once = o } }
-
 // Sweeper runs the sweep.
 type Sweeper struct {
 	store Store
@@ -81,11 +62,10 @@ type Sweeper struct {
 	clock upgrade.Clock
 	log   *slog.Logger
 	cfg   Config
-	once  Once
 }
 
 // New checks its arguments and returns a Sweeper; log may be nil.
-func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Logger, cfg Config, opts ...Option) (*Sweeper, error) {
+func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Logger, cfg Config) (*Sweeper, error) {
 	switch {
 	case st == nil:
 		return nil, errors.New("sweep: nil Store")
@@ -107,11 +87,7 @@ func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Log
 	if cfg.PageSize == 0 {
 		cfg.PageSize = 100
 	}
-	s := &Sweeper{store: st, pub: pub, pace: pace, clock: clock, log: log, cfg: cfg}
-	for _, o := range opts {
-		o(s)
-	}
-	return s, nil
+	return &Sweeper{store: st, pub: pub, pace: pace, clock: clock, log: log, cfg: cfg}, nil
 }
 
 // Result counts what one run did.
@@ -128,23 +104,6 @@ type Result struct {
 	// Complete is false when the run stopped before the deadline with
 	// partitions left.
 	Complete bool
-}
-
-// Handle serves the schedule's event.
-func (s *Sweeper) Handle(ctx context.Context, e events.CloudWatchEvent) error {
-	if s.once == nil || e.ID == "" {
-		return s.handle(ctx)
-	}
-	return s.once.Run(ctx, IdempotencyScope, e.ID, []byte(e.DetailType), s.handle)
-}
-
-// handle runs one sweep and logs what it did.
-func (s *Sweeper) handle(ctx context.Context) error {
-	res, err := s.Run(ctx)
-	s.log.InfoContext(ctx, "sweep finished", "partitions", res.Partitions, "candidates", res.Candidates,
-		"requested", res.Requested, "expired", res.Expired, "rescheduled", res.Rescheduled, "dropped", res.Dropped,
-		"lost", res.Lost, "complete", res.Complete)
-	return err
 }
 
 // Run sweeps every due partition once.

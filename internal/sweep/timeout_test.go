@@ -2,17 +2,11 @@ package sweep_test
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/ocpro/upgrade/infra/testenv"
-	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -152,62 +146,5 @@ func TestDeadlineMidSweepLeavesNothingHalfDone(t *testing.T) {
 		if count[id] != 1 {
 			t.Errorf("%s: requested %d times in all, want 1", id, count[id])
 		}
-	}
-}
-
-// countingStore counts the sweeps that started.
-type countingStore struct {
-	*store.Store
-	runs atomic.Int32
-}
-
-func (c *countingStore) DuePartitions(ctx context.Context, now time.Time) ([]string, error) {
-	c.runs.Add(1)
-	return c.Store.DuePartitions(ctx, now)
-}
-
-// TestRedeliveredScheduleEventSweepsOnce delivers one schedule event three
-// times at once and once more afterwards: one sweep runs.
-func TestRedeliveredScheduleEventSweepsOnce(t *testing.T) {
-	testenv.Integration(t)
-	t.Parallel()
-	db, table := testenv.DynamoDB(t)
-	base, err := store.New(db, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &countingStore{Store: base}
-	p, err := idempotency.NewDynamo(db, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := idempotency.New(p, idempotency.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pace, _ := sweep.NewFixedPacer(0)
-	s, err := sweep.New(st, &recorder{}, pace, fixedClock(time.Now()), nil, sweep.Config{Reminders: policy}, sweep.WithOnce(g))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := events.CloudWatchEvent{ID: "schedule-1", DetailType: "Scheduled Event", Source: "aws.scheduler"}
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Go(func() {
-			if err := s.Handle(t.Context(), e); err != nil && !errors.Is(err, idempotency.ErrInProgress) {
-				t.Errorf("delivery: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if err := s.Handle(t.Context(), e); err != nil {
-		t.Errorf("later delivery: %v", err)
-	}
-	if n := st.runs.Load(); n != 1 {
-		t.Errorf("%d sweeps ran, want 1", n)
-	}
-	e.ID = "schedule-2"
-	if err := s.Handle(t.Context(), e); err != nil || st.runs.Load() != 2 {
-		t.Errorf("the next schedule event: %v, %d sweeps in all; want a second sweep", err, st.runs.Load())
 	}
 }

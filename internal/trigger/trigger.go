@@ -13,8 +13,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
+
+// completed is the type of the consent wizard's event this function takes.
+var completed = event.AuthenticationCompleted{}.Type()
 
 // HTTP serves API Gateway requests.
 type HTTP interface {
@@ -26,12 +30,6 @@ type Tenants interface {
 	AuthenticationCompleted(ctx context.Context, e upgrade.AuthenticationCompleted) error
 	KeepAlive(ctx context.Context) (upgrade.KeepAliveReport, error)
 }
-
-// The triggers' EventBridge identities.
-const (
-	DetailTypeAuthenticationCompleted = "Authentication Completed"
-	DetailTypeScheduled               = "Scheduled Event"
-)
 
 // Once runs work at most once per key (internal/idempotency's Guard).
 type Once interface {
@@ -94,17 +92,9 @@ func (r *Router) runOnce(ctx context.Context, scope string, env envelope, work f
 type envelope struct {
 	RouteKey   string          `json:"routeKey"`
 	ID         string          `json:"id"`
+	Source     string          `json:"source"`
 	DetailType string          `json:"detail-type"`
 	Detail     json.RawMessage `json:"detail"`
-}
-
-// completedDetail is the Authentication Completed detail (internal/bus).
-type completedDetail struct {
-	InvitationID string `json:"invitationId"`
-	OperatorID   string `json:"operatorId"`
-	CustomerID   string `json:"customerId"`
-	UpgradeID    string `json:"upgradeId"`
-	TenantID     string `json:"tenantId"`
 }
 
 // Handle serves one invocation. Event and schedule failures are returned
@@ -121,10 +111,15 @@ func (r *Router) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("trigger: decode API Gateway request: %w", err)
 		}
 		return r.http.Handle(ctx, req)
-	case env.DetailType == DetailTypeAuthenticationCompleted:
-		var d completedDetail
-		if err := json.Unmarshal(env.Detail, &d); err != nil || d.InvitationID == "" || d.OperatorID == "" {
-			// Retrying a malformed event cannot help; say so and drop it.
+	case completed.Is(env.Source, env.DetailType):
+		var d event.AuthenticationCompleted
+		err := event.Decode(env.Detail, &d)
+		switch {
+		case errors.Is(err, event.ErrVersion):
+			// A sender newer than this function: the retries and the
+			// dead-letter queue keep the event until it is deployed.
+			return nil, fmt.Errorf("trigger: event %s: %w", env.ID, err)
+		case err != nil || d.InvitationID == "" || d.OperatorID == "":
 			return nil, fmt.Errorf("trigger: malformed %s event %s", env.DetailType, env.ID)
 		}
 		e := upgrade.AuthenticationCompleted{EventID: env.ID,
@@ -132,7 +127,7 @@ func (r *Router) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return nil, r.runOnce(ctx, ScopeAuthenticationCompleted, env, func(ctx context.Context) error {
 			return r.tenants.AuthenticationCompleted(ctx, e)
 		})
-	case env.DetailType == DetailTypeScheduled:
+	case env.DetailType == event.DetailTypeScheduled:
 		// A duplicate of a finished run answers an empty report.
 		var rep upgrade.KeepAliveReport
 		err := r.runOnce(ctx, ScopeKeepAlive, env, func(ctx context.Context) error {

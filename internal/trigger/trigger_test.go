@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/trigger"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
@@ -41,6 +42,9 @@ func (f *fakeTenants) KeepAlive(context.Context) (upgrade.KeepAliveReport, error
 	return upgrade.KeepAliveReport{Checked: 3, Working: 2, Stopped: 1}, f.err
 }
 
+// sample reads a sample event of events/tokenvalidation. The Authentication
+// Completed sample is written by internal/bus's golden test from what the
+// consent wizard's publisher puts.
 func sample(t *testing.T, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", "tokenvalidation", name))
@@ -129,8 +133,11 @@ func TestHandleFailures(t *testing.T) {
 		{name: "keep-alive fails", event: sample(t, "keep-alive.json"), domain: transient, wantErr: transient},
 		{name: "not JSON", event: json.RawMessage(`{"detail-type":`)},
 		{name: "unknown detail type", event: json.RawMessage(`{"id":"1","detail-type":"Something Else","detail":{}}`)},
-		{name: "Authentication Completed without an invitation", event: json.RawMessage(`{"id":"1","detail-type":"Authentication Completed","detail":{"operatorId":"op"}}`)},
-		{name: "Authentication Completed with a detail of the wrong shape", event: json.RawMessage(`{"id":"1","detail-type":"Authentication Completed","detail":[1]}`)},
+		{name: "Authentication Completed without an invitation", event: json.RawMessage(`{"id":"1","source":"ocpro.consent","detail-type":"Authentication Completed","detail":{"operatorId":"op"}}`)},
+		{name: "Authentication Completed with a detail of the wrong shape", event: json.RawMessage(`{"id":"1","source":"ocpro.consent","detail-type":"Authentication Completed","detail":[1]}`)},
+		{name: "Authentication Completed of a schema version this build does not read", wantErr: event.ErrVersion,
+			event: json.RawMessage(`{"id":"1","source":"ocpro.consent","detail-type":"Authentication Completed","detail":{"schemaVersion":2,"invitationId":"i","operatorId":"op"}}`)},
+		{name: "Authentication Completed from another source", event: json.RawMessage(`{"id":"1","source":"ocpro.bench","detail-type":"Authentication Completed","detail":{"invitationId":"i","operatorId":"op"}}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,104 @@
+package event_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ocpro/upgrade/internal/event"
+)
+
+func TestEncodeStampsTheVersion(t *testing.T) {
+	t.Parallel()
+	for _, d := range event.All() {
+		t.Run(d.Type().DetailType, func(t *testing.T) {
+			t.Parallel()
+			b, err := event.Encode(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(b), `{"schemaVersion":1,`) {
+				t.Errorf("Encode() = %s, want the schema version first", b)
+			}
+		})
+	}
+}
+
+// TestDecodeChecksTheVersion: a detail of the version this build reads, or
+// of none (sent before the field existed), decodes; another version is
+// refused with ErrVersion, so that the receiver retries it rather than
+// reading what it does not understand; a detail that is not JSON of the
+// shape is an error of its own.
+func TestDecodeChecksTheVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		raw         string
+		wantErr     bool
+		wantVersion bool
+	}{
+		{"current version", `{"schemaVersion":1,"invitationId":"i1","operatorId":"op"}`, false, false},
+		{"no version", `{"invitationId":"i1","operatorId":"op"}`, false, false},
+		{"newer version", `{"schemaVersion":2,"invitationId":"i1","operatorId":"op"}`, true, true},
+		{"negative version", `{"schemaVersion":-1,"invitationId":"i1"}`, true, true},
+		{"version of the wrong type", `{"schemaVersion":"1","invitationId":"i1"}`, true, false},
+		{"not an object", `[1]`, true, false},
+		{"not JSON", `{"invitationId":`, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var d event.InvitationCreated
+			err := event.Decode([]byte(tt.raw), &d)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Decode() = %v, want error %v", err, tt.wantErr)
+			}
+			if errors.Is(err, event.ErrVersion) != tt.wantVersion {
+				t.Errorf("Decode() = %v, want ErrVersion %v", err, tt.wantVersion)
+			}
+			if err == nil && (d.InvitationID != "i1" || d.OperatorID != "op" || d.Version != 1) {
+				t.Errorf("decoded %+v", d)
+			}
+		})
+	}
+}
+
+// TestTypesAreDistinct: no two events share a source and detail type, so a
+// receiver's routing cannot confuse them.
+func TestTypesAreDistinct(t *testing.T) {
+	t.Parallel()
+	seen := map[event.Type]bool{}
+	for _, d := range event.All() {
+		ty := d.Type()
+		ty.Version = 0
+		if seen[ty] {
+			t.Errorf("%s / %s defined twice", ty.Source, ty.DetailType)
+		}
+		seen[ty] = true
+		if ty.Source != event.SourceUpgrades && ty.Source != event.SourceConsent {
+			t.Errorf("%s has source %q", ty.DetailType, ty.Source)
+		}
+		if !d.Type().Is(ty.Source, ty.DetailType) || d.Type().Is(ty.Source, ty.DetailType+" ") {
+			t.Errorf("%s: Is disagrees with the type", ty.DetailType)
+		}
+	}
+}
+
+// FuzzDecode: whatever the bytes, Decode returns an error or a detail of
+// the version this build reads, and never panics.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"schemaVersion":1,"invitationId":"i1","operatorId":"op","generation":2,"mail":"reminder-1"}`))
+	f.Add([]byte(`{"schemaVersion":7}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		for _, d := range event.All() {
+			err := event.Decode(raw, d)
+			if err == nil {
+				b, _ := event.Encode(d)
+				if !strings.HasPrefix(string(b), `{"schemaVersion":1`) {
+					t.Errorf("%s decoded %q to a detail of another version: %s", d.Type().DetailType, raw, b)
+				}
+			}
+		}
+	})
+}
