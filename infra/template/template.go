@@ -46,6 +46,10 @@ type Template struct {
 	Schedules       []Schedule
 	Tables          []Table
 	Buses           []string
+
+	// GlobalEnvironment holds the variables Globals gives every function;
+	// each Function's Environment includes them.
+	GlobalEnvironment map[string]string
 }
 
 // Parameter is one template parameter with the value it resolved to.
@@ -217,7 +221,7 @@ func Parse(data []byte, opts Options) (*Template, error) {
 		opts.StackName = "ocpro"
 	}
 	r := &resolver{opts: opts, params: map[string]string{}, types: map[string]string{}}
-	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}}
+	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}, GlobalEnvironment: map[string]string{}}
 
 	for name, p := range raw.Parameters {
 		param := Parameter{Name: name, Type: p.Type, Description: p.Description}
@@ -238,6 +242,11 @@ func Parse(data []byte, opts Options) (*Template, error) {
 	globals, err := r.value(&raw.Globals.Function)
 	if err != nil {
 		return nil, fmt.Errorf("template: Globals: %w", err)
+	}
+	if env, ok := dig(globals, "Environment", "Variables").(map[string]any); ok {
+		for k, v := range env {
+			t.GlobalEnvironment[k] = str(v)
+		}
 	}
 
 	ids := make([]string, 0, len(raw.Resources))
