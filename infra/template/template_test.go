@@ -320,3 +320,31 @@ func TestLoggingConfig(t *testing.T) {
 		}
 	}
 }
+
+// A Source read once resolves with values learnt later, as the local stack
+// does with its emulator's URLs.
+func TestSourceResolvesMoreThanOnce(t *testing.T) {
+	t.Parallel()
+	src, err := Read(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, ok := src.Default("EntraRequiredRoles")
+	if !ok || !strings.Contains(roles, "Organization.Read.All") {
+		t.Errorf("Default(EntraRequiredRoles) = %q, %v", roles, ok)
+	}
+	for _, name := range []string{"JwtIssuer", "NoSuchParameter"} {
+		if v, ok := src.Default(name); ok {
+			t.Errorf("Default(%s) = %q, want none", name, v)
+		}
+	}
+	for _, base := range []string{"http://127.0.0.1:3000", "http://127.0.0.1:4000"} {
+		tp, err := src.Resolve(Options{Parameters: map[string]string{"PublicBaseUrl": base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tp.Functions["ConsentCallbackFunction"].Environment["PUBLIC_BASE_URL"]; got != base {
+			t.Errorf("PUBLIC_BASE_URL = %q, want %q", got, base)
+		}
+	}
+}
