@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/infra/dynamolocal"
+	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
@@ -33,11 +34,12 @@ func reminderPolicy(t *testing.T) upgrade.ReminderPolicy {
 	if f == nil {
 		t.Fatal("template has no InvitationRemindersFunction")
 	}
-	offsets, err := upgrade.ParseReminderOffsets(f.Environment["REMINDER_OFFSETS_HOURS"])
-	if err != nil || len(offsets) == 0 {
-		t.Fatalf("reminder offsets %q: %v", f.Environment["REMINDER_OFFSETS_HOURS"], err)
+	r := config.NewReader(func(k string) string { return f.Environment[k] })
+	policy := config.Reminders.Read(r)
+	if err := r.Err(); err != nil || len(policy.Offsets) == 0 {
+		t.Fatalf("reminder offsets %q: %v", f.Environment[config.Reminders.Name], err)
 	}
-	return upgrade.ReminderPolicy{Offsets: offsets}
+	return policy
 }
 
 // rewriteInvitation changes an invitation in the table as time would have,

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -35,36 +34,6 @@ import (
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
-// settings is the function's configuration, from template.yaml.
-type settings struct {
-	table, bus, publicBaseURL, operatorName, linkKeyARN string
-	authorityHost, clientID, credentialARN, tokenKeyID  string
-	requiredRoles                                       []string
-}
-
-func readSettings(getenv func(string) string) (settings, error) {
-	v, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "LINK_KEY_SECRET_ARN",
-		"ENTRA_AUTHORITY_HOST", "ENTRA_CLIENT_ID", "ENTRA_CREDENTIAL_SECRET_ARN", "TOKEN_KMS_KEY_ID")
-	if err != nil {
-		return settings{}, err
-	}
-	s := settings{
-		table: v["TABLE_NAME"], bus: v["EVENT_BUS_NAME"], publicBaseURL: strings.TrimRight(v["PUBLIC_BASE_URL"], "/"),
-		operatorName: v["OPERATOR_NAME"], linkKeyARN: v["LINK_KEY_SECRET_ARN"],
-		authorityHost: v["ENTRA_AUTHORITY_HOST"], clientID: v["ENTRA_CLIENT_ID"],
-		credentialARN: v["ENTRA_CREDENTIAL_SECRET_ARN"], tokenKeyID: v["TOKEN_KMS_KEY_ID"],
-	}
-	for _, r := range strings.Split(getenv("ENTRA_REQUIRED_ROLES"), ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			s.requiredRoles = append(s.requiredRoles, r)
-		}
-	}
-	if len(s.requiredRoles) == 0 {
-		return settings{}, fmt.Errorf("ENTRA_REQUIRED_ROLES is not set")
-	}
-	return s, nil
-}
-
 func main() {
 	log := lambdacontext.NewLogger()
 	slog.SetDefault(log)
@@ -77,52 +46,55 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*page.Handler, error) {
-	s, err := readSettings(getenv)
-	if err != nil {
+	r := config.NewReader(getenv)
+	table, busName, publicBaseURL := config.Table.Read(r), config.EventBus.Read(r), config.PublicBaseURL.Read(r)
+	operatorName, linkKeyARN := config.OperatorName.Read(r), config.LinkKeySecretARN.Read(r)
+	entra := config.ReadEntra(r)
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	cfg, err := awsconf.FromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("AWS config: %w", err)
 	}
-	st, err := store.NewWizard(dynamodb.NewFromConfig(cfg), s.table)
+	st, err := store.NewWizard(dynamodb.NewFromConfig(cfg), table)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := bus.NewConsentPublisher(eventbridge.NewFromConfig(cfg), s.bus)
+	pub, err := bus.NewConsentPublisher(eventbridge.NewFromConfig(cfg), busName)
 	if err != nil {
 		return nil, err
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	key, err := secret.NewKey(sm, s.linkKeyARN, link.MinKeySize)
+	key, err := secret.NewKey(sm, linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err
 	}
-	links, err := link.NewSigner(key, s.publicBaseURL)
+	links, err := link.NewSigner(key, publicBaseURL)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := seal.New(kms.NewFromConfig(cfg), s.tokenKeyID)
+	sealer, err := seal.New(kms.NewFromConfig(cfg), entra.TokenKeyID)
 	if err != nil {
 		return nil, err
 	}
-	clientSecret, err := secret.NewCredential(sm, s.credentialARN)
+	clientSecret, err := secret.NewCredential(sm, entra.CredentialSecretARN)
 	if err != nil {
 		return nil, err
 	}
 	// One HTTP client for Microsoft, with a timeout well inside the
 	// function's; SSL_CERT_FILE makes the local stack's emulator trusted.
 	httpClient := &http.Client{Timeout: 8 * time.Second}
-	id, err := identity.New(identity.Config{AuthorityHost: s.authorityHost, ClientID: s.clientID, Secret: clientSecret,
-		RedirectURI: s.publicBaseURL + "/consent/callback", HTTPClient: httpClient})
+	id, err := identity.New(identity.Config{AuthorityHost: entra.AuthorityHost, ClientID: entra.ClientID, Secret: clientSecret,
+		RedirectURI: publicBaseURL + "/consent/callback", HTTPClient: httpClient})
 	if err != nil {
 		return nil, err
 	}
 	w, err := wizard.New(wizard.Config{Store: st, Identity: id, Sealer: sealer, Publisher: pub, Links: links,
-		FormKeys: key, Clock: upgrade.SystemClock{}, Logger: log, RequiredRoles: s.requiredRoles})
+		FormKeys: key, Clock: upgrade.SystemClock{}, Logger: log, RequiredRoles: entra.RequiredRoles})
 	if err != nil {
 		return nil, err
 	}
-	return page.NewHandler(page.Config{Wizard: w, PublicBaseURL: s.publicBaseURL, AuthorityHost: s.authorityHost,
-		OperatorName: s.operatorName, Logger: log})
+	return page.NewHandler(page.Config{Wizard: w, PublicBaseURL: publicBaseURL, AuthorityHost: entra.AuthorityHost,
+		OperatorName: operatorName, Logger: log})
 }

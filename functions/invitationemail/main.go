@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -44,18 +43,15 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*courier.Handler, error) {
-	need, err := config.Require(getenv, "TABLE_NAME", "PUBLIC_BASE_URL", "OPERATOR_NAME", "SENDER_ADDRESS", "SES_CONFIGURATION_SET", "LINK_KEY_SECRET_ARN")
-	if err != nil {
-		return nil, err
-	}
-	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
-	if err != nil {
-		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
-	}
+	r := config.NewReader(getenv)
+	table, publicBaseURL, operatorName := config.Table.Read(r), config.PublicBaseURL.Read(r), config.OperatorName.Read(r)
+	from, configurationSet := config.SenderAddress.Read(r), config.SESConfigurationSet.Read(r)
+	linkKeyARN, support := config.LinkKeySecretARN.Read(r), config.SupportAddress.Read(r)
+	reminders := config.Reminders.Read(r)
 	// The test mail shows the expiry a customer's link would get.
-	ttl, err := upgrade.ParseInvitationTTL(getenv("INVITATION_TTL_HOURS"))
-	if err != nil {
-		return nil, fmt.Errorf("INVITATION_TTL_HOURS: %w", err)
+	ttl := config.InvitationTTL.Read(r)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
 	cfg, err := awsconf.FromEnv(getenv)
@@ -63,34 +59,34 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*c
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	st, err := store.New(db, need["TABLE_NAME"])
+	st, err := store.New(db, table)
 	if err != nil {
 		return nil, err
 	}
 	// One idempotency record per event id in the same table.
-	guard, err := idempotency.NewOnTable(db, need["TABLE_NAME"], idempotency.Config{Log: log})
+	guard, err := idempotency.NewOnTable(db, table, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}
-	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), need["LINK_KEY_SECRET_ARN"], link.MinKeySize)
+	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err
 	}
-	links, err := link.NewSigner(key, need["PUBLIC_BASE_URL"])
+	links, err := link.NewSigner(key, publicBaseURL)
 	if err != nil {
 		return nil, err
 	}
 	renderer := layout.NewRenderer()
 	sender, err := ses.NewSender(sesv2.NewFromConfig(cfg), ses.SenderConfig{
-		From: need["SENDER_ADDRESS"], SenderName: need["OPERATOR_NAME"], ConfigurationSet: need["SES_CONFIGURATION_SET"], Logger: log,
+		From: from, SenderName: operatorName, ConfigurationSet: configurationSet, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	brand := mail.Branding{OperatorName: need["OPERATOR_NAME"], SupportAddress: getenv("SUPPORT_ADDRESS")}
+	brand := mail.Branding{OperatorName: operatorName, SupportAddress: support}
 	m, err := notify.NewMailer(notify.Deps{
 		Store: st, Renderer: renderer, Sender: sender, Links: links, Clock: upgrade.SystemClock{}, Logger: log,
-		Branding: brand, Reminders: upgrade.ReminderPolicy{Offsets: offsets},
+		Branding: brand, Reminders: reminders,
 	})
 	if err != nil {
 		return nil, err
@@ -99,7 +95,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*c
 	// that only this binary links templates and SES.
 	tests, err := notify.NewTestMailer(notify.TestMailerDeps{
 		Settings: st, Renderer: renderer, Sender: sender, Clock: upgrade.SystemClock{}, Logger: log,
-		Branding: brand, PublicBaseURL: need["PUBLIC_BASE_URL"], InvitationTTL: ttl,
+		Branding: brand, PublicBaseURL: publicBaseURL, InvitationTTL: ttl,
 	})
 	if err != nil {
 		return nil, err

@@ -7,10 +7,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -29,9 +27,10 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-// defaultSendRate is the mails per second assumed when SES cannot tell:
-// the rate of a new SES account in the sandbox.
-const defaultSendRate = 1
+// sandboxSendRate is the mails per second the sweep assumes when SES
+// GetAccount cannot tell: the rate of a new SES account in the sandbox,
+// which no account is below.
+const sandboxSendRate = 1
 
 func main() {
 	log := lambdacontext.NewLogger()
@@ -45,20 +44,10 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*schedule.Handler, error) {
-	need, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME")
-	if err != nil {
+	r := config.NewReader(getenv)
+	table, busName, reminders := config.Table.Read(r), config.EventBus.Read(r), config.Reminders.Read(r)
+	if err := r.Err(); err != nil {
 		return nil, err
-	}
-	table, busName := need["TABLE_NAME"], need["EVENT_BUS_NAME"]
-	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
-	if err != nil {
-		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
-	}
-	rate := float64(defaultSendRate)
-	if v := getenv("SEND_RATE_FALLBACK"); v != "" {
-		if rate, err = strconv.ParseFloat(v, 64); err != nil || rate <= 0 {
-			return nil, fmt.Errorf("SEND_RATE_FALLBACK=%q: want a positive number of mails per second", v)
-		}
 	}
 	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
 	cfg, err := awsconf.FromEnv(getenv)
@@ -83,11 +72,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	pace, err := sweep.NewQuotaPacer(account, rate, log)
+	pace, err := sweep.NewQuotaPacer(account, sandboxSendRate, log)
 	if err != nil {
 		return nil, err
 	}
-	s, err := sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: offsets}})
+	s, err := sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: reminders})
 	if err != nil {
 		return nil, err
 	}

@@ -39,13 +39,10 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*trigger.Router, error) {
-	need, err := config.Require(getenv, "TABLE_NAME")
-	if err != nil {
-		return nil, err
-	}
-	table := need["TABLE_NAME"]
-	env, err := validate.ReadEnv(getenv)
-	if err != nil {
+	r := config.NewReader(getenv)
+	table, operatorClaim := config.Table.Read(r), config.OperatorClaim.Read(r)
+	entra, graphBaseURL := config.ReadEntra(r), config.GraphBaseURL.Read(r)
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
@@ -63,16 +60,16 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	checker, cred, err := validate.NewFromEnv(env, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
+	checker, cred, err := validate.NewFromConfig(entra, graphBaseURL, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}
 	m, err := upgrade.NewM365(upgrade.M365Deps{Store: st, Validator: checker, Clock: upgrade.SystemClock{},
-		ApplicationID: env.ClientID, CredentialExpiry: cred.ExpiresAt, Logger: log})
+		ApplicationID: entra.ClientID, CredentialExpiry: cred.ExpiresAt, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	h, err := api.NewM365Handler(m, getenv("OPERATOR_CLAIM"), log)
+	h, err := api.NewM365Handler(m, operatorClaim, log)
 	if err != nil {
 		return nil, err
 	}

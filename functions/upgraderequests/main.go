@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -29,29 +28,6 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-// settings is the function's configuration, from template.yaml.
-type settings struct {
-	table, bus, publicBaseURL, operatorClaim, linkKeyARN string
-	invitationTTL                                        time.Duration
-}
-
-func readSettings(getenv func(string) string) (settings, error) {
-	v, err := config.Require(getenv, "TABLE_NAME", "EVENT_BUS_NAME", "PUBLIC_BASE_URL", "LINK_KEY_SECRET_ARN")
-	if err != nil {
-		return settings{}, err
-	}
-	s := settings{
-		table: v["TABLE_NAME"], bus: v["EVENT_BUS_NAME"], publicBaseURL: v["PUBLIC_BASE_URL"],
-		operatorClaim: getenv("OPERATOR_CLAIM"), linkKeyARN: v["LINK_KEY_SECRET_ARN"],
-	}
-	ttl, err := upgrade.ParseInvitationTTL(getenv("INVITATION_TTL_HOURS"))
-	if err != nil {
-		return settings{}, fmt.Errorf("INVITATION_TTL_HOURS: %w", err)
-	}
-	s.invitationTTL = ttl
-	return s, nil
-}
-
 func main() {
 	log := lambdacontext.NewLogger()
 	slog.SetDefault(log)
@@ -64,8 +40,13 @@ func main() {
 }
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*api.Handler, error) {
-	s, err := readSettings(getenv)
-	if err != nil {
+	r := config.NewReader(getenv)
+	table, busName, publicBaseURL := config.Table.Read(r), config.EventBus.Read(r), config.PublicBaseURL.Read(r)
+	operatorClaim, operatorName, linkKeyARN := config.OperatorClaim.Read(r), config.OperatorName.Read(r), config.LinkKeySecretARN.Read(r)
+	ttl, reminders := config.InvitationTTL.Read(r), config.Reminders.Read(r)
+	// Resume validates the tenant in-process (finish.go).
+	entra, graphBaseURL, sipDomain := config.ReadEntra(r), config.GraphBaseURL.Read(r), config.SIPDomain.Read(r)
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	// Lambda's environment, not LoadDefaultConfig: see internal/awsconf.
@@ -74,59 +55,52 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	st, err := store.New(db, s.table)
+	st, err := store.New(db, table)
 	if err != nil {
 		return nil, err
 	}
 	// One idempotency record per operator and Idempotency-Key in the same table.
-	guard, err := idempotency.NewOnTable(db, s.table, idempotency.Config{Log: log})
+	guard, err := idempotency.NewOnTable(db, table, idempotency.Config{Log: log})
 	if err != nil {
 		return nil, err
 	}
-	pub, err := bus.NewPublisher(eventbridge.NewFromConfig(cfg), s.bus)
+	pub, err := bus.NewPublisher(eventbridge.NewFromConfig(cfg), busName)
 	if err != nil {
 		return nil, err
 	}
-	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), s.linkKeyARN, link.MinKeySize)
+	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err
 	}
-	links, err := link.NewSigner(key, s.publicBaseURL)
+	links, err := link.NewSigner(key, publicBaseURL)
 	if err != nil {
 		return nil, err
 	}
 	portal, err := upgrade.NewPortal(upgrade.Deps{
 		Store: st, Publisher: pub, Links: links, Clock: upgrade.SystemClock{}, IDs: upgrade.RandomIDs{},
-		Logger: log, InvitationTTL: s.invitationTTL,
+		Logger: log, InvitationTTL: ttl,
 	})
 	if err != nil {
 		return nil, err
 	}
-	opts, err := mailParts(getenv, st, pub, links, s, log)
+	opts, err := mailParts(st, pub, links, ttl, reminders, operatorName, log)
 	if err != nil {
 		return nil, err
 	}
-	resume, err := resumeParts(cfg, getenv, st, pub, log)
+	resume, err := resumeParts(cfg, entra, graphBaseURL, sipDomain, st, pub, log)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHandler(portal, s.operatorClaim, log, append(opts, resume, api.WithIdempotency(guard))...)
+	return api.NewHandler(portal, operatorClaim, log, append(opts, resume, api.WithIdempotency(guard))...)
 }
 
 // mailParts wires the Customer Invitations actions and the email settings.
-// The test mail is only published here: InvitationEmailFunction renders and
-// sends it, so this binary links neither templates nor SES.
-func mailParts(getenv func(string) string, st *store.Store, pub *bus.Publisher, links *link.Signer, s settings, log *slog.Logger) ([]api.Option, error) {
-	operator := getenv("OPERATOR_NAME")
-	if operator == "" {
-		return nil, fmt.Errorf("OPERATOR_NAME is not set")
-	}
-	offsets, err := upgrade.ParseReminderOffsets(getenv("REMINDER_OFFSETS_HOURS"))
-	if err != nil {
-		return nil, fmt.Errorf("REMINDER_OFFSETS_HOURS: %w", err)
-	}
+// The test mail is only published here: InvitationEmailFunction
+// renders and sends it, so this binary links neither templates nor SES.
+func mailParts(st *store.Store, pub *bus.Publisher, links *link.Signer, ttl time.Duration, reminders upgrade.ReminderPolicy,
+	operator string, log *slog.Logger) ([]api.Option, error) {
 	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: st, Requests: pub, Links: links, Clock: upgrade.SystemClock{},
-		Logger: log, InvitationTTL: s.invitationTTL, Reminders: upgrade.ReminderPolicy{Offsets: offsets}})
+		Logger: log, InvitationTTL: ttl, Reminders: reminders})
 	if err != nil {
 		return nil, err
 	}

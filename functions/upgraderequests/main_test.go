@@ -6,68 +6,56 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ocpro/upgrade/infra/template/templatetest"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+const function = "UpgradeRequestsFunction"
 
-func full() map[string]string {
-	return map[string]string{
-		"TABLE_NAME": "t", "EVENT_BUS_NAME": "b", "PUBLIC_BASE_URL": "https://portal.example.net",
-		"LINK_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:link", "INVITATION_TTL_HOURS": "48",
-		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"OPERATOR_NAME": "Live Platform",
-		// Resume validates the tenant in-process (resume.go).
-		"ENTRA_AUTHORITY_HOST": "https://login.example", "ENTRA_CLIENT_ID": "client",
-		"ENTRA_CREDENTIAL_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:entra", "GRAPH_BASE_URL": "https://graph.example",
-		"TOKEN_KMS_KEY_ID": "arn:aws:kms:eu-west-1:1:key/k", "SIP_DOMAIN": "sip.example.net",
-	}
+// TestReadsWhatTheTemplateGives starts the function as deployed and fails
+// when it reads a variable template.yaml does not give it, or is given one
+// it never reads.
+func TestReadsWhatTheTemplateGives(t *testing.T) {
+	templatetest.CheckReads(t, function, func(getenv func(string) string) error {
+		_, err := wire(context.Background(), getenv, slog.New(slog.DiscardHandler))
+		return err
+	})
 }
 
-func TestReadSettings(t *testing.T) {
+func TestWire(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
 		change  map[string]string
 		wantErr bool
-		wantTTL time.Duration
 	}{
-		{"complete", nil, false, 48 * time.Hour},
-		{"ttl defaults to a week", map[string]string{"INVITATION_TTL_HOURS": ""}, false, 168 * time.Hour},
-		{"missing table", map[string]string{"TABLE_NAME": ""}, true, 0},
-		{"missing bus", map[string]string{"EVENT_BUS_NAME": ""}, true, 0},
-		{"missing base URL", map[string]string{"PUBLIC_BASE_URL": ""}, true, 0},
-		{"missing key ARN", map[string]string{"LINK_KEY_SECRET_ARN": ""}, true, 0},
-		{"ttl not a number", map[string]string{"INVITATION_TTL_HOURS": "a week"}, true, 0},
-		{"ttl too long", map[string]string{"INVITATION_TTL_HOURS": "721"}, true, 0},
+		{"as deployed", nil, false},
+		{"ttl defaults to a week", map[string]string{"INVITATION_TTL_HOURS": ""}, false},
+		{"no reminders", map[string]string{"REMINDER_OFFSETS_HOURS": ""}, false},
+		{"missing table", map[string]string{"TABLE_NAME": ""}, true},
+		{"missing bus", map[string]string{"EVENT_BUS_NAME": ""}, true},
+		{"missing base URL", map[string]string{"PUBLIC_BASE_URL": ""}, true},
+		{"base URL not a URL", map[string]string{"PUBLIC_BASE_URL": "not a url"}, true},
+		{"missing key ARN", map[string]string{"LINK_KEY_SECRET_ARN": ""}, true},
+		{"missing operator name", map[string]string{"OPERATOR_NAME": ""}, true},
+		{"missing SIP domain", map[string]string{"SIP_DOMAIN": ""}, true},
+		{"missing required roles", map[string]string{"ENTRA_REQUIRED_ROLES": ""}, true},
+		{"ttl not a number", map[string]string{"INVITATION_TTL_HOURS": "a week"}, true},
+		{"ttl too long", map[string]string{"INVITATION_TTL_HOURS": "721"}, true},
+		{"reminders not increasing", map[string]string{"REMINDER_OFFSETS_HOURS": "72,24"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := full()
+			env := templatetest.Env(t, function)
 			for k, v := range tt.change {
-				m[k] = v
+				env[k] = v
 			}
-			s, err := readSettings(env(m))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("readSettings() error = %v, wantErr %v", err, tt.wantErr)
-			}
-			if err == nil && s.invitationTTL != tt.wantTTL {
-				t.Errorf("TTL = %v, want %v", s.invitationTTL, tt.wantTTL)
+			h, err := wire(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+			if (err != nil) != tt.wantErr || (err == nil && h == nil) {
+				t.Fatalf("wire() = %v, %v; wantErr %v", h, err, tt.wantErr)
 			}
 		})
-	}
-}
-
-func TestWireBuildsWithoutNetwork(t *testing.T) {
-	h, err := wire(context.Background(), env(full()), slog.Default())
-	if err != nil || h == nil {
-		t.Fatalf("wire() = %v, %v", h, err)
-	}
-	m := full()
-	m["PUBLIC_BASE_URL"] = "not a url"
-	if _, err := wire(context.Background(), env(m), slog.Default()); err == nil {
-		t.Error("wire() accepted a bad PUBLIC_BASE_URL")
 	}
 }
 

@@ -18,22 +18,13 @@ import (
 // resumeParts wires resume, cancel and the service routes.
 // Resume validates the tenant in-process with the validation library, so
 // this function holds the Entra credential and the token key too.
-func resumeParts(cfg aws.Config, getenv func(string) string, st *store.Store, pub *bus.Publisher, log *slog.Logger) (api.Option, error) {
-	env, err := validate.ReadEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	need, err := config.Require(getenv, "SIP_DOMAIN")
-	if err != nil {
-		return nil, err
-	}
-	sipDomain := need["SIP_DOMAIN"]
-	checker, _, err := validate.NewFromEnv(env, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
+func resumeParts(cfg aws.Config, entra config.Entra, graphBaseURL, sipDomain string, st *store.Store, pub *bus.Publisher, log *slog.Logger) (api.Option, error) {
+	checker, _, err := validate.NewFromConfig(entra, graphBaseURL, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}
 	f, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: checker, Publisher: pub, Clock: upgrade.SystemClock{},
-		IDs: upgrade.RandomIDs{}, SIPDomain: sipDomain, ApplicationID: env.ClientID, Logger: log})
+		IDs: upgrade.RandomIDs{}, SIPDomain: sipDomain, ApplicationID: entra.ClientID, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,10 @@ type Template struct {
 	Schedules       []Schedule
 	Tables          []Table
 	Buses           []string
+
+	// GlobalEnvironment holds the variables Globals gives every function;
+	// each Function's Environment includes them.
+	GlobalEnvironment map[string]string
 }
 
 // Parameter is one template parameter with the value it resolved to.
@@ -179,11 +183,46 @@ type Index struct {
 
 // Load reads and resolves the template at path.
 func Load(path string, opts Options) (*Template, error) {
+	src, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return src.Resolve(opts)
+}
+
+// Source is a template read and parsed but not yet resolved, for a caller
+// that learns some parameter values (the local stack: its emulator's URLs)
+// only after it has read others (the permissions the emulator grants).
+type Source struct {
+	raw rawTemplate
+}
+
+// Read reads and parses the template at path.
+func Read(path string) (*Source, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data, opts)
+	return ParseSource(data)
+}
+
+// ParseSource parses a template held in memory.
+func ParseSource(data []byte) (*Source, error) {
+	var src Source
+	if err := yaml.Unmarshal(data, &src.raw); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	return &src, nil
+}
+
+// Default returns a parameter's default value; ok is false when the
+// parameter does not exist or has no default.
+func (s *Source) Default(parameter string) (value string, ok bool) {
+	p, exists := s.raw.Parameters[parameter]
+	if !exists || p.Default.Kind == 0 {
+		return "", false
+	}
+	return p.Default.Value, true
 }
 
 type rawTemplate struct {
@@ -203,10 +242,17 @@ type rawTemplate struct {
 
 // Parse resolves a template held in memory.
 func Parse(data []byte, opts Options) (*Template, error) {
-	var raw rawTemplate
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+	src, err := ParseSource(data)
+	if err != nil {
+		return nil, err
 	}
+	return src.Resolve(opts)
+}
+
+// Resolve resolves the template's intrinsic functions with opts. A Source
+// may be resolved any number of times.
+func (s *Source) Resolve(opts Options) (*Template, error) {
+	raw := &s.raw
 	if opts.Region == "" {
 		opts.Region = "eu-west-1"
 	}
@@ -217,7 +263,7 @@ func Parse(data []byte, opts Options) (*Template, error) {
 		opts.StackName = "ocpro"
 	}
 	r := &resolver{opts: opts, params: map[string]string{}, types: map[string]string{}}
-	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}}
+	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}, GlobalEnvironment: map[string]string{}}
 
 	for name, p := range raw.Parameters {
 		param := Parameter{Name: name, Type: p.Type, Description: p.Description}
@@ -238,6 +284,11 @@ func Parse(data []byte, opts Options) (*Template, error) {
 	globals, err := r.value(&raw.Globals.Function)
 	if err != nil {
 		return nil, fmt.Errorf("template: Globals: %w", err)
+	}
+	if env, ok := dig(globals, "Environment", "Variables").(map[string]any); ok {
+		for k, v := range env {
+			t.GlobalEnvironment[k] = str(v)
+		}
 	}
 
 	ids := make([]string, 0, len(raw.Resources))

@@ -3,9 +3,13 @@ package template
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/ocpro/upgrade/internal/config"
 )
 
 func load(t *testing.T) *Template {
@@ -168,8 +172,11 @@ func TestFunctionDir(t *testing.T) {
 }
 
 // The README's configuration section names every parameter of the template
-// and every environment variable a function gets, so that it cannot fall
-// behind the template.
+// and every environment variable a function gets, with the functions that
+// get it, and every variable internal/config defines, so that it cannot fall
+// behind the template or the code. Which variables each function reads is
+// checked against the template by the function's own
+// TestReadsWhatTheTemplateGives.
 func TestReadmeNamesEveryParameterAndVariable(t *testing.T) {
 	t.Parallel()
 	tp := load(t)
@@ -183,13 +190,89 @@ func TestReadmeNamesEveryParameterAndVariable(t *testing.T) {
 			t.Errorf("README.md does not name the parameter %s", name)
 		}
 	}
+	given := map[string][]string{} // variable -> functions the template gives it to, in README words
 	for id, fn := range tp.Functions {
 		for name := range fn.Environment {
 			if !strings.Contains(readme, "`"+name+"`") {
 				t.Errorf("README.md does not name %s's environment variable %s", id, name)
 			}
+			given[name] = append(given[name], readmeName(id))
 		}
 	}
+	for _, name := range config.Names() {
+		if !strings.Contains(readme, "`"+name+"`") {
+			t.Errorf("README.md does not name %s, which internal/config defines", name)
+		}
+		if len(given[name]) == 0 {
+			t.Errorf("internal/config defines %s, which template.yaml gives no function", name)
+		}
+	}
+	rows := variableRows(t, readme)
+	for name, functions := range given {
+		want := functions
+		if len(functions) == len(tp.Functions) {
+			want = []string{"all"}
+		}
+		slices.Sort(want)
+		if got, ok := rows[name]; ok && !slices.Equal(got, want) {
+			t.Errorf("README.md says %s goes to %v; template.yaml gives it to %v", name, got, want)
+		} else if !ok {
+			t.Errorf("README.md's table of variables has no row for %s", name)
+		}
+	}
+	for name := range rows {
+		if _, ok := given[name]; !ok {
+			t.Errorf("README.md documents %s, which template.yaml gives no function", name)
+		}
+	}
+}
+
+// readmeName is how the README names a function: its logical id without
+// "Function", in lower-case words ("upgrade requests").
+func readmeName(logicalID string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSuffix(logicalID, "Function") {
+		if unicode.IsUpper(r) && i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// variableRows reads the README's table of environment variables: for each
+// variable, the functions its row names, sorted, without the remarks in
+// parentheses.
+func variableRows(t *testing.T, readme string) map[string][]string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	remark := regexp.MustCompile(`\([^)]*\)`)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		var functions []string
+		for _, f := range strings.Split(remark.ReplaceAllString(cells[2], ""), ",") {
+			functions = append(functions, strings.TrimSpace(f))
+		}
+		slices.Sort(functions)
+		for _, name := range strings.Split(cells[1], ",") {
+			name = strings.Trim(strings.TrimSpace(name), "`")
+			if name == strings.ToUpper(name) {
+				rows[name] = functions
+			}
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("README.md's Configuration section has no table of variables")
+	}
+	return rows
 }
 
 // TestPublicRoutesAreThrottled fails when a route without the JWT
@@ -234,6 +317,34 @@ func TestLoggingConfig(t *testing.T) {
 	for id, f := range load(t).Functions {
 		if f.LogFormat != "JSON" || f.LogLevel != "INFO" {
 			t.Errorf("%s: log format %q, level %q; want JSON and INFO from Globals", id, f.LogFormat, f.LogLevel)
+		}
+	}
+}
+
+// A Source read once resolves with values learnt later, as the local stack
+// does with its emulator's URLs.
+func TestSourceResolvesMoreThanOnce(t *testing.T) {
+	t.Parallel()
+	src, err := Read(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, ok := src.Default("EntraRequiredRoles")
+	if !ok || !strings.Contains(roles, "Organization.Read.All") {
+		t.Errorf("Default(EntraRequiredRoles) = %q, %v", roles, ok)
+	}
+	for _, name := range []string{"JwtIssuer", "NoSuchParameter"} {
+		if v, ok := src.Default(name); ok {
+			t.Errorf("Default(%s) = %q, want none", name, v)
+		}
+	}
+	for _, base := range []string{"http://127.0.0.1:3000", "http://127.0.0.1:4000"} {
+		tp, err := src.Resolve(Options{Parameters: map[string]string{"PublicBaseUrl": base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tp.Functions["ConsentCallbackFunction"].Environment["PUBLIC_BASE_URL"]; got != base {
+			t.Errorf("PUBLIC_BASE_URL = %q, want %q", got, base)
 		}
 	}
 }

@@ -43,10 +43,6 @@ const GraphResource = "https://graph.microsoft.com"
 // tokens' aud takes.
 const graphAppID = "00000003-0000-0000-c000-000000000000"
 
-// DefaultRequiredRoles are the application permissions the checks need:
-// reading the organization is the Graph call that proves the token.
-var DefaultRequiredRoles = []string{"Organization.Read.All"}
-
 // maxInlineRetry is the longest Retry-After a check waits out itself
 // before trying once more; longer waits are reported as transient.
 const maxInlineRetry = 3 * time.Second
@@ -88,7 +84,9 @@ type Config struct {
 	Secret        ClientSecret
 	// GraphBaseURL is where Graph is reached, for example
 	// https://graph.microsoft.com.
-	GraphBaseURL  string
+	GraphBaseURL string
+	// RequiredRoles are the application permissions an app token for the
+	// tenant must carry; at least one.
 	RequiredRoles []string
 	Credentials   Credentials
 	Sealer        Sealer
@@ -125,14 +123,15 @@ func New(cfg Config) (*Checker, error) {
 		return nil, errors.New("validate: nil client secret source")
 	case cfg.GraphBaseURL == "":
 		return nil, errors.New("validate: empty Graph base URL")
+	case len(cfg.RequiredRoles) == 0:
+		// Without them any app token would pass: the permissions are the
+		// proof of the tenant's admin consent.
+		return nil, errors.New("validate: no required roles")
 	case (cfg.Credentials == nil) != (cfg.Sealer == nil):
 		return nil, errors.New("validate: Credentials and Sealer go together")
 	}
 	cfg.AuthorityHost = strings.TrimRight(cfg.AuthorityHost, "/")
 	cfg.GraphBaseURL = strings.TrimRight(cfg.GraphBaseURL, "/")
-	if len(cfg.RequiredRoles) == 0 {
-		cfg.RequiredRoles = DefaultRequiredRoles
-	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}

@@ -112,7 +112,8 @@ func (plainSealer) Open(_ context.Context, b []byte, c map[string]string) ([]byt
 
 func (f *fixture) checker(t *testing.T, creds *memCredentials, s string) *validate.Checker {
 	t.Helper()
-	cfg := validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(s), GraphBaseURL: f.base, HTTPClient: f.client}
+	cfg := validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(s), GraphBaseURL: f.base, HTTPClient: f.client,
+		RequiredRoles: []string{"Organization.Read.All"}}
 	if creds != nil {
 		cfg.Credentials, cfg.Sealer = creds, plainSealer{}
 	}
@@ -332,7 +333,7 @@ func TestNoPassWithoutGraph(t *testing.T) {
 	f := newFixture(t)
 	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
 	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
-		GraphBaseURL: "https://127.0.0.1:1", HTTPClient: f.client})
+		GraphBaseURL: "https://127.0.0.1:1", HTTPClient: f.client, RequiredRoles: []string{"Organization.Read.All"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,8 @@ func TestNoPassWithoutGraph(t *testing.T) {
 
 func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
-	ok := validate.Config{AuthorityHost: "https://login.example", ClientID: "c", Secret: staticSecret("s"), GraphBaseURL: "https://graph.example"}
+	ok := validate.Config{AuthorityHost: "https://login.example", ClientID: "c", Secret: staticSecret("s"), GraphBaseURL: "https://graph.example",
+		RequiredRoles: []string{"Organization.Read.All"}}
 	tests := []struct {
 		name   string
 		change func(*validate.Config)
@@ -356,6 +358,7 @@ func TestNewChecksConfig(t *testing.T) {
 		{"no client id", func(c *validate.Config) { c.ClientID = "" }},
 		{"no secret", func(c *validate.Config) { c.Secret = nil }},
 		{"no Graph", func(c *validate.Config) { c.GraphBaseURL = "" }},
+		{"no required roles: any app token would pass", func(c *validate.Config) { c.RequiredRoles = nil }},
 		{"credentials without sealer", func(c *validate.Config) { c.Credentials = &memCredentials{} }},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -57,8 +58,16 @@ func run(root string, apiPort, mailPort, instances int, verbose bool) error {
 		return err
 	}
 	defer s.Close()
+	printURLs(os.Stdout, s, time.Since(started))
 
-	fmt.Printf(`
+	<-ctx.Done()
+	fmt.Println("\nstopping ...")
+	return s.Close()
+}
+
+// printURLs tells where every part of the running stack answers.
+func printURLs(w io.Writer, s *stack.Stack, took time.Duration) {
+	fmt.Fprintf(w, `
 Operator Connect Pro upgrade service, local stack up in %s
   API and public pages   %s   (portal routes under /v1 need: make token)
   Mailbox (SES local)    %s
@@ -67,12 +76,8 @@ Operator Connect Pro upgrade service, local stack up in %s
   EventBridge, Secrets Manager, KMS stand-ins   %s
     trigger the reminder sweep now: curl -X POST %s/_local/schedules/%s/trigger
 Ctrl-C stops everything.
-`, time.Since(started).Round(10*time.Millisecond), s.APIURL, s.MailURL, s.EntraURL, s.CAFile,
+`, took.Round(10*time.Millisecond), s.APIURL, s.MailURL, s.EntraURL, s.CAFile,
 		s.DynamoURL, s.TableName, s.AWSURL, s.AWSURL, firstSchedule(s))
-
-	<-ctx.Done()
-	fmt.Println("\nstopping ...")
-	return s.Close()
 }
 
 func firstSchedule(s *stack.Stack) string {
