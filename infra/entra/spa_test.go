@@ -89,6 +89,9 @@ func TestConsoleSignInAsSinglePageApp(t *testing.T) {
 		claims["iss"] != e.Issuer() || claims["azp"] != DefaultPortalClientID || claims["preferred_username"] != DefaultStaffUser("") {
 		t.Errorf("access token claims = %v", claims)
 	}
+	if body["scope"] != portalScopes {
+		t.Errorf("scope = %v, want %s", body["scope"], portalScopes)
+	}
 	if left, _ := body["refresh_token_expires_in"].(float64); left < 86000 || left > 86400 {
 		t.Errorf("refresh_token_expires_in = %v, want 24 hours", body["refresh_token_expires_in"])
 	}

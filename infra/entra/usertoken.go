@@ -70,11 +70,16 @@ func parseDelegatedScope(scope string, client App) (delegatedRequest, error) {
 	return req, nil
 }
 
-// grantedScope is the scope field of a delegated token response.
-func grantedScope(scopes, oidc []string) string {
+// grantedScope is the scope field of a delegated token response: the
+// scopes under their resource's URI (Microsoft Graph's when resource is
+// empty), then the OpenID Connect ones.
+func grantedScope(resource string, scopes, oidc []string) string {
+	if resource == "" {
+		resource = GraphResource
+	}
 	out := make([]string, 0, len(scopes)+len(oidc))
 	for _, s := range scopes {
-		out = append(out, GraphResource+"/"+s)
+		out = append(out, resource+"/"+s)
 	}
 	return strings.Join(append(out, oidc...), " ")
 }
@@ -160,7 +165,7 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		return
 	}
 	resp := tokenResponse{
-		TokenType: "Bearer", Scope: grantedScope(g.scopes, g.oidc),
+		TokenType: "Bearer", Scope: grantedScope(g.resource, g.scopes, g.oidc),
 		ExpiresIn: at.ExpiresIn, ExtExpiresIn: at.ExpiresIn, AccessToken: at.Value,
 		IDToken: it.Value,
 		// The home tenant for client_info is the tenant of the account

@@ -71,6 +71,9 @@ type Options struct {
 	MailPort int
 	// MaxInstances bounds each function's pool of runtime instances.
 	MaxInstances int
+	// ConsoleDir holds the operator console's built files, served under
+	// /console/ at the API's origin; empty serves no console.
+	ConsoleDir string
 	// Verbose keeps the runtime emulator's own informational lines in the
 	// functions' output; without it only the functions' logs and the
 	// emulator's warnings and errors remain.
@@ -92,6 +95,11 @@ type Stack struct {
 	Template  *template.Template
 	Entra     *entra.Emulator
 	Bus       *eventbus.Bus
+
+	// ConsoleURL is the operator console, which is also the redirect URI
+	// registered for it; StaffUser signs in to it with entra.DefaultPassword.
+	ConsoleURL string
+	StaffUser  string
 
 	closers []func() error
 	cancel  context.CancelFunc
@@ -160,9 +168,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// Entra emulator (https with its own CA); it stops with runCtx.
 	// Entra emulator (https with its own CA).
 	entraSecret := randomSecret()
+	s.ConsoleURL = apiURL + gateway.ConsolePrefix
+	s.StaffUser = entra.DefaultStaffUser("")
 	em, err := entra.New(entra.Config{
 		Dir:    filepath.Join(stateDir, "entra"),
 		Logger: opts.Logger.With("part", "entra"),
+		// The console is a single-page app; this is its exact redirect URI.
+		PortalRedirectURIs: []string{s.ConsoleURL},
 		Apps: []entra.App{{
 			ClientID:     ServiceClientID,
 			DisplayName:  "Live Platform Operator Connect",
@@ -362,6 +374,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.ConsoleDir != "" {
+		gw = gateway.WithConsole(gw, gateway.Console{Dir: opts.ConsoleDir, Authority: entraURL, Settings: map[string]string{
+			"clientId":  entra.DefaultPortalClientID,
+			"authority": entraURL + "/" + em.OperatorTenantID(),
+			"scope":     PortalAudience + "/" + entra.DefaultPortalScope,
+		}})
+	}
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -401,6 +420,8 @@ func (s *Stack) Close() error {
 func (s *Stack) Env() map[string]string {
 	return map[string]string{
 		"API_URL":       s.APIURL,
+		"CONSOLE_URL":   s.ConsoleURL,
+		"STAFF_USER":    s.StaffUser,
 		"MAIL_URL":      s.MailURL,
 		"DYNAMODB_URL":  s.DynamoURL,
 		"ENTRA_URL":     s.EntraURL,
