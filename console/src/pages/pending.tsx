@@ -1,5 +1,6 @@
-// Pending Invitations (guide step 22): every upgrade with the live status of
-// its invitation, until Authentication Complete, then Upgrade to resume.
+// Pending Invitations (guide step 22): each waiting upgrade with the live
+// status of its invitation, until Authentication Complete, then Upgrade
+// resumes the Onboarding wizard.
 import { useEffect } from "preact/hooks";
 import { useApi } from "../app";
 import { must } from "../api/client";
@@ -10,16 +11,28 @@ import { FailureNotice, Status, Table, useLoad, YesNo } from "../ui";
 /** POLL_MS is how often the page asks again while an invitation is open. */
 const POLL_MS = 3000;
 
+const open = new Set(["PENDING", "IN_PROGRESS", "TOKEN_ACQUIRED", "AUTHENTICATION_COMPLETE"]);
+
 export function PendingPage() {
   const api = useApi();
-  const list = useLoad(async () => must(await api.GET("/v1/upgrades", { params: { query: { limit: 100 } } })), [api]);
-  const waiting = (list.data?.items ?? []).filter((u) => u.status === "PENDING_AUTHENTICATION" || u.status === "READY_TO_RESUME");
-  const open = waiting.some((u) => u.invitation.status !== "AUTHENTICATION_COMPLETE");
+  // The invitations carry the live status; the upgrades name the services.
+  const list = useLoad(async () => {
+    const [invitations, upgrades] = await Promise.all([
+      api.GET("/v1/invitations", { params: { query: { limit: 100 } } }).then(must),
+      api.GET("/v1/upgrades", { params: { query: { limit: 100 } } }).then(must),
+    ]);
+    const byId = new Map(upgrades.items.map((u) => [u.id, u]));
+    return invitations.items
+      .filter((i) => open.has(i.status) && byId.get(i.upgradeId)?.status !== "COMPLETED" && byId.get(i.upgradeId)?.status !== "CANCELLED")
+      .map((i) => ({ inv: i, up: byId.get(i.upgradeId) }));
+  }, [api]);
+  const waiting = list.data ?? [];
+  const following = waiting.some((r) => r.inv.status !== "AUTHENTICATION_COMPLETE");
   useEffect(() => {
-    if (!open) return;
+    if (!following) return;
     const t = setInterval(() => void list.reload(), POLL_MS);
     return () => clearInterval(t);
-  }, [open, list.reload]);
+  }, [following, list.reload]);
 
   return (
     <>
@@ -42,24 +55,24 @@ export function PendingPage() {
               </tr>
             </thead>
             <tbody aria-live="polite">
-              {waiting.map((u) => (
-                <tr key={u.id} data-token={u.invitation.tokenId}>
-                  <th scope="row">{u.service.shortName}</th>
-                  <td class="mono">{u.invitation.tokenId}</td>
-                  <td>{licenceNames[u.service.licenseType]}</td>
+              {waiting.map(({ inv, up }) => (
+                <tr key={inv.id} data-token={inv.tokenId}>
+                  <th scope="row">{up?.service.shortName ?? inv.serviceId}</th>
+                  <td class="mono">{inv.tokenId}</td>
+                  <td>{up ? licenceNames[up.service.licenseType] : "—"}</td>
                   <td>
-                    <YesNo value={u.invitation.emailSent} />
+                    <YesNo value={inv.emailSent} />
                   </td>
                   <td class="invitation-status">
-                    <Status value={u.invitation.status} />
+                    <Status value={inv.status} />
                   </td>
                   <td>
-                    {u.invitation.status === "AUTHENTICATION_COMPLETE" ? (
-                      <a class="button" href={href("wizard", u.customerId, { resume: u.id })} aria-label={`Upgrade: resume ${u.service.shortName}`}>
+                    {inv.status === "AUTHENTICATION_COMPLETE" ? (
+                      <a class="button" href={href("wizard", inv.customerId, { resume: inv.upgradeId })} aria-label={`Upgrade: resume ${up?.service.shortName ?? ""}`}>
                         Upgrade
                       </a>
                     ) : (
-                      <a href={href("invitations", undefined, { token: u.invitation.tokenId })}>Invitation</a>
+                      <a href={href("invitations", undefined, { token: inv.tokenId })}>Invitation</a>
                     )}
                   </td>
                 </tr>

@@ -70,6 +70,9 @@ export function ServicePage(props: { id: string; tab: string }) {
   return (
     <>
       <h1>Service {s.shortName}</h1>
+      <p>
+        <a href={href("m365", s.customerId)}>M365 Settings of the customer</a>
+      </p>
       <div role="tablist" aria-label="Service" class="tabs">
         {tabs.map(([key, label], i) => (
           <button
@@ -116,9 +119,6 @@ export function ServicePage(props: { id: string; tab: string }) {
           ) : (
             <p>None until the service is ACTIVE.</p>
           )}
-          <p>
-            <a href={href("m365", s.customerId)}>M365 Settings of the customer</a>
-          </p>
         </section>
       ) : (
         <section role="tabpanel" id="panel-sip" aria-labelledby="tab-sip" tabIndex={0}>

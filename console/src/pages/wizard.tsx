@@ -320,10 +320,7 @@ function Resume(props: { customer: Customer; upgradeId: string }) {
   return (
     <>
       <h1>Onboarding wizard: resume {svc.shortName}</h1>
-      <p>
-        Invitation status: <Status value={u.invitation.status} />. Confirm the licence type and the number of licensed users; the tenant account is validated
-        and the service is upgraded.
-      </p>
+      <p>Confirm the licence type and the number of licensed users; the tenant account is validated and the service is upgraded.</p>
       {failure && (
         <Notice kind="error">
           {failure.title}
