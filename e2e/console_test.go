@@ -22,41 +22,20 @@ import (
 // consoleShots numbers the walk's screenshots in the order they are taken.
 var consoleShots atomic.Int32
 
-// consoleShot saves a screenshot under test-artifacts/console/.
+// consoleShot saves a screenshot under test-artifacts/console/, numbered in
+// the order the walk takes them.
 func consoleShot(name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		buf, err := chromedp.FullScreenshot(100)(ctx, t)
-		if err != nil {
-			return err
-		}
-		dir := filepath.Join("..", "test-artifacts", "console")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d-%s.png", consoleShots.Add(1), name)), buf, 0o644)
-	})
+	return screenshot("console", fmt.Sprintf("%02d-%s", consoleShots.Add(1), name))
 }
 
-// newConsoleChrome starts a headless Chromium at a desktop width.
+// newConsoleChrome starts a headless Chromium at a desktop width and logs
+// what the page reports as errors, which helps when the walk stops.
 func newConsoleChrome(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancel)
+	ctx := chromeOfSize(t, 1280, 900, 3*time.Minute, consoleShot)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// What the page says in its console helps when the walk stops.
 	go func() {
 		for m, err := range chromedp.Console(ctx) {
 			if err != nil {
@@ -67,13 +46,6 @@ func newConsoleChrome(t *testing.T) context.Context {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			_ = chromedp.Do(sctx, consoleShot("failed")) // Best effort: the browser may be gone.
-		}
-	})
 	return ctx
 }
 

@@ -2,6 +2,7 @@
 // permissions of its licence, and the SIP Connections tab.
 import { useRef } from "preact/hooks";
 import { useApi } from "../app";
+import type { components } from "../api/schema";
 import { must } from "../api/client";
 import { licenceNames } from "../licence";
 import { href, navigate } from "../router";
@@ -14,35 +15,40 @@ export function ServicesPage() {
     <>
       <h1>Services</h1>
       <FailureNotice failure={list.failure} />
-      {list.data && (
-        <Table label="Services">
-          <thead>
-            <tr>
-              <th scope="col">Short name</th>
-              <th scope="col">Full name</th>
-              <th scope="col">Licence</th>
-              <th scope="col">Users</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.items.map((u) => (
-              <tr key={u.service.id}>
-                <th scope="row">
-                  <a href={href("services", u.service.id)}>{u.service.shortName}</a>
-                </th>
-                <td>{u.service.fullName}</td>
-                <td>{licenceNames[u.service.licenseType]}</td>
-                <td>{u.service.licensedUsers}</td>
-                <td>
-                  <Status value={u.service.status} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
+      {list.data && <ServiceTable label="Services" services={list.data.items.map((u) => u.service)} />}
     </>
+  );
+}
+
+/** ServiceTable lists services, each linking to its Service Details. */
+export function ServiceTable(props: { label: string; services: components["schemas"]["ServiceSummary"][] }) {
+  return (
+    <Table label={props.label}>
+      <thead>
+        <tr>
+          <th scope="col">Short name</th>
+          <th scope="col">Full name</th>
+          <th scope="col">Licence</th>
+          <th scope="col">Users</th>
+          <th scope="col">Status</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.services.map((s) => (
+          <tr key={s.id}>
+            <th scope="row">
+              <a href={href("services", s.id)}>{s.shortName}</a>
+            </th>
+            <td>{s.fullName}</td>
+            <td>{licenceNames[s.licenseType]}</td>
+            <td>{s.licensedUsers}</td>
+            <td>
+              <Status value={s.status} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </Table>
   );
 }
 

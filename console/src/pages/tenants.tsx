@@ -8,7 +8,8 @@ import type { Failure } from "../problem";
 import { href, navigate } from "../router";
 import { roomLeft } from "../rules";
 import { Submission } from "../session";
-import { FailureNotice, Field, Notice, Status, Table, useLoad } from "../ui";
+import { FailureNotice, Field, Notice, Table, useLoad } from "../ui";
+import { ServiceTable } from "./services";
 
 export function TenantsPage() {
   const api = useApi();
@@ -161,32 +162,7 @@ export function CustomerPage(props: { id: string }) {
       </p>
       <h2>Services</h2>
       {cust.services && cust.services.length > 0 ? (
-        <Table label="Services of the customer">
-          <thead>
-            <tr>
-              <th scope="col">Short name</th>
-              <th scope="col">Full name</th>
-              <th scope="col">Licence</th>
-              <th scope="col">Users</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {cust.services.map((s) => (
-              <tr key={s.id}>
-                <th scope="row">
-                  <a href={href("services", s.id)}>{s.shortName}</a>
-                </th>
-                <td>{s.fullName}</td>
-                <td>{licenceNames[s.licenseType]}</td>
-                <td>{s.licensedUsers}</td>
-                <td>
-                  <Status value={s.status} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
+        <ServiceTable label="Services of the customer" services={cust.services} />
       ) : (
         <p>No services yet.</p>
       )}
