@@ -39,38 +39,48 @@ func chromium(t *testing.T) string {
 // change the machine (only the emulator serves https here).
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
+	return chromeOfSize(t, 412, 915, 90*time.Second, shot) // A phone.
+}
+
+// chromeOfSize starts the browser with a window of the given size for at
+// most limit; a failed test leaves a picture of where the browser stopped,
+// taken with snap.
+func chromeOfSize(t *testing.T, width, height int, limit time.Duration, snap func(string) chromedp.Action[chromedp.Void]) context.Context {
+	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.WindowSize(412, 915), // A phone.
+		chromedp.WindowSize(width, height),
 	}
 	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, limit)
 	t.Cleanup(cancel)
-	// A failed test leaves a picture of where the browser stopped.
 	t.Cleanup(func() {
 		if t.Failed() {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			_ = chromedp.Do(sctx, shot("failed-"+t.Name())) // Best effort: the browser may be gone.
+			_ = chromedp.Do(sctx, snap("failed-"+t.Name())) // Best effort: the browser may be gone.
 		}
 	})
 	return ctx
 }
 
-// shot saves a screenshot under test-artifacts/browser/ (quality 100 makes PNG).
-func shot(name string) chromedp.Action[chromedp.Void] {
+// shot saves a screenshot under test-artifacts/browser/.
+func shot(name string) chromedp.Action[chromedp.Void] { return screenshot("browser", name) }
+
+// screenshot saves a PNG (quality 100 makes PNG) under test-artifacts/dir/.
+func screenshot(dir, name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		buf, err := chromedp.FullScreenshot(100)(ctx, t)
 		if err != nil {
 			return err
 		}
-		dir := filepath.Join("..", "test-artifacts", "browser")
+		dir := filepath.Join("..", "test-artifacts", dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}

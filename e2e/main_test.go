@@ -57,7 +57,9 @@ func run(m *testing.M) int {
 	var logs bytes.Buffer
 	s, err := stack.Start(ctx, stack.Options{
 		Root: root, Cache: cache, Bootstraps: bin,
-		Output: &lockedBuffer{buf: &logs},
+		// make test builds the console first; the walk fails without it.
+		ConsoleDir: filepath.Join(root, "console", "dist"),
+		Output:     &lockedBuffer{buf: &logs},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: starting the stack:", err, "\n(run make test: it installs the stand-ins)")

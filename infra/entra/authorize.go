@@ -33,7 +33,7 @@ func (e *Emulator) appForBrowser(w http.ResponseWriter, r *http.Request, rt reso
 	if redirect == "" && len(app.RedirectURIs) == 1 {
 		redirect = app.RedirectURIs[0]
 	}
-	if !slices.Contains(app.RedirectURIs, redirect) {
+	if !slices.Contains(app.RedirectURIs, redirect) && !slices.Contains(app.SPARedirectURIs, redirect) {
 		e.writeErrorPage(w, r, errRedirectMismatch(redirect, app.ClientID))
 		return App{}, "", false
 	}
@@ -54,7 +54,8 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	ix := &interaction{kind: flowAuthorize, tenant: rt, client: app, redirectURI: redirect, state: q.Get("state"),
-		nonce: q.Get("nonce"), loginHint: q.Get("login_hint"), challenge: q.Get("code_challenge"), method: q.Get("code_challenge_method")}
+		nonce: q.Get("nonce"), loginHint: q.Get("login_hint"), challenge: q.Get("code_challenge"), method: q.Get("code_challenge_method"),
+		responseMode: q.Get("response_mode")}
 	if rtype := q.Get("response_type"); rtype != "code" {
 		e.authorizeError(w, r, ix, errUnsupportedResponseType(rtype))
 		return
@@ -72,7 +73,11 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		e.authorizeError(w, r, ix, errScopeInvalid(q.Get("scope")))
 		return
 	}
-	ix.scopes, ix.oidcScopes = req.scopes, req.oidc
+	if !e.resourceExposes(req) {
+		e.authorizeError(w, r, ix, errScopeInvalid(q.Get("scope")))
+		return
+	}
+	ix.scopes, ix.oidcScopes, ix.resource = req.scopes, req.oidc, req.resource
 	if f, ok := e.takeFault(r.Context(), FaultAuthorize, rt.segment, rt.pathID()); ok {
 		e.browserFault(w, r, ix, f)
 		return
@@ -130,7 +135,7 @@ func (e *Emulator) authorizeError(w http.ResponseWriter, r *http.Request, ix *in
 		q.Set("state", ix.state)
 	}
 	e.log.InfoContext(r.Context(), "entra emulator authorize error", "error", ae.code, "aadsts", ae.number)
-	redirectTo(w, r, ix.redirectURI, q)
+	answerAuthorize(w, r, ix, q)
 }
 
 // finishAuthorize issues a code for the signed-in user and redirects.
@@ -140,7 +145,8 @@ func (e *Emulator) finishAuthorize(w http.ResponseWriter, r *http.Request, ix *i
 	e.flows.codes[code] = &authCode{
 		clientID: ix.client.ClientID, redirectURI: ix.redirectURI, challenge: ix.challenge, method: ix.method,
 		userOID: user.ObjectID, tenantID: user.TenantID, scopes: ix.scopes, oidcScopes: ix.oidcScopes,
-		nonce: ix.nonce, issued: e.now(),
+		nonce: ix.nonce, issued: e.now(), resource: ix.resource,
+		spa: slices.Contains(ix.client.SPARedirectURIs, ix.redirectURI),
 	}
 	delete(e.flows.interactions, ix.id)
 	e.flows.mu.Unlock()
@@ -148,7 +154,7 @@ func (e *Emulator) finishAuthorize(w http.ResponseWriter, r *http.Request, ix *i
 	if ix.state != "" {
 		q.Set("state", ix.state)
 	}
-	redirectTo(w, r, ix.redirectURI, q)
+	answerAuthorize(w, r, ix, q)
 }
 
 // handleAdminConsent serves /{tenant}/v2.0/adminconsent and the older
@@ -178,6 +184,9 @@ func (e *Emulator) handleAdminConsent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req, err := parseDelegatedScope(ix.scopeParam, app)
+		if err == nil && req.resource != "" {
+			err = errNotGraph
+		}
 		if err != nil {
 			e.adminConsentError(w, r, ix, errScopeInvalid(ix.scopeParam))
 			return

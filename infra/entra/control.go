@@ -19,6 +19,7 @@ const maxControlLifetime = 24 * time.Hour
 func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_control/operator-token", e.logged(e.handleOperatorToken))
 	e.controlFlowRoutes(mux)
+	e.spaControlRoutes(mux)
 }
 
 // operatorTokenRequest is the body of POST /_control/operator-token.

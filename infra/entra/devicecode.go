@@ -63,6 +63,9 @@ func (e *Emulator) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := parseDelegatedScope(scope, app)
+	if err == nil && req.resource != "" {
+		err = errNotGraph // Device code is modelled for Microsoft Graph only.
+	}
 	if err != nil {
 		e.writeAADError(w, r, errScopeInvalid(scope))
 		return

@@ -63,6 +63,11 @@ type App struct {
 	// RedirectURIs are the registered reply URLs. Authorize and admin
 	// consent requests must name one of them exactly.
 	RedirectURIs []string
+	// SPARedirectURIs are reply URLs registered under the single-page
+	// application platform (type spa): codes and refresh tokens issued
+	// through them are redeemed cross-origin from the browser, and their
+	// refresh tokens live 24 hours.
+	SPARedirectURIs []string
 	// RequiredRoles are the Microsoft Graph application permissions the app
 	// asks for (its "required resource access"); admin consent grants them.
 	RequiredRoles []string
@@ -222,6 +227,7 @@ func (d *directory) addApp(a App) error {
 	a.Scopes = slices.Clone(a.Scopes)
 	a.AppRoles = slices.Clone(a.AppRoles)
 	a.RedirectURIs = slices.Clone(a.RedirectURIs)
+	a.SPARedirectURIs = slices.Clone(a.SPARedirectURIs)
 	a.RequiredRoles = slices.Clone(a.RequiredRoles)
 	a.RequiredScopes = slices.Clone(a.RequiredScopes)
 	if len(a.RequiredScopes) == 0 {

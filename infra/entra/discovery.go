@@ -5,8 +5,8 @@ import (
 )
 
 func (e *Emulator) discoveryRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", e.logged(e.handleOpenIDConfiguration))
-	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", e.logged(e.handleKeys))
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", e.logged(withCORS(e.handleOpenIDConfiguration)))
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", e.logged(withCORS(e.handleKeys)))
 }
 
 // openIDConfiguration is the v2.0 discovery document with the fields and

@@ -60,6 +60,12 @@ type Config struct {
 	// Apps are further application registrations, for example the upgrade
 	// service's multi-tenant app with its client secret.
 	Apps []App
+	// PortalRedirectURIs are the portal client's redirect URIs, registered
+	// under the single-page application platform (the operator console).
+	PortalRedirectURIs []string
+	// Staff are the operator's staff accounts that can sign in to the
+	// portal; nil means one, DefaultStaffUser of DefaultStaffOperator.
+	Staff []Staff
 	// NoCustomerTenants leaves out the seeded Contoso and Fabrikam tenants.
 	NoCustomerTenants bool
 	// Logger receives request logs; nil discards them.
@@ -155,7 +161,7 @@ func (e *Emulator) seed() error {
 		},
 		{
 			ClientID: DefaultPortalClientID, DisplayName: "OC Pro portal", HomeTenantID: e.cfg.OperatorTenantID,
-			PublicClient: true,
+			PublicClient: true, SPARedirectURIs: e.cfg.PortalRedirectURIs,
 		},
 		{
 			ClientID: GraphAppID, DisplayName: "Microsoft Graph", HomeTenantID: microsoftServicesTenant,
@@ -176,6 +182,9 @@ func (e *Emulator) seed() error {
 		if err := e.dir.addApp(a); err != nil {
 			return fmt.Errorf("entra emulator: %w", err)
 		}
+	}
+	if err := e.seedStaff(); err != nil {
+		return fmt.Errorf("entra emulator: %w", err)
 	}
 	return nil
 }

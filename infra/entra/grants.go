@@ -49,6 +49,9 @@ func (e *Emulator) authorizationCodeGrant(w http.ResponseWriter, r *http.Request
 		e.writeAADError(w, r, errCodeVerifier())
 		return
 	}
+	if !e.originAllowed(w, r, c.spa) {
+		return
+	}
 	if !e.tenantAccepts(req.tenant, c.tenantID) {
 		e.writeAADError(w, r, errInvalidGrant("authorization code for this tenant"))
 		return
@@ -58,7 +61,8 @@ func (e *Emulator) authorizationCodeGrant(w http.ResponseWriter, r *http.Request
 		e.writeAADError(w, r, errRefreshRevoked())
 		return
 	}
-	e.writeUserTokens(w, r, userGrant{client: app, user: user, tenantID: c.tenantID, scopes: c.scopes, oidc: c.oidcScopes, nonce: c.nonce, confidential: confidential})
+	e.writeUserTokens(w, r, userGrant{client: app, user: user, tenantID: c.tenantID, scopes: c.scopes, oidc: c.oidcScopes, nonce: c.nonce, confidential: confidential,
+		resource: c.resource, spa: c.spa})
 }
 
 // pkceMatches checks a code_verifier against the code_challenge (RFC 7636).
@@ -121,6 +125,12 @@ func (e *Emulator) refreshTokenGrant(w http.ResponseWriter, r *http.Request, req
 	case !e.tenantAccepts(req.tenant, tok.tenantID):
 		e.writeAADError(w, r, errInvalidGrant("refresh token for this tenant"))
 		return
+	case tok.spa && !now.Before(tok.spaExpires):
+		e.writeAADError(w, r, errSPARefreshExpired(tok.issued))
+		return
+	}
+	if !e.originAllowed(w, r, tok.spa) {
+		return
 	}
 	user, ok := e.dir.user(tok.userOID)
 	if !ok {
@@ -134,7 +144,8 @@ func (e *Emulator) refreshTokenGrant(w http.ResponseWriter, r *http.Request, req
 	e.flows.mu.Lock()
 	rt.lastUsed = now
 	e.flows.mu.Unlock()
-	e.writeUserTokens(w, r, userGrant{client: app, user: user, tenantID: tok.tenantID, scopes: tok.scopes, oidc: tok.oidcScopes, confidential: confidential})
+	e.writeUserTokens(w, r, userGrant{client: app, user: user, tenantID: tok.tenantID, scopes: tok.scopes, oidc: tok.oidcScopes, confidential: confidential,
+		resource: tok.resource, spa: tok.spa, spaExpires: tok.spaExpires})
 }
 
 // RevokeRefreshTokens revokes the refresh tokens of the user with the

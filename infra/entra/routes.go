@@ -23,6 +23,7 @@ func (e *Emulator) routes() http.Handler {
 	e.authorizeRoutes(mux)
 	e.signInRoutes(mux)
 	e.controlRoutes(mux)
+	e.signOutRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
 			graph.ServeHTTP(w, r)

@@ -60,6 +60,12 @@ type interaction struct {
 	forceConsent  bool
 	legacyConsent bool // adminconsent without v2.0, which has no scope.
 	scopeParam    string
+	// resource is the application ID URI of the API the delegated scopes
+	// belong to; empty means Microsoft Graph.
+	resource string
+	// responseMode is how the authorize answer travels back: query (the
+	// default for code) or fragment, as MSAL.js asks.
+	responseMode string
 
 	// device
 	deviceCode string
@@ -80,6 +86,10 @@ type authCode struct {
 	nonce       string
 	issued      time.Time
 	redeemed    bool
+	resource    string // Empty means Microsoft Graph.
+	// spa marks a code issued to a redirect URI registered as a
+	// single-page app: it may be redeemed only cross-origin.
+	spa bool
 }
 
 // deviceState is where a device code flow stands.
@@ -119,6 +129,11 @@ type refreshToken struct {
 	issued     time.Time
 	lastUsed   time.Time
 	revoked    bool
+	resource   string // Empty means Microsoft Graph.
+	// spa marks a refresh token issued through a single-page app's
+	// redirect URI: it expires at spaExpires, which its successors keep.
+	spa        bool
+	spaExpires time.Time
 }
 
 // tenantPolicy is the tenant configuration the control API changes.

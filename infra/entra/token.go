@@ -12,7 +12,8 @@ import (
 const maxFormBytes = 64 << 10
 
 func (e *Emulator) tokenRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", e.logged(e.handleToken))
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", e.logged(withCORS(e.handleToken)))
+	mux.HandleFunc("OPTIONS /{tenant}/oauth2/v2.0/token", e.logged(withCORS(nil)))
 }
 
 // tokenRequest is a parsed token request: the tenant it was sent to and
@@ -71,8 +72,11 @@ type tokenResponse struct {
 	ExtExpiresIn int64  `json:"ext_expires_in"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	ClientInfo   string `json:"client_info,omitempty"`
+	// RefreshTokenExpiresIn is sent to single-page apps, whose refresh
+	// tokens have a fixed lifetime; MSAL.js keeps it with the token.
+	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
+	IDToken               string `json:"id_token,omitempty"`
+	ClientInfo            string `json:"client_info,omitempty"`
 }
 
 func writeTokenResponse(w http.ResponseWriter, resp tokenResponse) {

@@ -3,10 +3,12 @@ package entra
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -16,26 +18,43 @@ import (
 type delegatedRequest struct {
 	scopes []string
 	oidc   []string
+	// resource is the application ID URI of another API whose scopes were
+	// asked for (for example the portal API); empty means Microsoft Graph.
+	resource string
 }
+
+// errNotGraph refuses scopes of another API where only Microsoft Graph is
+// modelled.
+var errNotGraph = errors.New("scope names an API other than Microsoft Graph")
 
 // parseDelegatedScope reads a scope parameter of a delegated flow. Graph
 // permissions may be written as "User.Read" or
 // "https://graph.microsoft.com/User.Read"; "/.default" means the app's
-// required permissions. Only Graph is a delegated resource here.
+// required permissions. Scopes of one other API, written with its
+// application ID URI ("api://ocpro-portal/Upgrades.Manage"), set resource;
+// one request names one resource, as Microsoft requires.
 func parseDelegatedScope(scope string, client App) (delegatedRequest, error) {
 	var req delegatedRequest
+	graph := false
 	for _, f := range strings.Fields(scope) {
 		if isOIDCScope(f) {
 			req.oidc = append(req.oidc, f)
 			continue
 		}
 		name := f
+		other := false
 		if i := strings.LastIndex(f, "/"); i >= 0 {
 			res := f[:i]
-			if !strings.EqualFold(res, GraphResource) && !strings.EqualFold(res, GraphAppID) {
-				return delegatedRequest{}, fmt.Errorf("scope %s is not a Microsoft Graph permission", f)
-			}
 			name = f[i+1:]
+			if !strings.EqualFold(res, GraphResource) && !strings.EqualFold(res, GraphAppID) {
+				if req.resource != "" && !strings.EqualFold(req.resource, res) || name == ".default" {
+					return delegatedRequest{}, fmt.Errorf("scope %s names a second resource or its .default", f)
+				}
+				req.resource, other = res, true
+			}
+		}
+		if graph = graph || !other; graph && req.resource != "" {
+			return delegatedRequest{}, fmt.Errorf("scope %q names Microsoft Graph and %s", scope, req.resource)
 		}
 		if name == ".default" {
 			req.scopes = append(req.scopes, client.RequiredScopes...)
@@ -51,11 +70,16 @@ func parseDelegatedScope(scope string, client App) (delegatedRequest, error) {
 	return req, nil
 }
 
-// grantedScope is the scope field of a delegated token response.
-func grantedScope(scopes, oidc []string) string {
+// grantedScope is the scope field of a delegated token response: the
+// scopes under their resource's URI (Microsoft Graph's when resource is
+// empty), then the OpenID Connect ones.
+func grantedScope(resource string, scopes, oidc []string) string {
+	if resource == "" {
+		resource = GraphResource
+	}
 	out := make([]string, 0, len(scopes)+len(oidc))
 	for _, s := range scopes {
-		out = append(out, GraphResource+"/"+s)
+		out = append(out, resource+"/"+s)
 	}
 	return strings.Join(append(out, oidc...), " ")
 }
@@ -76,6 +100,11 @@ type userGrant struct {
 	oidc         []string
 	nonce        string
 	confidential bool
+	resource     string // Empty means Microsoft Graph.
+	// spa marks a grant redeemed by a single-page app; spaExpires carries
+	// the expiry of the refresh token it came from, if any.
+	spa        bool
+	spaExpires time.Time
 }
 
 // writeUserTokens issues the delegated access token, ID token, client info
@@ -87,8 +116,12 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 	if g.confidential {
 		azpacr = "1"
 	}
+	aud := GraphResource
+	if g.resource != "" {
+		aud = g.resource
+	}
 	access := jwt.MapClaims{
-		"aud":                GraphResource,
+		"aud":                aud,
 		"iss":                iss,
 		"aio":                opaque(48),
 		"azp":                g.client.ClientID,
@@ -99,7 +132,7 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		"preferred_username": g.user.UserPrincipalName,
 		"rh":                 "1." + opaque(40) + ".",
 		"scp":                strings.Join(g.scopes, " "),
-		"sub":                pairwiseSubject(g.user.ObjectID, GraphResource),
+		"sub":                pairwiseSubject(g.user.ObjectID, aud),
 		"tid":                g.tenantID,
 		"uti":                opaque(16),
 		"ver":                "2.0",
@@ -107,6 +140,7 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 	if len(g.scopes) == 0 {
 		delete(access, "scp")
 	}
+	e.addStaffClaims(access, g)
 	at, err := e.issue(access, tokenSpec{lifetime: DefaultTokenLifetime})
 	if err != nil {
 		e.internalError(w, r, err)
@@ -131,7 +165,7 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		return
 	}
 	resp := tokenResponse{
-		TokenType: "Bearer", Scope: grantedScope(g.scopes, g.oidc),
+		TokenType: "Bearer", Scope: grantedScope(g.resource, g.scopes, g.oidc),
 		ExpiresIn: at.ExpiresIn, ExtExpiresIn: at.ExpiresIn, AccessToken: at.Value,
 		IDToken: it.Value,
 		// The home tenant for client_info is the tenant of the account
@@ -139,21 +173,32 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		ClientInfo: clientInfo(g.user.ObjectID, g.tenantID),
 	}
 	if slices.Contains(g.oidc, "offline_access") {
-		resp.RefreshToken = e.newRefreshToken(g)
+		var expires time.Time
+		resp.RefreshToken, expires = e.newRefreshToken(g)
+		if g.spa {
+			resp.RefreshTokenExpiresIn = int64(expires.Sub(e.now()) / time.Second)
+		}
 	}
 	writeTokenResponse(w, resp)
 }
 
-func (e *Emulator) newRefreshToken(g userGrant) string {
+// newRefreshToken issues a refresh token for the grant and returns it with
+// its fixed expiry (meaningful for single-page apps only).
+func (e *Emulator) newRefreshToken(g userGrant) (string, time.Time) {
 	value := "1.AX" + opaque(96)
 	now := e.now()
+	expires := g.spaExpires
+	if g.spa && expires.IsZero() {
+		expires = now.Add(spaRefreshLifetime)
+	}
 	e.flows.mu.Lock()
 	defer e.flows.mu.Unlock()
 	e.flows.refresh[value] = &refreshToken{
 		clientID: g.client.ClientID, userOID: g.user.ObjectID, tenantID: g.tenantID,
 		scopes: slices.Clone(g.scopes), oidcScopes: slices.Clone(g.oidc), issued: now, lastUsed: now,
+		resource: g.resource, spa: g.spa, spaExpires: expires,
 	}
-	return value
+	return value, expires
 }
 
 func (e *Emulator) internalError(w http.ResponseWriter, r *http.Request, err error) {

@@ -60,6 +60,9 @@ type Options struct {
 	MailPort int
 	// MaxInstances bounds each function's pool of runtime instances.
 	MaxInstances int
+	// ConsoleDir holds the operator console's built files, served under
+	// /console/ at the API's origin; empty serves no console.
+	ConsoleDir string
 	// Verbose keeps the runtime emulator's own informational lines in the
 	// functions' output; without it only the functions' logs and the
 	// emulator's warnings and errors remain.
@@ -81,6 +84,11 @@ type Stack struct {
 	Template  *template.Template
 	Entra     *entra.Emulator
 	Bus       *eventbus.Bus
+
+	// ConsoleURL is the operator console, which is also the redirect URI
+	// registered for it; StaffUser signs in to it with entra.DefaultPassword.
+	ConsoleURL string
+	StaffUser  string
 
 	closers []func() error
 	cancel  context.CancelFunc
@@ -142,7 +150,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	invoker.set(pools)
 	s.runSchedules(runCtx, opts.Logger)
-	if err := s.startGateway(apiLn, invoker, opts.Logger); err != nil {
+	if err := s.startGateway(apiLn, invoker, opts.ConsoleDir, opts.Logger); err != nil {
 		return nil, err
 	}
 	if err := s.writeEnv(filepath.Join(stateDir, "env")); err != nil {
@@ -183,6 +191,8 @@ func (s *Stack) Close() error {
 func (s *Stack) Env() map[string]string {
 	return map[string]string{
 		"API_URL":       s.APIURL,
+		"CONSOLE_URL":   s.ConsoleURL,
+		"STAFF_USER":    s.StaffUser,
 		"MAIL_URL":      s.MailURL,
 		"DYNAMODB_URL":  s.DynamoURL,
 		"ENTRA_URL":     s.EntraURL,

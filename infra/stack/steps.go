@@ -62,9 +62,13 @@ func (s *Stack) stateDir(opts Options) (string, error) {
 // the application asks tenants to consent to are a template parameter.
 func (s *Stack) startEntra(ctx context.Context, src *template.Source, stateDir, secret string, log *slog.Logger) error {
 	roles, _ := src.Default("EntraRequiredRoles")
+	s.ConsoleURL = s.APIURL + gateway.ConsolePrefix
+	s.StaffUser = entra.DefaultStaffUser("")
 	em, err := entra.New(entra.Config{
 		Dir:    filepath.Join(stateDir, "entra"),
 		Logger: log.With("part", "entra"),
+		// The console is a single-page app; this is its exact redirect URI.
+		PortalRedirectURIs: []string{s.ConsoleURL},
 		Apps: []entra.App{{
 			ClientID:     ServiceClientID,
 			DisplayName:  "Live Platform Operator Connect",
@@ -256,8 +260,9 @@ func (s *Stack) runSchedules(ctx context.Context, log *slog.Logger) {
 }
 
 // startGateway serves the template's routes and JWT authorizer on the API
-// port taken first.
-func (s *Stack) startGateway(api net.Listener, invoker *lazyInvoker, log *slog.Logger) error {
+// port taken first, and the operator console's built files from consoleDir
+// under its prefix (none when consoleDir is empty).
+func (s *Stack) startGateway(api net.Listener, invoker *lazyInvoker, consoleDir string, log *slog.Logger) error {
 	gw, err := gateway.New(gateway.Config{
 		Routes: s.Template.Routes, Authorizer: s.Template.Authorizer, Invoker: invoker,
 		HTTPClient: s.Entra.Client(),
@@ -268,7 +273,15 @@ func (s *Stack) startGateway(api net.Listener, invoker *lazyInvoker, log *slog.L
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = gw
+	if consoleDir != "" {
+		h = gateway.WithConsole(gw, gateway.Console{Dir: consoleDir, Authority: s.EntraURL, Settings: map[string]string{
+			"clientId":  entra.DefaultPortalClientID,
+			"authority": s.EntraURL + "/" + s.Entra.OperatorTenantID(),
+			"scope":     PortalAudience + "/" + entra.DefaultPortalScope,
+		}})
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -44,6 +44,7 @@ func run(envFile, operator string) error {
 	if err != nil {
 		return fmt.Errorf("%w (is make run up?)", err)
 	}
+	defer printConsoleWalk(env)
 	d := &demo{api: env["API_URL"], entra: env["ENTRA_URL"], http: &http.Client{Timeout: 30 * time.Second}}
 	if d.entraHTTP, err = trusting(env["ENTRA_CA_FILE"]); err != nil {
 		return err

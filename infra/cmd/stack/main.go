@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocpro/upgrade/infra/entra"
 	"github.com/ocpro/upgrade/infra/stack"
 )
 
@@ -23,15 +24,16 @@ func main() {
 	mailPort := flag.Int("mail-port", 8005, "port of the SES stand-in and its mailbox page")
 	instances := flag.Int("instances", 4, "most runtime instances per function")
 	verbose := flag.Bool("verbose", false, "keep aws-lambda-rie's own informational lines")
+	console := flag.String("console", "", "folder of the operator console's built files (console/dist); empty serves none")
 	flag.Parse()
 
-	if err := run(*root, *apiPort, *mailPort, *instances, *verbose); err != nil {
+	if err := run(*root, *apiPort, *mailPort, *instances, *verbose, *console); err != nil {
 		fmt.Fprintln(os.Stderr, "stack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, apiPort, mailPort, instances int, verbose bool) error {
+func run(root string, apiPort, mailPort, instances int, verbose bool, console string) error {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return err
@@ -51,6 +53,7 @@ func run(root string, apiPort, mailPort, instances int, verbose bool) error {
 		MailPort:     mailPort,
 		MaxInstances: instances,
 		Verbose:      verbose,
+		ConsoleDir:   console,
 		Output:       os.Stdout,
 		Logger:       slog.New(slog.NewTextHandler(os.Stdout, nil)),
 	})
@@ -69,6 +72,8 @@ func run(root string, apiPort, mailPort, instances int, verbose bool) error {
 func printURLs(w io.Writer, s *stack.Stack, took time.Duration) {
 	fmt.Fprintf(w, `
 Operator Connect Pro upgrade service, local stack up in %s
+  Operator console       %s
+    sign in as %s, password %s
   API and public pages   %s   (portal routes under /v1 need: make token)
   Mailbox (SES local)    %s
   Entra emulator         %s   (CA: %s)
@@ -76,7 +81,7 @@ Operator Connect Pro upgrade service, local stack up in %s
   EventBridge, Secrets Manager, KMS stand-ins   %s
     trigger the reminder sweep now: curl -X POST %s/_local/schedules/%s/trigger
 Ctrl-C stops everything.
-`, took.Round(10*time.Millisecond), s.APIURL, s.MailURL, s.EntraURL, s.CAFile,
+`, took.Round(10*time.Millisecond), s.ConsoleURL, s.StaffUser, entra.DefaultPassword, s.APIURL, s.MailURL, s.EntraURL, s.CAFile,
 		s.DynamoURL, s.TableName, s.AWSURL, s.AWSURL, firstSchedule(s))
 }
 
