@@ -148,7 +148,7 @@ func (m *Mailer) Deliver(ctx context.Context, r upgrade.MailRequest) error {
 		r.Generation = inv.Generation
 	}
 	now := m.clock.Now().UTC()
-	if inv.Generation != r.Generation || inv.MailWanted != r.Mail || inv.Status != upgrade.InvitationPending || !inv.Live(now) {
+	if inv.Generation != r.Generation || inv.MailWanted != r.Mail || !upgrade.InvitationMailable.Contains(inv.Status) || !inv.Live(now) {
 		log.InfoContext(ctx, "mail no longer wanted; nothing sent", "wanted", string(inv.MailWanted), "status", string(inv.Status))
 		return nil
 	}
