@@ -25,7 +25,7 @@ func TestConsoleLinkActions(t *testing.T) {
 	api := portal(t, entra.DefaultStaffOperator)
 	cust := newCustomer(t, api)
 	name, id := cust["name"].(string), cust["id"].(string)
-	consoleSignIn(t, ctx, false)
+	consoleSignIn(t, ctx, env.StaffUser, "customer-name", false)
 
 	// The wizard's form is submitted twice before the page can disable its
 	// button, as a double click on a slow machine does.
@@ -102,6 +102,27 @@ func TestConsoleLinkActions(t *testing.T) {
 	}
 	_ = chromedp.Do(ctx, consoleShot("revoked"))
 	accessible(t, ctx, "Customer Invitations after Revoke")
+}
+
+// A member of the operator's tenant who is not its staff signs in: the
+// API refuses the token (no operator claim), and the console says why and
+// what to ask for instead of showing empty pages.
+func TestConsoleRefusesAnAccountWithoutAccess(t *testing.T) {
+	t.Parallel()
+	ctx := newConsoleChrome(t)
+	user := unique("not-staff-") + "@" + env.StaffUser[strings.IndexByte(env.StaffUser, '@')+1:]
+	if _, err := env.Entra.AddUser(entra.User{TenantID: entra.DefaultOperatorTenantID, UserPrincipalName: user, DisplayName: "Not staff"}); err != nil {
+		t.Fatal(err)
+	}
+	consoleSignIn(t, ctx, user, "scope-missing", false)
+	if s := textOf(t, ctx, "#scope-missing"); !strings.Contains(s, "Ask an administrator") {
+		t.Errorf("the page says %q", s)
+	}
+	_ = chromedp.Do(ctx, consoleShot("no-access"))
+	accessible(t, ctx, "the page for an account without access")
+	if err := chromedp.Do(ctx, clickText("button", "Sign out"), chromedp.WaitVisible(chromedp.ID("signin"))); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // upgradesOf counts the operator's upgrades of one customer.

@@ -117,14 +117,15 @@ function Page(props: { page: string; id: string; params: URLSearchParams }) {
   }
 }
 
-/** ScopeMissing is what a staff member whose token lacks Upgrades.Manage sees. */
+/** ScopeMissing is what an account the API refuses with 403 sees: no Upgrades.Manage scope, or no operator. */
 function ScopeMissing(props: { auth: Auth }) {
   return (
     <section id="scope-missing">
       <h1>Your account may not use the console</h1>
       <p>
-        You are signed in as <strong>{props.auth.account?.username}</strong>, but Microsoft did not give this sign-in the
-        permission the console needs (<code>Upgrades.Manage</code> of the portal API), so the service refuses its requests.
+        You are signed in as <strong>{props.auth.account?.username}</strong>, but the service refuses this sign-in: either Microsoft did not
+        give it the permission the console needs (<code>Upgrades.Manage</code> of the portal API), or the account is not set up as staff of
+        an operator (its token names no operator).
       </p>
       <p>Ask an administrator of your organisation's Microsoft Entra tenant to grant you access to the portal, then sign in again.</p>
       <button type="button" onClick={() => void props.auth.signOut()}>

@@ -125,10 +125,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return h.errorResponse(ctx, req, &httpError{status: http.StatusNotFound, typ: "not-found", title: "Not found.",
 			detail: "No such route."}), nil
 	}
-	op, ok := h.operator(req)
-	if !ok {
-		return h.errorResponse(ctx, req, &httpError{status: http.StatusUnauthorized, typ: "unauthenticated",
-			title: "Unauthenticated", detail: "The token does not name an operator."}), nil
+	op, refused := h.operator(req)
+	if refused != nil {
+		return h.errorResponse(ctx, req, refused), nil
 	}
 	if key, ok := lookupHeader(req, "idempotency-key"); ok && h.idem != nil && replayable[req.RouteKey] {
 		return h.once(ctx, req, op, key, rt), nil
@@ -153,24 +152,28 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	return respond(res.status, "application/json", res.body, headers)
 }
 
-// operator reads the operator id from the JWT claims the authorizer passed
-// on. It must be printable ASCII without '#', because it becomes part of the
-// store's keys.
-func (h *Handler) operator(req events.APIGatewayV2HTTPRequest) (string, bool) {
+// operator reads the operator the caller works for from the token the
+// authorizer accepted. No token is 401; a valid token that names no
+// operator (an account of the operator's tenant that is not its staff) is
+// 403, because signing in again cannot change it.
+func (h *Handler) operator(req events.APIGatewayV2HTTPRequest) (string, *httpError) {
 	a := req.RequestContext.Authorizer
 	if a == nil || a.JWT == nil {
-		return "", false
+		return "", &httpError{status: http.StatusUnauthorized, typ: "unauthenticated", title: "Unauthenticated",
+			detail: "The request carries no token."}
 	}
+	notStaff := &httpError{status: http.StatusForbidden, typ: "not-staff", title: "Forbidden",
+		detail: "The token does not name an operator: the account is not staff of an operator."}
 	op := a.JWT.Claims[h.claim]
 	if op == "" || len(op) > maxOperatorIDLen {
-		return "", false
+		return "", notStaff
 	}
 	for i := 0; i < len(op); i++ {
 		if op[i] <= 0x20 || op[i] >= 0x7f || op[i] == '#' {
-			return "", false
+			return "", notStaff
 		}
 	}
-	return op, true
+	return op, nil
 }
 
 // notWired answers a route whose part the Handler was built without (see

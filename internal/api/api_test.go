@@ -374,7 +374,7 @@ func TestOperatorIsolationAndAuth(t *testing.T) {
 		}
 	}
 	for name, op := range map[string]string{"missing claim": "", "hash in claim": "a#b"} {
-		if res, _ := call(t, f.h, withOperator(golden(t, "list-customers.json"), op)); res.StatusCode != 401 {
+		if res, _ := call(t, f.h, withOperator(golden(t, "list-customers.json"), op)); res.StatusCode != 403 {
 			t.Errorf("%s = %d", name, res.StatusCode)
 		}
 	}
