@@ -31,7 +31,7 @@ MAIL_PORT ?= 8005
 OPERATOR ?= local-operator
 FUZZTIME ?= 20s
 
-.PHONY: help run test test-short lint generate fuzz demo token build local-build clean console console-test \
+.PHONY: help run test test-short lint lint-aws build-all console-upload generate fuzz demo token build local-build clean console console-test \
         $(addprefix build-,$(FUNCTIONS))
 
 help:
@@ -48,6 +48,14 @@ help:
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
 $(addprefix build-,$(FUNCTIONS)): build-%:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap $(call fn_dir,$*)
+
+# Every function exactly as sam build builds it (linux/arm64, the target
+# above), into .cache/sam/<LogicalId>/bootstrap: CI runs it, so a function
+# that does not build for AWS fails there and not at deploy time.
+build-all:
+	@for f in $(FUNCTIONS); do \
+	  $(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=$(CACHE)/sam/$$f || exit 1; \
+	done
 
 # The same binaries for this machine, as the local stack runs them.
 LOCAL_BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(CACHE)/build/$(f)/bootstrap)
@@ -79,6 +87,22 @@ $(CONSOLE_DIST): $(CONSOLE_MODULES) $(CONSOLE_SOURCES)
 
 console: $(CONSOLE_DIST)
 
+# Uploads the console's build to the stack's bucket, under console/ where
+# the distribution's /console/* behaviour reads it: hashed assets cached for
+# a year (a new build is new names; old ones stay for pages still open),
+# index.html and config.json never. config.json holds what the build cannot
+# know: the console's app registration, the operator's tenant and the scope.
+# Needs the AWS CLI and credentials for the stack's account.
+console-upload: $(CONSOLE_DIST)
+	@for v in CONSOLE_BUCKET CONSOLE_CLIENT_ID CONSOLE_AUTHORITY CONSOLE_SCOPE; do \
+	  [ -n "$${!v:-}" ] || { echo "console-upload: set $$v (README: Deploy)" >&2; exit 1; }; done
+	@command -v aws >/dev/null 2>&1 || { echo "console-upload: the AWS CLI is missing" >&2; exit 1; }
+	@mkdir -p $(CACHE)/console-upload
+	@printf '{"clientId":"%s","authority":"%s","scope":"%s"}\n' "$$CONSOLE_CLIENT_ID" "$$CONSOLE_AUTHORITY" "$$CONSOLE_SCOPE" >$(CACHE)/console-upload/config.json
+	aws s3 sync console/dist/assets s3://$$CONSOLE_BUCKET/console/assets --cache-control 'public, max-age=31536000, immutable'
+	aws s3 cp $(CACHE)/console-upload/config.json s3://$$CONSOLE_BUCKET/console/config.json --cache-control no-store --content-type application/json
+	aws s3 sync console/dist s3://$$CONSOLE_BUCKET/console --exclude 'assets/*' --exclude config.json --cache-control no-cache
+
 # The console's unit tests (vitest).
 console-test: $(CONSOLE_MODULES)
 	cd console && npm run --silent generate && npx vitest run
@@ -94,18 +118,44 @@ run: deps local-build $(CACHE)/bin/stack $(CONSOLE_DIST)
 # real bootstraps and the browser tests. Each test binary starts the stand-ins
 # it needs on free ports, so this works while a make run is up.
 test: deps chromium console-test $(CONSOLE_DIST)
-	OCPRO_REQUIRE_BROWSER=1 go test -count=1 -timeout 12m ./...
+	OCPRO_REQUIRE_BROWSER=1 go test $(GOTESTFLAGS) -count=1 -timeout 14m ./...
 
 test-short:
 	go test -short -count=1 ./...
 
-lint: $(CACHE)/bin/staticcheck $(CACHE)/bin/templ $(CONSOLE_MODULES)
+lint: $(CACHE)/bin/staticcheck $(CACHE)/bin/templ $(CONSOLE_MODULES) lint-aws
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(CACHE)/bin/templ fmt -fail internal
 	$(CACHE)/bin/templ generate -check -path internal
 	go vet ./...
 	$(CACHE)/bin/staticcheck ./...
 	cd console && npm run --silent generate && npx tsc --noEmit
+
+# The template and the API description, checked by AWS's own tools and an
+# independent OpenAPI validator. cfn-lint fails on any finding, warnings and
+# informational ones (-c I: not checked by default) included; it runs on template.yaml, on the
+# CloudFormation the SAM translator makes of it (the generated roles and
+# their IAM action names are only checked there) and on the WAF stack.
+# cfn-lint and aws-sam-translator come from pip (CI machines have them);
+# the validator is pinned by tools/lint/package-lock.json.
+LINT_MODULES := tools/lint/node_modules/.package-lock.json
+OPENAPI_VALIDATE := tools/lint/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js
+
+$(LINT_MODULES): tools/lint/package.json tools/lint/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "lint: npm is missing (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
+	@npm ci --prefix tools/lint --no-audit --no-fund --loglevel=error
+	@touch "$@"
+
+lint-aws: $(LINT_MODULES)
+	@command -v cfn-lint >/dev/null 2>&1 || { echo "lint: cfn-lint is missing (pip install cfn-lint==1.51.0 aws-sam-translator==1.110.0)" >&2; exit 1; }
+	@python3 -c 'import samtranslator' 2>/dev/null || { echo "lint: aws-sam-translator is missing (pip install aws-sam-translator==1.110.0)" >&2; exit 1; }
+	@mkdir -p $(CACHE)/lint
+	cfn-lint -c I --non-zero-exit-code informational template.yaml infra/cfn/waf.yaml
+	python3 infra/cfn/translate.py template.yaml $(CACHE)/lint/template.json
+	cfn-lint -c I --non-zero-exit-code informational $(CACHE)/lint/template.json
+	@grep -q '^openapi: 3\.1\.' openapi.yaml || { echo "lint: openapi.yaml is not OpenAPI 3.1" >&2; exit 1; }
+	@node $(OPENAPI_VALIDATE) openapi.yaml >$(CACHE)/lint/openapi.json || { cat $(CACHE)/lint/openapi.json; echo "lint: openapi.yaml is not valid OpenAPI 3.1" >&2; exit 1; }
+	@echo "openapi.yaml: valid OpenAPI 3.1"
 
 # The pages and mails are templ files compiled to Go, because executing a
 # text/template or html/template switches off the linker's dead-method

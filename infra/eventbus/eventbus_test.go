@@ -604,7 +604,7 @@ func TestTemplateRulesCompile(t *testing.T) {
 	t.Parallel()
 	tpl, err := template.Load("../../template.yaml", template.Options{Parameters: map[string]string{
 		"JwtIssuer": "https://issuer.local", "JwtAudience": "portal", "PublicBaseUrl": "http://127.0.0.1",
-		"SenderAddress": "noreply@example.net", "SenderIdentityArn": "arn:aws:ses:eu-west-1:000000000000:identity/example.net",
+		"SenderAddress": "noreply@example.net", "MailDomain": "example.net",
 		"EntraClientId": "client", "EntraCredentialSecretArn": "arn:secret", "LinkKeySecretArn": "arn:secret2",
 	}})
 	if err != nil {

@@ -7,7 +7,45 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ocpro/upgrade/infra/template"
 )
+
+// The deployed console gets the headers the local one gets: the CSP of
+// CloudFront's response headers policy in template.yaml is this gateway's,
+// with the template's Entra authority, so a console that works locally is
+// not blocked in AWS.
+func TestDeployedConsoleGetsTheLocalHeaders(t *testing.T) {
+	t.Parallel()
+	tpl, err := template.Load("../../template.yaml", template.Options{Parameters: map[string]string{"PublicBaseUrl": "https://connect.live.example.net"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, ok := tpl.Resources["ConsoleHeaders"]
+	if !ok {
+		t.Fatal("template.yaml has no ConsoleHeaders response headers policy")
+	}
+	cfg, _ := policy.Properties["ResponseHeadersPolicyConfig"].(map[string]any)
+	sec, _ := cfg["SecurityHeadersConfig"].(map[string]any)
+	csp, _ := sec["ContentSecurityPolicy"].(map[string]any)
+	authority := tpl.Parameters["EntraAuthorityHost"].Value
+	if got, want := csp["ContentSecurityPolicy"], consoleCSP(authority); got != want {
+		t.Errorf("deployed CSP\n  %v\nlocal CSP\n  %v", got, want)
+	}
+	custom := map[string]string{}
+	items, _ := cfg["CustomHeadersConfig"].(map[string]any)
+	for _, it := range items["Items"].([]any) {
+		m, _ := it.(map[string]any)
+		custom[m["Header"].(string)], _ = m["Value"].(string)
+	}
+	rec := httptest.NewRecorder()
+	WithConsole(http.NotFoundHandler(), Console{Dir: t.TempDir(), Authority: authority}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ConsolePrefix+"x.js", nil))
+	for _, h := range []string{"Cross-Origin-Opener-Policy", "Permissions-Policy"} {
+		if custom[h] != rec.Header().Get(h) {
+			t.Errorf("%s: deployed %q, local %q", h, custom[h], rec.Header().Get(h))
+		}
+	}
+}
 
 // The console is served under its prefix with strict headers; its pages
 // fall back to index.html; / leads there; everything else reaches the API.

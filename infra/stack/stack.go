@@ -39,10 +39,10 @@ const (
 	ServiceClientID = "5e2a7c1d-8b3f-4a6e-9d20-1c4b7f9e0a55"
 	SenderAddress   = "no-reply@ocpro.example"
 
-	linkKeySecretARN  = "arn:aws:secretsmanager:" + Region + ":" + AccountID + ":secret:ocpro/link-key"
-	entraSecretARN    = "arn:aws:secretsmanager:" + Region + ":" + AccountID + ":secret:ocpro/entra-credential"
-	tokenKeyID        = "arn:aws:kms:" + Region + ":" + AccountID + ":key/local-token-key"
-	senderIdentityARN = "arn:aws:ses:" + Region + ":" + AccountID + ":identity/ocpro.example"
+	linkKeySecretARN = "arn:aws:secretsmanager:" + Region + ":" + AccountID + ":secret:ocpro/link-key"
+	entraSecretARN   = "arn:aws:secretsmanager:" + Region + ":" + AccountID + ":secret:ocpro/entra-credential"
+	tokenKeyID       = "arn:aws:kms:" + Region + ":" + AccountID + ":key/local-token-key"
+	mailDomain       = "ocpro.example"
 )
 
 // Options configure a stack. Zero ports pick free ones.

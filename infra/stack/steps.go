@@ -130,7 +130,7 @@ func (s *Stack) localValues() template.Options {
 			"JwtAudience":              PortalAudience,
 			"PublicBaseUrl":            s.APIURL,
 			"SenderAddress":            SenderAddress,
-			"SenderIdentityArn":        senderIdentityARN,
+			"MailDomain":               mailDomain,
 			"EntraAuthorityHost":       s.EntraURL,
 			"GraphBaseUrl":             s.EntraURL,
 			"EntraClientId":            ServiceClientID,

@@ -46,6 +46,9 @@ type Template struct {
 	Schedules       []Schedule
 	Tables          []Table
 	Buses           []string
+	// Resources holds every resource with its properties resolved, for
+	// the checks of what the local stack does not run (keys, CloudFront).
+	Resources map[string]Resource
 
 	// GlobalEnvironment holds the variables Globals gives every function;
 	// each Function's Environment includes them.
@@ -60,6 +63,15 @@ type Parameter struct {
 	HasDefault  bool
 	Description string
 	Value       string
+	// AllowedPattern is the regular expression CloudFormation holds a
+	// deployed value to; empty when there is none.
+	AllowedPattern string
+}
+
+// Resource is one resource of the template with its properties resolved.
+type Resource struct {
+	Type       string
+	Properties map[string]any
 }
 
 // Function is one AWS::Serverless::Function with Globals merged in.
@@ -82,6 +94,9 @@ type Statement struct {
 	Effect    string
 	Actions   []string
 	Resources []string
+	// Condition is the statement's condition block: operator, then
+	// condition key, then value(s).
+	Condition map[string]any
 }
 
 // Route is one HttpApi event of a function.
@@ -227,9 +242,10 @@ func (s *Source) Default(parameter string) (value string, ok bool) {
 
 type rawTemplate struct {
 	Parameters map[string]struct {
-		Type        string    `yaml:"Type"`
-		Default     yaml.Node `yaml:"Default"`
-		Description string    `yaml:"Description"`
+		Type           string    `yaml:"Type"`
+		Default        yaml.Node `yaml:"Default"`
+		Description    string    `yaml:"Description"`
+		AllowedPattern string    `yaml:"AllowedPattern"`
 	} `yaml:"Parameters"`
 	Globals struct {
 		Function yaml.Node `yaml:"Function"`
@@ -263,10 +279,10 @@ func (s *Source) Resolve(opts Options) (*Template, error) {
 		opts.StackName = "ocpro"
 	}
 	r := &resolver{opts: opts, params: map[string]string{}, types: map[string]string{}}
-	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}, GlobalEnvironment: map[string]string{}}
+	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}, GlobalEnvironment: map[string]string{}, Resources: map[string]Resource{}}
 
 	for name, p := range raw.Parameters {
-		param := Parameter{Name: name, Type: p.Type, Description: p.Description}
+		param := Parameter{Name: name, Type: p.Type, Description: p.Description, AllowedPattern: p.AllowedPattern}
 		if p.Default.Kind != 0 {
 			param.Default, param.HasDefault = p.Default.Value, true
 			param.Value = p.Default.Value
@@ -303,6 +319,7 @@ func (s *Source) Resolve(opts Options) (*Template, error) {
 			return nil, fmt.Errorf("template: %s: %w", id, err)
 		}
 		p, _ := props.(map[string]any)
+		t.Resources[id] = Resource{Type: res.Type, Properties: p}
 		switch res.Type {
 		case "AWS::Serverless::Function":
 			if err := t.addFunction(id, mergeGlobals(globals, p)); err != nil {
@@ -340,10 +357,12 @@ func (t *Template) addFunction(id string, p map[string]any) error {
 	for _, pol := range list(p["Policies"]) {
 		for _, s := range list(dig(pol, "Statement")) {
 			st, _ := s.(map[string]any)
+			cond, _ := st["Condition"].(map[string]any)
 			f.Policies = append(f.Policies, Statement{
 				Effect:    str(st["Effect"]),
 				Actions:   strs(st["Action"]),
 				Resources: strs(st["Resource"]),
+				Condition: cond,
 			})
 		}
 	}
@@ -534,6 +553,8 @@ func (r *resolver) value(n *yaml.Node) (any, error) {
 		return r.sub(n)
 	case "!GetAtt":
 		return r.getAtt(n.Value)
+	case "!Select", "!Split", "!Join":
+		return r.list(n.Tag[1:], n)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -549,6 +570,8 @@ func (r *resolver) value(n *yaml.Node) (any, error) {
 				return r.sub(v)
 			case "Fn::GetAtt":
 				return r.getAtt(v.Value)
+			case "Fn::Select", "Fn::Split", "Fn::Join":
+				return r.list(strings.TrimPrefix(k, "Fn::"), v)
 			}
 			val, err := r.value(v)
 			if err != nil {
@@ -577,6 +600,42 @@ func (r *resolver) value(n *yaml.Node) (any, error) {
 	return v, nil
 }
 
+// list resolves Fn::Select, Fn::Split and Fn::Join, whose arguments are a
+// list of two.
+func (r *resolver) list(fn string, n *yaml.Node) (any, error) {
+	if n.Kind != yaml.SequenceNode || len(n.Content) != 2 {
+		return nil, fmt.Errorf("the arguments of Fn::%s are not a list of two", fn)
+	}
+	first, err := r.value(n.Content[0])
+	if err != nil {
+		return nil, err
+	}
+	second, err := r.value(n.Content[1])
+	if err != nil {
+		return nil, err
+	}
+	switch fn {
+	case "Split":
+		parts := strings.Split(str(second), str(first))
+		out := make([]any, len(parts))
+		for i, p := range parts {
+			out[i] = p
+		}
+		return out, nil
+	case "Join":
+		return strings.Join(strs(second), str(first)), nil
+	}
+	// An index past the end resolves to nothing rather than failing: a
+	// reader that left a parameter empty (PublicBaseUrl split on "/") still
+	// gets the parts of the template it needs.
+	i := num(first, -1)
+	l := list(second)
+	if i < 0 || i >= len(l) {
+		return nil, nil
+	}
+	return l[i], nil
+}
+
 func (r *resolver) ref(name string) (any, error) {
 	switch name {
 	case "AWS::Region":
@@ -585,6 +644,8 @@ func (r *resolver) ref(name string) (any, error) {
 		return r.opts.AccountID, nil
 	case "AWS::StackName":
 		return r.opts.StackName, nil
+	case "AWS::StackId":
+		return fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/00000000-0000-4000-8000-000000000000", r.opts.Region, r.opts.AccountID, r.opts.StackName), nil
 	case "AWS::Partition":
 		return "aws", nil
 	case "AWS::URLSuffix":
@@ -616,6 +677,10 @@ func (r *resolver) getAtt(expr string) (any, error) {
 		return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", r.opts.Region, r.opts.AccountID, name), nil
 	case "AWS::SQS::Queue":
 		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", r.opts.Region, r.opts.AccountID, name), nil
+	case "AWS::KMS::Key":
+		return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", r.opts.Region, r.opts.AccountID, name), nil
+	case "AWS::S3::Bucket":
+		return "arn:aws:s3:::" + name, nil
 	}
 	return fmt.Sprintf("arn:aws:local:%s:%s:%s", r.opts.Region, r.opts.AccountID, name), nil
 }

@@ -54,11 +54,19 @@ func New(client KMSAPI, keyID string) (*Sealer, error) {
 	return &Sealer{kms: client, keyID: keyID}, nil
 }
 
-// Seal encrypts plaintext bound to encCtx, which must not be empty: an
-// unbound blob could be replayed anywhere.
+// PurposeKey is the encryption context key naming what a blob is (a kept
+// refresh token, a device code, a PKCE verifier). Every blob has one: each
+// function's role may decrypt only the purposes it opens
+// (kms:EncryptionContext:purpose), so a function that only keeps refresh
+// tokens cannot read them back.
+const PurposeKey = "purpose"
+
+// Seal encrypts plaintext bound to encCtx, which must name a purpose
+// (PurposeKey): an unbound blob could be replayed anywhere, and one without
+// a purpose would be open to every role that may use the key.
 func (s *Sealer) Seal(ctx context.Context, plaintext []byte, encCtx map[string]string) ([]byte, error) {
-	if len(encCtx) == 0 {
-		return nil, errors.New("seal: empty encryption context")
+	if encCtx[PurposeKey] == "" {
+		return nil, errors.New("seal: the encryption context names no purpose")
 	}
 	out, err := s.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId: aws.String(s.keyID), KeySpec: types.DataKeySpecAes256, EncryptionContext: encCtx,
@@ -83,7 +91,7 @@ func (s *Sealer) Seal(ctx context.Context, plaintext []byte, encCtx map[string]s
 
 // Open decrypts a blob made by Seal with the same encryption context.
 func (s *Sealer) Open(ctx context.Context, blob []byte, encCtx map[string]string) ([]byte, error) {
-	if len(blob) < 3 || blob[0] != version {
+	if encCtx[PurposeKey] == "" || len(blob) < 3 || blob[0] != version {
 		return nil, ErrOpen
 	}
 	n := int(binary.BigEndian.Uint16(blob[1:3]))

@@ -42,7 +42,7 @@ func TestSealOpen(t *testing.T) {
 	t.Parallel()
 	s := newSealer(t)
 	ctx := context.Background()
-	bound := map[string]string{"tenantId": "t1", "invitationId": "i1"}
+	bound := map[string]string{"tenantId": "t1", "invitationId": "i1", "purpose": "refresh_token"}
 	secret := []byte("1.AXrefresh-token-value")
 	blob, err := s.Seal(ctx, secret, bound)
 	if err != nil {
@@ -63,9 +63,9 @@ func TestSealOpen(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "same context opens", blob: blob, ctx: bound},
-		{name: "other invitation refused", blob: blob, ctx: map[string]string{"tenantId": "t1", "invitationId": "i2"}, wantErr: true},
-		{name: "other tenant refused", blob: blob, ctx: map[string]string{"tenantId": "t2", "invitationId": "i1"}, wantErr: true},
-		{name: "extra context key refused", blob: blob, ctx: map[string]string{"tenantId": "t1", "invitationId": "i1", "x": "y"}, wantErr: true},
+		{name: "other invitation refused", blob: blob, ctx: map[string]string{"tenantId": "t1", "invitationId": "i2", "purpose": "refresh_token"}, wantErr: true},
+		{name: "other tenant refused", blob: blob, ctx: map[string]string{"tenantId": "t2", "invitationId": "i1", "purpose": "refresh_token"}, wantErr: true},
+		{name: "extra context key refused", blob: blob, ctx: map[string]string{"tenantId": "t1", "invitationId": "i1", "purpose": "refresh_token", "x": "y"}, wantErr: true},
 		{name: "flipped ciphertext byte refused", blob: tamper(len(blob) - 1), ctx: bound, wantErr: true},
 		{name: "flipped wrapped key byte refused", blob: tamper(5), ctx: bound, wantErr: true},
 		{name: "truncated refused", blob: blob[:10], ctx: bound, wantErr: true},
@@ -96,10 +96,34 @@ func TestSealRefusesEmptyContext(t *testing.T) {
 	}
 }
 
+// A blob without a purpose would be open to every role that may use the
+// key; neither side accepts a context that names none.
+func TestSealAndOpenRequireAPurpose(t *testing.T) {
+	t.Parallel()
+	s := newSealer(t)
+	ctx := context.Background()
+	if _, err := s.Seal(ctx, []byte("x"), map[string]string{"invitationId": "i1"}); err == nil {
+		t.Error("sealed without a purpose")
+	}
+	if _, err := s.Seal(ctx, []byte("x"), map[string]string{"invitationId": "i1", "purpose": ""}); err == nil {
+		t.Error("sealed with an empty purpose")
+	}
+	blob, err := s.Seal(ctx, []byte("x"), map[string]string{"invitationId": "i1", "purpose": "pkce"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, blob, map[string]string{"invitationId": "i1"}); !errors.Is(err, seal.ErrOpen) {
+		t.Errorf("Open without a purpose = %v, want ErrOpen", err)
+	}
+	if _, err := s.Open(ctx, blob, map[string]string{"invitationId": "i1", "purpose": "device_code"}); !errors.Is(err, seal.ErrOpen) {
+		t.Errorf("Open under another purpose = %v, want ErrOpen", err)
+	}
+}
+
 func TestSealFreshDataKeyEachTime(t *testing.T) {
 	t.Parallel()
 	s := newSealer(t)
-	c := map[string]string{"invitationId": "i1"}
+	c := map[string]string{"invitationId": "i1", "purpose": "pkce"}
 	a, err := s.Seal(context.Background(), []byte("same"), c)
 	if err != nil {
 		t.Fatal(err)

@@ -28,8 +28,7 @@ func (c *Checker) delegatedOnce(ctx context.Context, t upgrade.TenantRef) (*upgr
 	if err != nil {
 		return nil, fmt.Errorf("read kept credential: %w", err)
 	}
-	encCtx := EncryptionContext(t.TenantID, t.InvitationID)
-	plain, err := c.cfg.Sealer.Open(ctx, prev, encCtx)
+	plain, err := c.cfg.Sealer.Open(ctx, prev, EncryptionContext(t.TenantID, t.InvitationID))
 	if err != nil {
 		return nil, fmt.Errorf("open kept credential: %w", err)
 	}

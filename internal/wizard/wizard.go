@@ -414,9 +414,11 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 	return nil
 }
 
-// CredentialContext is the encryption context of a kept refresh token.
+// CredentialContext is the encryption context of a kept refresh token; its
+// purpose is what lets only the functions that open refresh tokens decrypt
+// them (validate.EncryptionContext opens with the same context).
 func CredentialContext(tenantID, invitationID string) map[string]string {
-	return map[string]string{"tenantId": tenantID, "invitationId": invitationID}
+	return map[string]string{"tenantId": tenantID, "invitationId": invitationID, "purpose": "refresh_token"}
 }
 
 // StartSignIn is "Sign in with Microsoft": a one-time state bound to the

@@ -87,7 +87,9 @@ Ctrl-C stops everything.
 
 func firstSchedule(s *stack.Stack) string {
 	for _, sc := range s.Template.Schedules {
-		return sc.Name
+		// The bus knows a schedule by Function.Event whether or not the
+		// template names it (CloudFormation names it when it does not).
+		return sc.Function + "." + sc.Event
 	}
 	return "NAME"
 }
