@@ -128,6 +128,11 @@ func decodeValue(f field, v json.RawMessage) *fault.FieldError {
 			return wrong("true or false")
 		}
 	case *int:
+		// json.Number also takes a string that holds a number ("50"); a
+		// number must be written as a JSON number.
+		if c := bytes.TrimSpace(v); len(c) == 0 || c[0] != '-' && (c[0] < '0' || c[0] > '9') {
+			return wrong("a whole number")
+		}
 		var n json.Number
 		d := json.NewDecoder(bytes.NewReader(v))
 		d.UseNumber()
