@@ -102,7 +102,10 @@ func FuzzDecode(f *testing.F) {
 				t.Errorf("%s decoded %q, whose numbers are strings", d.Type().DetailType, raw)
 			}
 			if err == nil {
-				b, _ := event.Encode(d)
+				b, err := event.Encode(d)
+				if err != nil {
+					t.Fatalf("encode what %q decoded to: %v", raw, err)
+				}
 				if !strings.HasPrefix(string(b), `{"schemaVersion":1`) {
 					t.Errorf("%s decoded %q to a detail of another version: %s", d.Type().DetailType, raw, b)
 				}
