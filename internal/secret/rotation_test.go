@@ -1,0 +1,136 @@
+package secret_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/ocpro/upgrade/infra/secrets"
+	"github.com/ocpro/upgrade/internal/link"
+	"github.com/ocpro/upgrade/internal/secret"
+)
+
+const linkKeyARN = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/link-key-Ab12Cd"
+
+func key(c byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{c}, 32)) }
+
+// localSecrets is the local Secrets Manager stand-in holding the link key.
+func localSecrets(t *testing.T) *secretsmanager.Client {
+	t.Helper()
+	srv := httptest.NewServer(secrets.New(map[string]string{linkKeyARN: key('1')}))
+	t.Cleanup(srv.Close)
+	return secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""), RetryMaxAttempts: 1})
+}
+
+func rotate(t *testing.T, sm *secretsmanager.Client, value string) {
+	t.Helper()
+	if _, err := sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(linkKeyARN),
+		SecretString: aws.String(value)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clock is the time every container sees.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) pass(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// container is one warm Lambda container: its own cached key and signer.
+func container(t *testing.T, sm *secretsmanager.Client, c *clock) (*secret.Key, *link.Signer) {
+	t.Helper()
+	k, err := secret.NewKey(sm, linkKeyARN, link.MinKeySize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret.SetClock(k, c.Now)
+	s, err := link.NewSigner(k, "https://portal.example.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, s
+}
+
+// A rotation of the link key kills no live link and leaves no two
+// containers disagreeing: a container that cached the old key reads the
+// new one when it meets a link made with it, and links made with the old
+// key work until the next rotation.
+func TestLinkKeyRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sm := localSecrets(t)
+	c := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	generation := func(context.Context, string) (int, bool, error) { return 1, true, nil }
+
+	oldKey, warm := container(t, sm, c)
+	before, err := warm.Token(ctx, "inv1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.pass(time.Hour)
+	rotate(t, sm, key('2'))
+	_, fresh := container(t, sm, c)
+
+	// The fresh container makes links with the new key and still accepts
+	// the link mailed before the rotation.
+	after, err := fresh.Token(ctx, "inv1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("the new key makes the same link")
+	}
+	if _, err := fresh.Verify(ctx, before, generation); err != nil {
+		t.Errorf("a link made before the rotation is refused: %v", err)
+	}
+	// The warm container has the old key cached; the new link makes it
+	// read the secret again, and it accepts both.
+	if _, err := warm.Verify(ctx, after, generation); err != nil {
+		t.Errorf("the warm container refuses a link made with the new key: %v", err)
+	}
+	if _, err := warm.Verify(ctx, before, generation); err != nil {
+		t.Errorf("the warm container refuses the old link after reading the new key: %v", err)
+	}
+	if got, err := warm.Token(ctx, "inv1", 1); err != nil || got != after {
+		t.Errorf("the warm container still makes links with the old key: %v", err)
+	}
+	// A forged link cannot make every request a Secrets Manager call: the
+	// key is read again at most once per MinRefreshInterval.
+	if read, err := oldKey.Refresh(ctx); err != nil || read {
+		t.Errorf("Refresh right after a read = %v, %v; want no read", read, err)
+	}
+	// After the next rotation the oldest key is gone, and so are its links.
+	rotate(t, sm, key('3'))
+	_, next := container(t, sm, c)
+	if _, err := next.Verify(ctx, before, generation); err == nil {
+		t.Error("a link two rotations old still works")
+	}
+	if _, err := next.Verify(ctx, after, generation); err != nil {
+		t.Errorf("a link one rotation old is refused: %v", err)
+	}
+	if strings.Contains(before, key('1')) {
+		t.Fatal("the token holds the key")
+	}
+}
