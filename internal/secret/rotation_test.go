@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -132,5 +133,55 @@ func TestLinkKeyRotation(t *testing.T) {
 	}
 	if strings.Contains(before, key('1')) {
 		t.Fatal("the token holds the key")
+	}
+}
+
+// A rotated client secret is read again when Microsoft refuses the cached
+// one, at most once per MinRefreshInterval, and only a changed secret
+// calls for a retry.
+func TestCredentialRefresh(t *testing.T) {
+	t.Parallel()
+	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ab12Cd"
+	srv := httptest.NewServer(secrets.New(map[string]string{arn: `{"clientSecret":"first"}`}))
+	t.Cleanup(srv.Close)
+	sm := secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""), RetryMaxAttempts: 1})
+	ctx := context.Background()
+	c, err := secret.NewCredential(sm, arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	secret.SetCredentialClock(c, clk.Now)
+	if s, err := c.ClientSecret(ctx); err != nil || s != "first" {
+		t.Fatalf("ClientSecret = %q, %v", s, err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(`{"clientSecret":"second"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.ClientSecret(ctx); s != "first" {
+		t.Fatalf("the cached secret changed without a refresh: %q", s)
+	}
+	refused := errors.New("invalid_client: AADSTS7000215: Invalid client secret provided.")
+	if !secret.RefreshIfStale(ctx, c, refused) {
+		t.Fatal("a refused secret did not make the credential read the rotated one")
+	}
+	if s, err := c.ClientSecret(ctx); err != nil || s != "second" {
+		t.Fatalf("ClientSecret after the refresh = %q, %v", s, err)
+	}
+	if secret.RefreshIfStale(ctx, c, refused) {
+		t.Error("a second refresh within the interval read again")
+	}
+	clk.pass(secret.MinRefreshInterval)
+	if secret.RefreshIfStale(ctx, c, refused) {
+		t.Error("a refresh that read the same secret asked for a retry")
+	}
+	for _, err := range []error{nil, errors.New("AADSTS700016: application not found"), errors.New("AADSTS70002150")} {
+		if secret.Stale(err) {
+			t.Errorf("Stale(%v) = true", err)
+		}
+	}
+	if !secret.Stale(errors.New("AADSTS7000222: The provided client secret keys are expired.")) {
+		t.Error("an expired secret is not stale")
 	}
 }

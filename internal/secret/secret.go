@@ -34,14 +34,15 @@ type Key struct {
 	minSize int
 	now     func() time.Time
 
-	mu       sync.Mutex
-	key      []byte
-	previous []byte
-	read     time.Time
+	mu        sync.Mutex
+	key       []byte
+	previous  []byte
+	refreshed time.Time
 }
 
-// MinRefreshInterval is the shortest time between two reads of a Key: a
-// flood of forged links must not become a flood of Secrets Manager calls.
+// MinRefreshInterval is the shortest time between two refreshes of a Key
+// or a Credential: a flood of forged links or of refused secrets must not
+// become a flood of Secrets Manager calls.
 const MinRefreshInterval = 30 * time.Second
 
 // NewKey returns a Key read from the secret arn, which must decode to at
@@ -81,14 +82,16 @@ func (k *Key) Previous(ctx context.Context) ([]byte, error) {
 	return k.previous, nil
 }
 
-// Refresh reads both versions again, unless they were read less than
-// MinRefreshInterval ago; it reports whether it read them.
+// Refresh reads both versions again, unless the last refresh was less
+// than MinRefreshInterval ago; it reports whether it read them.
 func (k *Key) Refresh(ctx context.Context) (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.key != nil && k.now().Sub(k.read) < MinRefreshInterval {
+	now := k.now()
+	if !k.refreshed.IsZero() && now.Sub(k.refreshed) < MinRefreshInterval {
 		return false, nil
 	}
+	k.refreshed = now
 	return true, k.load(ctx)
 }
 
@@ -106,7 +109,7 @@ func (k *Key) load(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	k.key, k.previous, k.read = current, previous, k.now()
+	k.key, k.previous = current, previous
 	return nil
 }
 
