@@ -2,15 +2,13 @@ package identity_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/infra/entra"
-	"github.com/ocpro/upgrade/infra/secrets"
+	"github.com/ocpro/upgrade/infra/testenv"
 	"github.com/ocpro/upgrade/internal/identity"
 	cred "github.com/ocpro/upgrade/internal/secret"
 )
@@ -22,10 +20,7 @@ func TestAppGrantAfterSecretRotation(t *testing.T) {
 	t.Parallel()
 	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ab12Cd"
 	em, base := newEmulator(t)
-	srv := httptest.NewServer(secrets.New(map[string]string{arn: secret}))
-	t.Cleanup(srv.Close)
-	sm := secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""), RetryMaxAttempts: 1})
+	sm := testenv.SecretsManager(t, map[string]string{arn: secret})
 	c, err := cred.NewCredential(sm, arn)
 	if err != nil {
 		t.Fatal(err)

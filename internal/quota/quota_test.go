@@ -13,24 +13,7 @@ import (
 	"github.com/ocpro/upgrade/internal/quota"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func newLimiter(t *testing.T, c *clock, scope string, r quota.Rule) *quota.Limiter {
+func newLimiter(t *testing.T, c *testenv.Clock, scope string, r quota.Rule) *quota.Limiter {
 	t.Helper()
 	db, table := testenv.DynamoDB(t)
 	d, err := quota.NewDynamo(db, table)
@@ -50,7 +33,7 @@ func newLimiter(t *testing.T, c *clock, scope string, r quota.Rule) *quota.Limit
 func TestLimiterOnDynamoDBLocal(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 9, 0, 20, 0, time.UTC)
-	c := &clock{now: t0}
+	c := testenv.NewClock(t0)
 	l := newLimiter(t, c, "test", quota.Rule{Limit: 5, Window: time.Minute})
 	ctx := context.Background()
 
@@ -76,7 +59,7 @@ func TestLimiterOnDynamoDBLocal(t *testing.T) {
 	if err := l.Take(ctx, "op-b"); err != nil {
 		t.Fatalf("another operator is refused: %v", err)
 	}
-	c.set(t0.Add(40 * time.Second))
+	c.Set(t0.Add(40 * time.Second))
 	if err := l.Take(ctx, "op-a"); err != nil {
 		t.Fatalf("the next window is refused: %v", err)
 	}
@@ -84,7 +67,7 @@ func TestLimiterOnDynamoDBLocal(t *testing.T) {
 
 func TestNoLimit(t *testing.T) {
 	t.Parallel()
-	l, err := quota.New(failing{}, &clock{}, "s", quota.Rule{}, "")
+	l, err := quota.New(failing{}, testenv.NewClock(time.Time{}), "s", quota.Rule{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +86,7 @@ func (failing) Add(context.Context, string, time.Time, int, time.Time) (bool, er
 // limit.
 func TestCounterDown(t *testing.T) {
 	t.Parallel()
-	l, err := quota.New(failing{}, &clock{}, "s", quota.Rule{Limit: 1, Window: time.Minute}, "")
+	l, err := quota.New(failing{}, testenv.NewClock(time.Time{}), "s", quota.Rule{Limit: 1, Window: time.Minute}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +104,11 @@ func TestNewChecks(t *testing.T) {
 		scope string
 		r     quota.Rule
 	}{
-		{"nil counter", nil, &clock{}, "s", quota.Rule{}},
+		{"nil counter", nil, testenv.NewClock(time.Time{}), "s", quota.Rule{}},
 		{"nil clock", failing{}, nil, "s", quota.Rule{}},
-		{"no scope", failing{}, &clock{}, "", quota.Rule{}},
-		{"window too short", failing{}, &clock{}, "s", quota.Rule{Limit: 1, Window: time.Millisecond}},
-		{"negative limit", failing{}, &clock{}, "s", quota.Rule{Limit: -1, Window: time.Minute}},
+		{"no scope", failing{}, testenv.NewClock(time.Time{}), "", quota.Rule{}},
+		{"window too short", failing{}, testenv.NewClock(time.Time{}), "s", quota.Rule{Limit: 1, Window: time.Millisecond}},
+		{"negative limit", failing{}, testenv.NewClock(time.Time{}), "s", quota.Rule{Limit: -1, Window: time.Minute}},
 	} {
 		if _, err := quota.New(tc.c, tc.clock, tc.scope, tc.r, ""); err == nil {
 			t.Errorf("%s: New succeeded", tc.name)

@@ -5,17 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/ocpro/upgrade/infra/secrets"
+	"github.com/ocpro/upgrade/infra/testenv"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/secret"
 )
@@ -27,10 +24,7 @@ func key(c byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat(
 // localSecrets is the local Secrets Manager stand-in holding the link key.
 func localSecrets(t *testing.T) *secretsmanager.Client {
 	t.Helper()
-	srv := httptest.NewServer(secrets.New(map[string]string{linkKeyARN: key('1')}))
-	t.Cleanup(srv.Close)
-	return secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""), RetryMaxAttempts: 1})
+	return testenv.SecretsManager(t, map[string]string{linkKeyARN: key('1')})
 }
 
 func rotate(t *testing.T, sm *secretsmanager.Client, value string) {
@@ -41,26 +35,8 @@ func rotate(t *testing.T, sm *secretsmanager.Client, value string) {
 	}
 }
 
-// clock is the time every container sees.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) pass(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // container is one warm Lambda container: its own cached key and signer.
-func container(t *testing.T, sm *secretsmanager.Client, c *clock) (*secret.Key, *link.Signer) {
+func container(t *testing.T, sm *secretsmanager.Client, c *testenv.Clock) (*secret.Key, *link.Signer) {
 	t.Helper()
 	k, err := secret.NewKey(sm, linkKeyARN, link.MinKeySize)
 	if err != nil {
@@ -82,7 +58,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	sm := localSecrets(t)
-	c := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	generation := func(context.Context, string) (int, bool, error) { return 1, true, nil }
 
 	oldKey, warm := container(t, sm, c)
@@ -90,7 +66,7 @@ func TestLinkKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.pass(time.Hour)
+	c.Advance(time.Hour)
 	rotate(t, sm, key('2'))
 	_, fresh := container(t, sm, c)
 
@@ -142,16 +118,13 @@ func TestLinkKeyRotation(t *testing.T) {
 func TestCredentialRefresh(t *testing.T) {
 	t.Parallel()
 	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ab12Cd"
-	srv := httptest.NewServer(secrets.New(map[string]string{arn: `{"clientSecret":"first"}`}))
-	t.Cleanup(srv.Close)
-	sm := secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""), RetryMaxAttempts: 1})
+	sm := testenv.SecretsManager(t, map[string]string{arn: `{"clientSecret":"first"}`})
 	ctx := context.Background()
 	c, err := secret.NewCredential(sm, arn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	secret.SetCredentialClock(c, clk.Now)
 	if s, err := c.ClientSecret(ctx); err != nil || s != "first" {
 		t.Fatalf("ClientSecret = %q, %v", s, err)
@@ -172,7 +145,7 @@ func TestCredentialRefresh(t *testing.T) {
 	if secret.RefreshIfStale(ctx, c, refused) {
 		t.Error("a second refresh within the interval read again")
 	}
-	clk.pass(secret.MinRefreshInterval)
+	clk.Advance(secret.MinRefreshInterval)
 	if secret.RefreshIfStale(ctx, c, refused) {
 		t.Error("a refresh that read the same secret asked for a retry")
 	}

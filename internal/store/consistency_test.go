@@ -66,19 +66,8 @@ func invitationOnStaleReads(t *testing.T, now time.Time) (*store.Wizard, *upgrad
 	if err != nil {
 		t.Fatal(err)
 	}
+	seedInvitation(t, w, now)
 	ctx := context.Background()
-	c := upgrade.Customer{ID: "cust", OperatorID: "op", Name: "Contoso", Kind: upgrade.KindCustomer, License: upgrade.Essentials, CreatedAt: now}
-	if err := w.CreateCustomer(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	u := upgrade.Upgrade{ID: "up", OperatorID: "op", CustomerID: c.ID, Status: upgrade.UpgradePendingAuthentication, CreatedAt: now,
-		Service: upgrade.Service{ID: "svc", CustomerID: c.ID, FullName: "Teams", ShortName: "teams", License: upgrade.Pro,
-			LicensedUsers: 10, Status: upgrade.ServicePendingAuthentication, CreatedAt: now},
-		Invitation: upgrade.Invitation{ID: "inv", OperatorID: "op", CustomerID: c.ID, UpgradeID: "up", ServiceID: "svc",
-			TokenID: "TOKINV", Status: upgrade.InvitationPending, Generation: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}}
-	if _, _, err := w.CreateUpgrade(ctx, upgrade.Creation{Upgrade: u}); err != nil {
-		t.Fatal(err)
-	}
 	signer, err := link.NewSigner(link.StaticKey(strings.Repeat("k", 32)), "https://portal.example.net")
 	if err != nil {
 		t.Fatal(err)

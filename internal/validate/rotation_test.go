@@ -2,15 +2,13 @@ package validate_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/infra/entra"
-	"github.com/ocpro/upgrade/infra/secrets"
+	"github.com/ocpro/upgrade/infra/testenv"
 	cred "github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/validate"
@@ -26,10 +24,7 @@ func TestRotatedClientSecret(t *testing.T) {
 	f := newFixture(t)
 	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
 	must(t, f.em.GrantAdminConsent(entra.FabrikamTenantID, clientID))
-	srv := httptest.NewServer(secrets.New(map[string]string{arn: secret}))
-	t.Cleanup(srv.Close)
-	sm := secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""), RetryMaxAttempts: 1})
+	sm := testenv.SecretsManager(t, map[string]string{arn: secret})
 	c, err := cred.NewCredential(sm, arn)
 	if err != nil {
 		t.Fatal(err)
