@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -447,16 +448,28 @@ func TestEmailSettings(t *testing.T) {
 	if m.Subject != "Fabrikam: please approve Contoso Teams Calling for "+newestCustomerName(t, c) {
 		t.Errorf("subject = %q", m.Subject)
 	}
-	if !strings.Contains(m.Text, "Fabrikam needs your approval") || !strings.Contains(m.From, "Fabrikam Voice") ||
+	// The saved sender name signs the text; the From name is the
+	// deployment's, whatever an operator saves.
+	operatorName := env.Template.Functions["InvitationEmailFunction"].Environment["OPERATOR_NAME"]
+	if !strings.Contains(m.Text, "Fabrikam needs your approval") || !strings.Contains(m.Text, "Fabrikam Voice") ||
+		strings.Contains(m.From, "Fabrikam Voice") || !strings.Contains(m.From, operatorName) ||
 		len(m.ReplyTo) != 1 || m.ReplyTo[0] != "support@fabrikam.example" {
 		t.Errorf("mail from %q reply-to %v:\n%s", m.From, m.ReplyTo, m.Text)
 	}
 	wantLink(t, m, inv["authUrl"].(string))
 
-	to := adminAddress()
 	if r := c.do(http.MethodPost, "/v1/settings/email/test", map[string]any{"to": "nobody"}); r.Status != http.StatusBadRequest {
 		t.Errorf("test mail to a bad address = %d %s", r.Status, r.Body)
 	}
+	// A test mail goes to the staff member's own address or to a test
+	// recipient the operator saved, never to anyone else.
+	to := adminAddress()
+	if r := c.do(http.MethodPost, "/v1/settings/email/test", map[string]any{"to": to}); r.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(r.Body), "recipient_not_allowed") {
+		t.Errorf("test mail to an address not in the settings = %d %s", r.Status, r.Body)
+	}
+	valid["testRecipients"] = []string{to}
+	must(t, c.do(http.MethodPut, "/v1/settings/email", valid), http.StatusOK)
 	// The portal only queues the test mail; InvitationEmailFunction renders
 	// the saved settings and sends it, so it arrives a moment later.
 	if q := must(t, c.do(http.MethodPost, "/v1/settings/email/test", map[string]any{"to": to}), http.StatusAccepted); q["status"] != "QUEUED" || q["to"] != to {
@@ -466,6 +479,9 @@ func TestEmailSettings(t *testing.T) {
 	if !strings.HasPrefix(test.Subject, "[Test] Fabrikam: please approve") || !strings.Contains(test.Text, "Fabrikam needs your approval") {
 		t.Errorf("test mail %q:\n%s", test.Subject, test.Text)
 	}
+	own := staffAddress(t, c)
+	must(t, c.do(http.MethodPost, "/v1/settings/email/test", map[string]any{"to": own}), http.StatusAccepted)
+	waitForMails(t, own, 1)
 	noDeadLetters(t, inv["id"].(string))
 }
 
@@ -478,4 +494,24 @@ func newestCustomerName(t *testing.T, c *client) string {
 		t.Fatalf("customers = %v", list)
 	}
 	return items[0].(map[string]any)["name"].(string)
+}
+
+// staffAddress is the sign-in name the operator's staff token carries.
+func staffAddress(t *testing.T, c *client) string {
+	t.Helper()
+	parts := strings.Split(c.token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("the staff token is not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		PreferredUsername string `json:"preferred_username"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.PreferredUsername == "" {
+		t.Fatalf("staff token claims %s: %v", raw, err)
+	}
+	return claims.PreferredUsername
 }

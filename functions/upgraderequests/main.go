@@ -23,6 +23,7 @@ import (
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/notify"
+	"github.com/ocpro/upgrade/internal/quota"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -46,6 +47,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	ttl, reminders := config.InvitationTTL.Read(r), config.Reminders.Read(r)
 	// Resume validates the tenant in-process (finish.go).
 	entra, graphBaseURL, sipDomain := config.ReadEntra(r), config.GraphBaseURL.Read(r), config.SIPDomain.Read(r)
+	perOperator, testMails := config.OperatorRequests.Read(r), config.TestMails.Read(r)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -83,7 +85,21 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	opts, err := mailParts(st, pub, links, ttl, reminders, operatorName, log)
+	counter, err := quota.NewDynamo(db, table)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := quota.New(counter, upgrade.SystemClock{}, "portal", perOperator,
+		"This operator has sent too many requests; try again after the time in Retry-After.")
+	if err != nil {
+		return nil, err
+	}
+	mailLimit, err := quota.New(counter, upgrade.SystemClock{}, "testmail", testMails,
+		"This operator has asked for too many test mails; try again after the time in Retry-After.")
+	if err != nil {
+		return nil, err
+	}
+	opts, err := mailParts(st, pub, links, ttl, reminders, operatorName, mailLimit, log)
 	if err != nil {
 		return nil, err
 	}
@@ -91,20 +107,20 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	return api.NewHandler(portal, operatorClaim, log, append(opts, resume, api.WithIdempotency(guard))...)
+	return api.NewHandler(portal, operatorClaim, log, append(opts, resume, api.WithIdempotency(guard), api.WithOperatorLimit(limit))...)
 }
 
 // mailParts wires the Customer Invitations actions and the email settings.
 // The test mail is only published here: InvitationEmailFunction
 // renders and sends it, so this binary links neither templates nor SES.
 func mailParts(st *store.Store, pub *bus.Publisher, links *link.Signer, ttl time.Duration, reminders upgrade.ReminderPolicy,
-	operator string, log *slog.Logger) ([]api.Option, error) {
+	operator string, testMails *quota.Limiter, log *slog.Logger) ([]api.Option, error) {
 	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: st, Requests: pub, Links: links, Clock: upgrade.SystemClock{},
 		Logger: log, InvitationTTL: ttl, Reminders: reminders})
 	if err != nil {
 		return nil, err
 	}
-	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Requests: pub, Clock: upgrade.SystemClock{},
+	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Requests: pub, TestMails: testMails, Clock: upgrade.SystemClock{},
 		Logger: log, OperatorName: operator})
 	if err != nil {
 		return nil, err

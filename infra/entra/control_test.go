@@ -96,6 +96,8 @@ func TestControlFlowEndpoints(t *testing.T) {
 		{"fault that is not injectable", "/_control/faults", `{"kind":"token","aadsts":12345}`, 400},
 		{"approve unknown code", "/_control/devicecode/approve", `{"userCode":"NOPE","user":"` + ContosoAdmin + `"}`, 400},
 		{"expire a secret", "/_control/app-secret/expire", `{"clientId":"` + wizardClientID + `"}`, 204},
+		{"rotate without a secret", "/_control/app-secret/rotate", `{"clientId":"` + wizardClientID + `"}`, 400},
+		{"rotate an unknown app's secret", "/_control/app-secret/rotate", `{"clientId":"nope","secret":"x"}`, 400},
 		{"revoke unknown refresh token", "/_control/refresh-tokens/revoke", `{"token":"nope"}`, 400},
 		{"unknown field", "/_control/consent/revoke", `{"tenant":"x","client":"y"}`, 400},
 	}

@@ -68,6 +68,20 @@ func (e *Emulator) ExpireAppSecret(clientID string, expired bool) error {
 	return nil
 }
 
+// RotateAppSecret replaces the app's client secrets with secret, as an
+// administrator who adds a new secret and deletes the old ones: the old
+// secrets are then refused with AADSTS7000215, and the new one is not
+// expired.
+func (e *Emulator) RotateAppSecret(clientID, secret string) error {
+	if secret == "" {
+		return fmt.Errorf("rotate app secret: empty secret")
+	}
+	if err := e.dir.setSecrets(clientID, secret); err != nil {
+		return fmt.Errorf("rotate app secret: %w", err)
+	}
+	return nil
+}
+
 // Reset forgets everything since New: consents, sessions, codes, tokens,
 // policies and faults. Tenants, apps and users added after New go too.
 func (e *Emulator) Reset() error {
@@ -154,6 +168,12 @@ func (e *Emulator) controlFlowRoutes(mux *http.ServeMux) {
 		Expired  *bool  `json:"expired"`
 	}) error {
 		return e.ExpireAppSecret(req.ClientID, req.Expired == nil || *req.Expired)
+	})))
+	mux.HandleFunc("POST /_control/app-secret/rotate", e.logged(control(e, func(req struct {
+		ClientID string `json:"clientId"`
+		Secret   string `json:"secret"`
+	}) error {
+		return e.RotateAppSecret(req.ClientID, req.Secret)
 	})))
 	mux.HandleFunc("POST /_control/faults", e.logged(control(e, func(req struct {
 		Fault

@@ -543,6 +543,20 @@ func (d *directory) setSecretExpired(clientID string, expired bool) error {
 	return nil
 }
 
+func (d *directory) setSecrets(clientID string, secrets ...string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cid := strings.ToLower(clientID)
+	a, ok := d.apps[cid]
+	if !ok {
+		return fmt.Errorf("app %s: %w", clientID, errNotFound)
+	}
+	a.Secrets = slices.Clone(secrets)
+	d.apps[cid] = a
+	d.expiredSecrets[cid] = false
+	return nil
+}
+
 func (d *directory) secretExpired(clientID string) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()

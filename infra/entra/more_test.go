@@ -177,6 +177,7 @@ func TestClientCredentialsSecretAndFaults(t *testing.T) {
 	}{
 		{"not consented", func(*Emulator) error { return nil }, 400, 700016, ""},
 		{"expired secret", func(e *Emulator) error { return e.ExpireAppSecret(wizardClientID, true) }, 401, 7000222, ""},
+		{"rotated secret", func(e *Emulator) error { return e.RotateAppSecret(wizardClientID, "the-new-secret") }, 401, 7000215, ""},
 		{"injected wrong secret", func(e *Emulator) error {
 			return e.InjectFault(Fault{Kind: FaultToken, Tenant: ContosoTenantID, AADSTS: 7000215})
 		}, 401, 7000215, ""},

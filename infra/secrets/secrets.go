@@ -1,7 +1,13 @@
 // Package secrets is a local stand-in for AWS Secrets Manager. It answers
-// GetSecretValue over the AWS JSON 1.1 protocol from a fixed set of secrets,
-// so that functions read their secrets through the real secretsmanager client
-// with only the endpoint changed (AWS_ENDPOINT_URL_SECRETS_MANAGER).
+// GetSecretValue and PutSecretValue over the AWS JSON 1.1 protocol, so that
+// functions read their secrets through the real secretsmanager client with
+// only the endpoint changed (AWS_ENDPOINT_URL_SECRETS_MANAGER), and tests
+// rotate them as a rotation function would.
+//
+// Versions and their staging labels behave as in Secrets Manager: a new
+// value becomes AWSCURRENT, the version that was current becomes
+// AWSPREVIOUS, and the one that was previous loses its label and can no
+// longer be asked for by stage.
 package secrets
 
 import (
@@ -9,8 +15,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+)
+
+// The staging labels Secrets Manager moves on its own.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePrevious = "AWSPREVIOUS"
 )
 
 // targetPrefix is the X-Amz-Target prefix of every Secrets Manager operation.
@@ -23,17 +37,26 @@ const defaultARNPrefix = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:"
 // maxBody bounds a request body; GetSecretValue requests are tiny.
 const maxBody = 64 << 10
 
-// secret is one stored secret with the identifiers it answers to.
+// secret is one stored secret with the identifiers it answers to and its
+// versions, oldest first.
 type secret struct {
-	arn     string
-	name    string
-	value   string
-	version string
+	arn      string
+	name     string
+	versions []*version
 }
 
-// handler serves the Secrets Manager API over a fixed set of secrets.
+// version is one value of a secret with its staging labels.
+type version struct {
+	id      string
+	value   string
+	stages  []string
+	created time.Time
+}
+
+// handler serves the Secrets Manager API over a set of secrets.
 type handler struct {
-	secrets []secret
+	mu      sync.Mutex
+	secrets []*secret
 	created time.Time
 }
 
@@ -45,7 +68,7 @@ type handler struct {
 func New(secrets map[string]string) http.Handler {
 	h := &handler{created: time.Now().UTC().Truncate(time.Second)}
 	for key, value := range secrets {
-		s := secret{value: value, version: versionID(key, value)}
+		s := &secret{versions: []*version{{id: versionID(key, value), value: value, stages: []string{StageCurrent}, created: h.created}}}
 		if name, ok := strings.CutPrefix(arnResource(key), "secret:"); ok {
 			s.arn, s.name = key, trimSuffix(name)
 		} else {
@@ -68,9 +91,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", "Missing or unknown X-Amz-Target.")
 		return
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	switch op {
 	case "GetSecretValue":
 		h.getSecretValue(w, r)
+	case "PutSecretValue":
+		h.putSecretValue(w, r)
 	default:
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("Operation %s is not supported locally.", op))
 	}
@@ -102,32 +129,136 @@ func (h *handler) getSecretValue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, ok := h.find(in.SecretID)
-	// Only the current version exists locally; asking for any other one is
-	// the same as asking for a secret that is not there.
-	if !ok || (in.VersionID != "" && in.VersionID != s.version) ||
-		(in.VersionStage != "" && in.VersionStage != "AWSCURRENT") {
+	if !ok {
 		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+		return
+	}
+	// As Secrets Manager: no version or stage asks for AWSCURRENT; a
+	// version id and a stage must name the same version.
+	stage := in.VersionStage
+	if in.VersionID == "" && stage == "" {
+		stage = StageCurrent
+	}
+	var v *version
+	for _, c := range s.versions {
+		if (in.VersionID == "" || c.id == in.VersionID) && (stage == "" || slices.Contains(c.stages, stage)) {
+			v = c
+		}
+	}
+	if v == nil {
+		if in.VersionID != "" && in.VersionStage != "" {
+			writeError(w, http.StatusBadRequest, "InvalidRequestException",
+				"You provided a VersionStage that is not associated to the provided VersionId.")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "ResourceNotFoundException",
+			"Secrets Manager can't find the specified secret value for the given version or staging label.")
 		return
 	}
 	writeJSON(w, getSecretValueOutput{
 		ARN:           s.arn,
 		Name:          s.name,
-		SecretString:  s.value,
-		VersionID:     s.version,
-		VersionStages: []string{"AWSCURRENT"},
-		CreatedDate:   float64(h.created.Unix()),
+		SecretString:  v.value,
+		VersionID:     v.id,
+		VersionStages: slices.Clone(v.stages),
+		CreatedDate:   float64(v.created.Unix()),
 	})
+}
+
+type putSecretValueInput struct {
+	SecretID           string   `json:"SecretId"`
+	ClientRequestToken string   `json:"ClientRequestToken"`
+	SecretString       *string  `json:"SecretString"`
+	SecretBinary       *string  `json:"SecretBinary"`
+	VersionStages      []string `json:"VersionStages"`
+}
+
+type putSecretValueOutput struct {
+	ARN           string   `json:"ARN"`
+	Name          string   `json:"Name"`
+	VersionID     string   `json:"VersionId"`
+	VersionStages []string `json:"VersionStages"`
+}
+
+// putSecretValue stores a new version, as a rotation function's setSecret
+// and finishSecret steps together: without VersionStages the new version
+// becomes AWSCURRENT and the one before AWSPREVIOUS. The same
+// ClientRequestToken with the same value is a retry; with another value it
+// is refused.
+func (h *handler) putSecretValue(w http.ResponseWriter, r *http.Request) {
+	var in putSecretValueInput
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, "SerializationException", "The request body is not valid JSON.")
+		return
+	}
+	switch {
+	case in.SecretID == "":
+		writeError(w, http.StatusBadRequest, "InvalidParameterException", "SecretId is required.")
+		return
+	case in.SecretBinary != nil:
+		writeError(w, http.StatusBadRequest, "InvalidParameterException", "SecretBinary is not supported locally; use SecretString.")
+		return
+	case in.SecretString == nil:
+		writeError(w, http.StatusBadRequest, "InvalidParameterException", "You must provide either SecretString or SecretBinary.")
+		return
+	case len(in.ClientRequestToken) < 32 || len(in.ClientRequestToken) > 64:
+		writeError(w, http.StatusBadRequest, "InvalidParameterException", "ClientRequestToken must be 32 to 64 characters.")
+		return
+	}
+	s, ok := h.find(in.SecretID)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+		return
+	}
+	for _, v := range s.versions {
+		if v.id != in.ClientRequestToken {
+			continue
+		}
+		if v.value != *in.SecretString {
+			writeError(w, http.StatusBadRequest, "ResourceExistsException",
+				"A resource with the ID you requested already exists.")
+			return
+		}
+		writeJSON(w, putSecretValueOutput{ARN: s.arn, Name: s.name, VersionID: v.id, VersionStages: slices.Clone(v.stages)})
+		return
+	}
+	stages := in.VersionStages
+	if len(stages) == 0 {
+		stages = []string{StageCurrent}
+	}
+	nv := &version{id: in.ClientRequestToken, value: *in.SecretString, created: time.Now().UTC().Truncate(time.Second)}
+	for _, st := range stages {
+		s.move(st, nv)
+	}
+	s.versions = append(s.versions, nv)
+	writeJSON(w, putSecretValueOutput{ARN: s.arn, Name: s.name, VersionID: nv.id, VersionStages: slices.Clone(nv.stages)})
+}
+
+// move attaches stage to v, taking it from the version that holds it. A
+// version that loses AWSCURRENT gets AWSPREVIOUS, which its holder loses.
+func (s *secret) move(stage string, v *version) {
+	for _, o := range s.versions {
+		if i := slices.Index(o.stages, stage); i >= 0 {
+			o.stages = slices.Delete(o.stages, i, i+1)
+			if stage == StageCurrent {
+				s.move(StagePrevious, o)
+			}
+		}
+	}
+	v.stages = append(v.stages, stage)
 }
 
 // find looks a secret up by full ARN, partial ARN (without the suffix) or
 // name.
-func (h *handler) find(id string) (secret, bool) {
+func (h *handler) find(id string) (*secret, bool) {
 	for _, s := range h.secrets {
 		if id == s.arn || id == s.name || id == trimSuffix(s.arn) {
 			return s, true
 		}
 	}
-	return secret{}, false
+	return nil, false
 }
 
 // arnResource returns the resource part of an ARN (after the fifth colon),

@@ -122,7 +122,7 @@ func TestUnsupportedOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "secretsmanager.PutSecretValue")
+	req.Header.Set("X-Amz-Target", "secretsmanager.DeleteSecret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -137,5 +137,78 @@ func TestUnsupportedOperation(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusBadRequest || body.Type != "UnknownOperationException" || body.Message == "" {
 		t.Errorf("got %d %+v, want 400 UnknownOperationException with a message", resp.StatusCode, body)
+	}
+}
+
+// A rotation moves the staging labels as Secrets Manager does: the new
+// value is AWSCURRENT, the one before AWSPREVIOUS, the one before that has
+// no label; asking for a stage no version holds, or for a version and a
+// stage that do not go together, is refused.
+func TestRotationStages(t *testing.T) {
+	t.Parallel()
+	client := newClient(t)
+	ctx := context.Background()
+	get := func(stage, version string) (string, error) {
+		in := &secretsmanager.GetSecretValueInput{SecretId: aws.String("ocpro/link-key")}
+		if stage != "" {
+			in.VersionStage = aws.String(stage)
+		}
+		if version != "" {
+			in.VersionId = aws.String(version)
+		}
+		out, err := client.GetSecretValue(ctx, in)
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.SecretString), nil
+	}
+	var notFound *types.ResourceNotFoundException
+	if _, err := get("AWSPREVIOUS", ""); !errors.As(err, &notFound) {
+		t.Fatalf("AWSPREVIOUS before any rotation = %v, want ResourceNotFoundException", err)
+	}
+	first, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("ocpro/link-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, v := range []string{"second", "third"} {
+		out, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(linkKeyARN), SecretString: aws.String(v)})
+		if err != nil {
+			t.Fatalf("PutSecretValue(%s): %v", v, err)
+		}
+		versions = append(versions, aws.ToString(out.VersionId))
+	}
+	for _, tc := range []struct{ stage, version, want string }{
+		{"", "", "third"},
+		{"AWSCURRENT", "", "third"},
+		{"AWSPREVIOUS", "", "second"},
+		{"", versions[0], "second"},
+		{"", aws.ToString(first.VersionId), "link-key-value"},
+	} {
+		if got, err := get(tc.stage, tc.version); err != nil || got != tc.want {
+			t.Errorf("stage %q version %q = %q, %v; want %q", tc.stage, tc.version, got, err, tc.want)
+		}
+	}
+	if _, err := get("AWSPENDING", ""); !errors.As(err, &notFound) {
+		t.Errorf("a stage no version holds = %v, want ResourceNotFoundException", err)
+	}
+	var invalid *types.InvalidRequestException
+	if _, err := get("AWSCURRENT", versions[0]); !errors.As(err, &invalid) {
+		t.Errorf("a version with another version's stage = %v, want InvalidRequestException", err)
+	}
+	// A retry with the same token and value is the same version; another
+	// value under that token is refused.
+	token := versions[1]
+	if out, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(linkKeyARN),
+		SecretString: aws.String("third"), ClientRequestToken: aws.String(token)}); err != nil || aws.ToString(out.VersionId) != token {
+		t.Errorf("retried PutSecretValue = %v, %v", out, err)
+	}
+	var exists *types.ResourceExistsException
+	if _, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(linkKeyARN),
+		SecretString: aws.String("other"), ClientRequestToken: aws.String(token)}); !errors.As(err, &exists) {
+		t.Errorf("another value under a used token = %v, want ResourceExistsException", err)
+	}
+	if got, err := get("", ""); err != nil || got != "third" {
+		t.Errorf("AWSCURRENT after the refused put = %q, %v", got, err)
 	}
 }

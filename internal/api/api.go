@@ -65,7 +65,21 @@ type Handler struct {
 	finisher Finisher
 	// idem replays the state-changing routes' answers (idempotency.go).
 	idem Idempotency
+	// limit counts each operator's requests.
+	limit OperatorLimit
 }
+
+// OperatorLimit counts one request of an operator and refuses it, as a
+// TooManyRequests fault with its Retry-After, beyond the operator's share
+// (quota.Limiter).
+type OperatorLimit interface {
+	Take(ctx context.Context, operatorID string) error
+}
+
+// WithOperatorLimit gives every operator its own share of the portal API,
+// so that one operator's burst cannot use up the stage's limits for the
+// others.
+func WithOperatorLimit(l OperatorLimit) Option { return func(h *Handler) { h.limit = l } }
 
 // NewHandler returns a Handler. operatorClaim names the JWT claim holding
 // the operator id (DefaultOperatorClaim when empty); log may be nil for
@@ -128,6 +142,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	op, refused := h.operator(req)
 	if refused != nil {
 		return h.errorResponse(ctx, req, refused), nil
+	}
+	if h.limit != nil {
+		if err := h.limit.Take(ctx, op); err != nil {
+			return h.errorResponse(ctx, req, err), nil
+		}
 	}
 	if key, ok := lookupHeader(req, "idempotency-key"); ok && h.idem != nil && replayable[req.RouteKey] {
 		return h.once(ctx, req, op, key, rt), nil

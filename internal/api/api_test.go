@@ -221,6 +221,9 @@ func TestBadInput(t *testing.T) {
 		{"wrong types, every field", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
 			return withBody(r, `{"serviceFullName":1,"serviceShortName":true,"licenseType":"OC_PRO","licensedUsers":"ten","sendInvitation":"yes"}`)
 		}, 400, "validation", []fieldCode{{"serviceFullName", "wrong_type"}, {"serviceShortName", "wrong_type"}, {"licensedUsers", "wrong_type"}, {"sendInvitation", "wrong_type"}}, ""},
+		{"quoted number", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
+			return withBody(r, strings.Replace(valid, `10`, `"50"`, 1))
+		}, 400, "validation", []fieldCode{{"licensedUsers", "wrong_type"}}, ""},
 		{"fractional users", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
 			return withBody(r, strings.Replace(valid, `10`, `10.5`, 1))
 		}, 400, "validation", []fieldCode{{"licensedUsers", "wrong_type"}}, ""},

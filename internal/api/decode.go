@@ -30,8 +30,8 @@ const (
 	codeRequired     = "required"
 )
 
-// field is one member of a JSON request object. into is a *string, *int or
-// *bool; set records whether the member was present and not null.
+// field is one member of a JSON request object. into is a *string, *int,
+// *bool or *[]string; set records whether the member was present and not null.
 type field struct {
 	name     string
 	required bool
@@ -127,7 +127,26 @@ func decodeValue(f field, v json.RawMessage) *fault.FieldError {
 		if json.Unmarshal(v, dst) != nil {
 			return wrong("true or false")
 		}
+	case *[]string:
+		// An array of strings, none of them null: Unmarshal would read a
+		// null element as "".
+		var elems []json.RawMessage
+		if json.Unmarshal(v, &elems) != nil {
+			return wrong("an array of strings")
+		}
+		out := make([]string, len(elems))
+		for i, e := range elems {
+			if c := bytes.TrimSpace(e); len(c) == 0 || c[0] != '"' || json.Unmarshal(c, &out[i]) != nil {
+				return wrong("an array of strings")
+			}
+		}
+		*dst = out
 	case *int:
+		// json.Number also takes a string that holds a number ("50"); a
+		// number must be written as a JSON number.
+		if c := bytes.TrimSpace(v); len(c) == 0 || c[0] != '-' && (c[0] < '0' || c[0] > '9') {
+			return wrong("a whole number")
+		}
 		var n json.Number
 		d := json.NewDecoder(bytes.NewReader(v))
 		d.UseNumber()

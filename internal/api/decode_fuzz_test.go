@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -17,9 +18,26 @@ func FuzzDecodeStartUpgrade(f *testing.F) {
 	f.Add([]byte("{\n,}"))
 	f.Add([]byte(`[1,2]`))
 	f.Add([]byte(`{"a":1}{"b":2}`))
+	f.Add([]byte(`{"serviceFullName":"Contoso","serviceShortName":"Contoso1","licenseType":"OC_PRO","licensedUsers":"50"}`))
+	f.Add([]byte(`{"serviceFullName":"Contoso","serviceShortName":"Contoso1","licenseType":"OC_PRO","licensedUsers":10,"sendInvitation":"true"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		in, err := decodeStartUpgrade(raw)
 		if err == nil {
+			// Every member has exactly its JSON type: a number is never
+			// read from a string, a string or a bool never from anything
+			// else.
+			var members map[string]json.RawMessage
+			if json.Unmarshal(raw, &members) == nil {
+				for name, v := range members {
+					if len(v) == 0 || string(v) == "null" {
+						continue
+					}
+					want := map[string]byte{"licensedUsers": 'n', "sendInvitation": 'b'}[name]
+					if got := jsonKind(v); want == 0 && got != 's' || want != 0 && got != want {
+						t.Fatalf("%s = %s accepted in %q", name, v, raw)
+					}
+				}
+			}
 			// A body that decodes re-encodes to the same input.
 			b, _ := json.Marshal(map[string]any{
 				"serviceFullName": in.ServiceFullName, "serviceShortName": in.ServiceShortName, "licenseType": in.LicenseType,
@@ -50,4 +68,21 @@ func FuzzDecodeStartUpgrade(f *testing.F) {
 			}
 		}
 	})
+}
+
+// jsonKind is the type of a JSON value by its first byte: 's'tring,
+// 'n'umber, 'b'ool, or 0 for the rest.
+func jsonKind(v json.RawMessage) byte {
+	v = bytes.TrimSpace(v)
+	switch {
+	case len(v) == 0:
+		return 0
+	case v[0] == '"':
+		return 's'
+	case v[0] == '-' || v[0] >= '0' && v[0] <= '9':
+		return 'n'
+	case v[0] == 't' || v[0] == 'f':
+		return 'b'
+	}
+	return 0
 }

@@ -41,11 +41,105 @@ var replayable = map[string]bool{
 // Idempotency-Key is held by a request still being served.
 const CodeRequestInProgress = "request_in_progress"
 
-// storedResponse is a response as kept for replays.
+// storedResponse is a response as kept for replays. Its body holds no
+// working link: Links says where the answer had one, and a replay derives
+// it again.
 type storedResponse struct {
 	Status  int               `json:"status"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body"`
+	Links   []storedLink      `json:"links,omitempty"`
+}
+
+// storedLink is where a stored answer had an invitation's authUrl: in the
+// top-level object (At "") or in one of its members (At names it).
+type storedLink struct {
+	At         string `json:"at,omitempty"`
+	Invitation string `json:"invitation"`
+}
+
+// linkMember is the member of an answer that carries a live link.
+const linkMember = "authUrl"
+
+// withoutLinks takes every authUrl out of a JSON answer: whoever reads the
+// table must not find a link that opens the wizard. Answers are objects
+// whose link is either at the top (an invitation) or in one member (an
+// upgrade's invitation).
+func withoutLinks(body string) (string, []storedLink, error) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(body), &obj) != nil {
+		return body, nil, nil // not an object, so no link
+	}
+	var links []storedLink
+	take := func(at string, o map[string]json.RawMessage) bool {
+		if _, ok := o[linkMember]; !ok {
+			return false
+		}
+		var id string
+		_ = json.Unmarshal(o["id"], &id) // an answer with a link names its invitation
+		delete(o, linkMember)
+		links = append(links, storedLink{At: at, Invitation: id})
+		return true
+	}
+	take("", obj)
+	for name, v := range obj {
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(v, &inner) != nil {
+			continue
+		}
+		if take(name, inner) {
+			raw, err := json.Marshal(inner)
+			if err != nil {
+				return "", nil, err
+			}
+			obj[name] = raw
+		}
+	}
+	if len(links) == 0 {
+		return body, nil, nil
+	}
+	raw, err := json.Marshal(obj)
+	return string(raw), links, err
+}
+
+// withLinks puts the links withoutLinks took back into a replayed answer,
+// derived again from the invitation as it is now: a live invitation's
+// current link, none for one that is no longer live.
+func (h *Handler) withLinks(ctx context.Context, op string, s storedResponse) (string, error) {
+	if len(s.Links) == 0 {
+		return s.Body, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s.Body), &obj); err != nil {
+		return "", err
+	}
+	for _, l := range s.Links {
+		inv, err := h.portal.GetInvitation(ctx, op, l.Invitation)
+		if err != nil {
+			return "", err
+		}
+		if inv.AuthURL == "" {
+			continue
+		}
+		url, err := json.Marshal(inv.AuthURL)
+		if err != nil {
+			return "", err
+		}
+		if l.At == "" {
+			obj[linkMember] = url
+			continue
+		}
+		var inner map[string]json.RawMessage
+		if err := json.Unmarshal(obj[l.At], &inner); err != nil {
+			return "", err
+		}
+		inner[linkMember] = url
+		if obj[l.At], err = json.Marshal(inner); err != nil {
+			return "", err
+		}
+	}
+	raw, err := json.Marshal(obj)
+	return string(raw), err
 }
 
 // refused carries a response that is not a success out of the guarded
@@ -67,12 +161,17 @@ func (h *Handler) once(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 		return h.errorResponse(ctx, req, err)
 	}
 	payload := []byte(req.RouteKey + "\n" + req.RawPath + "\n" + req.Body)
+	var first events.APIGatewayV2HTTPResponse
 	raw, replayed, err := h.idem.Do(ctx, "portal#"+op, key, payload, func(ctx context.Context) ([]byte, error) {
-		resp := h.serve(ctx, req, op, rt)
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return nil, &refused{resp: resp}
+		first = h.serve(ctx, req, op, rt)
+		if first.StatusCode < 200 || first.StatusCode > 299 {
+			return nil, &refused{resp: first}
 		}
-		return json.Marshal(storedResponse{Status: resp.StatusCode, Headers: resp.Headers, Body: resp.Body})
+		body, links, err := withoutLinks(first.Body)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(storedResponse{Status: first.StatusCode, Headers: first.Headers, Body: body, Links: links})
 	})
 	var r *refused
 	switch {
@@ -87,15 +186,20 @@ func (h *Handler) once(ctx context.Context, req events.APIGatewayV2HTTPRequest, 
 	case err != nil:
 		return h.errorResponse(ctx, req, fault.Transient(err, "The request could not be recorded; try again shortly."))
 	}
+	if !replayed {
+		return first
+	}
 	var s storedResponse
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return h.errorResponse(ctx, req, fmt.Errorf("api: stored response of %s: %w", req.RouteKey, err))
 	}
-	if replayed {
-		if s.Headers == nil {
-			s.Headers = map[string]string{}
-		}
-		s.Headers["Idempotent-Replayed"] = "true"
+	body, err := h.withLinks(ctx, op, s)
+	if err != nil {
+		return h.errorResponse(ctx, req, fmt.Errorf("api: links of the stored response of %s: %w", req.RouteKey, err))
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: s.Status, Headers: s.Headers, Body: s.Body}
+	if s.Headers == nil {
+		s.Headers = map[string]string{}
+	}
+	s.Headers["Idempotent-Replayed"] = "true"
+	return events.APIGatewayV2HTTPResponse{StatusCode: s.Status, Headers: s.Headers, Body: body}
 }

@@ -20,8 +20,10 @@ type InvitationActions interface {
 type EmailSettings interface {
 	Get(ctx context.Context, operatorID string) (mail.Settings, error)
 	Put(ctx context.Context, operatorID string, s mail.Settings) (mail.Settings, error)
-	// RequestTest queues a test mail to "to"; the mail function sends it.
-	RequestTest(ctx context.Context, operatorID, to, requestID string) error
+	// RequestTest queues a test mail to "to" for the staff member whose
+	// own address is staff (empty when its token names none); the mail
+	// function sends it.
+	RequestTest(ctx context.Context, operatorID, staff, to, requestID string) error
 }
 
 // Option adds an optional part of the portal API to a Handler; routes whose
@@ -91,6 +93,7 @@ func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, erro
 		field{name: "welcomeBody", into: &s.WelcomeBody},
 		field{name: "reminderSubject", into: &s.ReminderSubject},
 		field{name: "reminderBody", into: &s.ReminderBody},
+		field{name: "testRecipients", into: &s.TestRecipients},
 	); err != nil {
 		return result{}, err
 	}
@@ -113,10 +116,26 @@ func (h *Handler) testEmailSettings(ctx context.Context, r request) (result, err
 	if err := decodeObject(raw, field{name: "to", required: true, into: &to}); err != nil {
 		return result{}, err
 	}
-	if err := h.settings.RequestTest(ctx, r.operatorID, to, r.RequestContext.RequestID); err != nil {
+	if err := h.settings.RequestTest(ctx, r.operatorID, staffAddress(r), to, r.RequestContext.RequestID); err != nil {
 		return result{}, err
 	}
 	// Queued, not sent: the invitation email function renders and sends
 	// the mail, so the portal links neither templates nor SES.
 	return result{status: http.StatusAccepted, body: map[string]string{"to": to, "status": "QUEUED"}}, nil
+}
+
+// staffAddress is the address of the staff member who sent r, from its
+// token: the email claim, else preferred_username (Microsoft Entra's
+// sign-in name), when it is one bare address; "" otherwise.
+func staffAddress(r request) string {
+	a := r.RequestContext.Authorizer
+	if a == nil || a.JWT == nil {
+		return ""
+	}
+	for _, claim := range []string{"email", "preferred_username"} {
+		if v := a.JWT.Claims[claim]; v != "" && mail.ValidateAddress(claim, v) == nil {
+			return v
+		}
+	}
+	return ""
 }

@@ -3,16 +3,19 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ocpro/upgrade/infra/testenv"
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/notify"
+	"github.com/ocpro/upgrade/internal/quota"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
 )
@@ -111,7 +114,19 @@ type mailFixture struct {
 	tests *testMails
 }
 
+// unlimited lets every test mail through.
+type unlimited struct{}
+
+func (unlimited) Take(context.Context, string) error { return nil }
+
 func newMailFixture(t *testing.T) mailFixture {
+	t.Helper()
+	return newMailFixtureWith(t, unlimited{})
+}
+
+// newMailFixtureWith is newMailFixture whose test mails are counted by
+// limit.
+func newMailFixtureWith(t *testing.T, limit notify.TestMailLimit) mailFixture {
 	t.Helper()
 	signer, err := link.NewSigner(link.StaticKey(strings.Repeat("k", 32)), "https://portal.example.net")
 	if err != nil {
@@ -130,7 +145,7 @@ func newMailFixture(t *testing.T) mailFixture {
 		t.Fatal(err)
 	}
 	settings, err := notify.NewSettings(notify.SettingsDeps{Store: &settingsStore{set: map[string]mail.Settings{}},
-		Requests: f.tests, Clock: clock, OperatorName: "Live Platform"})
+		Requests: f.tests, TestMails: limit, Clock: clock, OperatorName: "Live Platform"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,10 +298,10 @@ func TestEmailSettingsRoutes(t *testing.T) {
 	// saved settings (notify.TestMailer); the portal sends nothing itself.
 	test := golden(t, "test-email-settings.json")
 	res, queued := call(t, f.h, test)
-	if res.StatusCode != 202 || queued["to"] != "it-admin@contoso.com" || queued["status"] != "QUEUED" {
+	if res.StatusCode != 202 || queued["to"] != "staff@liveplatform.example" || queued["status"] != "QUEUED" {
 		t.Fatalf("test mail = %d %s", res.StatusCode, res.Body)
 	}
-	want := notify.TestMail{OperatorID: "live-platform", To: "it-admin@contoso.com", RequestID: test.RequestContext.RequestID}
+	want := notify.TestMail{OperatorID: "live-platform", To: "staff@liveplatform.example", RequestID: test.RequestContext.RequestID}
 	if got := f.tests.all(); len(got) != 1 || got[0] != want || want.RequestID == "" {
 		t.Errorf("test mails queued = %+v, want one %+v", got, want)
 	}
@@ -320,6 +335,14 @@ func TestEmailSettingsRefused(t *testing.T) {
 		{"test mail to a bad address", "test-email-settings.json", func(string) string { return `{"to":"it-admin"}` },
 			nil, 400, []fieldCode{{"to", "invalid_email"}}},
 		{"test mail cannot be queued", "test-email-settings.json", nil, errors.New("bus: put Test Mail Requested: throttled"), 503, nil},
+		{"test mail to someone else", "test-email-settings.json", func(string) string { return `{"to":"ceo@contoso.com"}` },
+			nil, 422, []fieldCode{{"to", notify.CodeRecipientNotAllowed}}},
+		{"test recipients that are not addresses", "put-email-settings.json", func(b string) string {
+			return strings.Replace(b, `{`, `{"testRecipients":["Boss <boss@contoso.com>"],`, 1)
+		}, nil, 400, []fieldCode{{"testRecipients", mail.CodeInvalidAddress}}},
+		{"test recipients with a null", "put-email-settings.json", func(b string) string {
+			return strings.Replace(b, `{`, `{"testRecipients":[null],`, 1)
+		}, nil, 400, []fieldCode{{"testRecipients", "wrong_type"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,5 +392,75 @@ func TestMailRoutesWithoutTheirParts(t *testing.T) {
 		if res, _ := call(t, f.h, golden(t, name)); res.StatusCode != 501 {
 			t.Errorf("%s without its part = %d %s", name, res.StatusCode, res.Body)
 		}
+	}
+}
+
+// A test mail goes to the staff member's own address, from its token, or
+// to a test recipient the operator saved; to nobody else.
+func TestTestMailRecipients(t *testing.T) {
+	t.Parallel()
+	f := newMailFixture(t)
+	test := func(to string, claims map[string]string) int {
+		req := withBody(golden(t, "test-email-settings.json"), `{"to":"`+to+`"}`)
+		for k, v := range claims {
+			req.RequestContext.Authorizer.JWT.Claims[k] = v
+		}
+		res, _ := call(t, f.h, req)
+		return res.StatusCode
+	}
+	if got := test("STAFF@liveplatform.example", nil); got != 202 {
+		t.Errorf("test mail to the staff member's own address = %d", got)
+	}
+	if got := test("staff@liveplatform.example", map[string]string{"preferred_username": "other@liveplatform.example"}); got != 422 {
+		t.Errorf("test mail to another staff member = %d", got)
+	}
+	if got := test("staff@liveplatform.example", map[string]string{"email": "staff@liveplatform.example", "preferred_username": "x"}); got != 202 {
+		t.Errorf("test mail to the email claim = %d", got)
+	}
+	if got := test("qa@contoso.com", nil); got != 422 {
+		t.Errorf("test mail to an address not in the settings = %d", got)
+	}
+	put := golden(t, "put-email-settings.json")
+	put = withBody(put, strings.Replace(put.Body, `{`, `{"testRecipients":["qa@contoso.com"],`, 1))
+	if res, saved := call(t, f.h, put); res.StatusCode != 200 || fmt.Sprint(saved["testRecipients"]) != "[qa@contoso.com]" {
+		t.Fatalf("PUT with test recipients = %d %s", res.StatusCode, res.Body)
+	}
+	if got := test("qa@contoso.com", nil); got != 202 {
+		t.Errorf("test mail to a saved test recipient = %d", got)
+	}
+	if n := len(f.tests.all()); n != 3 {
+		t.Errorf("%d test mails queued, want 3", n)
+	}
+}
+
+// Each operator may ask for a few test mails per hour, counted in DynamoDB
+// so that every container sees the same count; another operator's share
+// is its own.
+func TestTestMailRate(t *testing.T) {
+	t.Parallel()
+	db, table := testenv.DynamoDB(t)
+	counter, err := quota.NewDynamo(db, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit, err := quota.New(counter, fixedClock{now}, "testmail", quota.Rule{Limit: 2, Window: time.Hour}, "Too many test mails.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newMailFixtureWith(t, limit)
+	for i := range 3 {
+		res, _ := call(t, f.h, golden(t, "test-email-settings.json"))
+		if want := []int{202, 202, 429}[i]; res.StatusCode != want {
+			t.Fatalf("test mail %d = %d %s, want %d", i+1, res.StatusCode, res.Body, want)
+		}
+		if i == 2 && res.Headers["Retry-After"] != "3600" {
+			t.Errorf("Retry-After = %q, want the rest of the hour", res.Headers["Retry-After"])
+		}
+	}
+	if res, _ := call(t, f.h, withOperator(golden(t, "test-email-settings.json"), "other-operator")); res.StatusCode != 202 {
+		t.Errorf("another operator's test mail = %d %s", res.StatusCode, res.Body)
+	}
+	if n := len(f.tests.all()); n != 3 {
+		t.Errorf("%d test mails queued, want 3", n)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/ocpro/upgrade/internal/quota"
 	"slices"
 	"strings"
 	"testing"
@@ -103,6 +104,22 @@ func TestRules(t *testing.T) {
 			got := SupportAddress.Read(r)
 			if (r.Err() != nil) != tt.wantErr || (!tt.wantErr && got != tt.in) {
 				t.Errorf("SupportAddress(%q) = %q, %v; wantErr %v", tt.in, got, r.Err(), tt.wantErr)
+			}
+		}
+	})
+	t.Run("per-operator limits", func(t *testing.T) {
+		t.Parallel()
+		r := NewReader(getenv(map[string]string{"TEST_MAILS_PER_HOUR": "3"}))
+		if got := OperatorRequests.Read(r); got != (quota.Rule{Limit: 600, Window: time.Minute}) || r.Err() != nil {
+			t.Errorf("OperatorRequests = %+v, %v", got, r.Err())
+		}
+		if got := TestMails.Read(r); got != (quota.Rule{Limit: 3, Window: time.Hour}) || r.Err() != nil {
+			t.Errorf("TestMails = %+v, %v", got, r.Err())
+		}
+		for _, bad := range []string{"0", "-1", "1.5", "+5", " 5", "100001", "ten"} {
+			r := NewReader(getenv(map[string]string{"OPERATOR_REQUESTS_PER_MINUTE": bad}))
+			if got := OperatorRequests.Read(r); got.Limit != 0 || r.Err() == nil {
+				t.Errorf("OperatorRequests(%q) = %+v, %v; want an error", bad, got, r.Err())
 			}
 		}
 	})

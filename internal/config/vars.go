@@ -3,9 +3,12 @@ package config
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ocpro/upgrade/internal/mail"
+	"github.com/ocpro/upgrade/internal/quota"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -80,6 +83,14 @@ var (
 	})
 	// GraphBaseURL is where Microsoft Graph is reached.
 	GraphBaseURL = required("GRAPH_BASE_URL")
+	// OperatorRequests is each operator's share of the portal API:
+	// requests per minute, a whole number from 1 to 100000; 600 when
+	// empty. One operator's burst then cannot use up the stage's limits
+	// for the others.
+	OperatorRequests = define("OPERATOR_REQUESTS_PER_MINUTE", false, perWindow(time.Minute, 600))
+	// TestMails is how many test mails one operator may ask for: per
+	// hour, a whole number from 1 to 100000; 10 when empty.
+	TestMails = define("TEST_MAILS_PER_HOUR", false, perWindow(time.Hour, 10))
 	// TokenKeyID is the KMS key that seals the delegated tokens, device
 	// codes and PKCE verifiers the service keeps.
 	TokenKeyID = required("TOKEN_KMS_KEY_ID")
@@ -103,6 +114,20 @@ func ReadEntra(r *Reader) Entra {
 		CredentialSecretARN: EntraCredentialSecretARN.Read(r),
 		RequiredRoles:       EntraRequiredRoles.Read(r),
 		TokenKeyID:          TokenKeyID.Read(r),
+	}
+}
+
+// perWindow parses a whole number of uses per window, def when empty.
+func perWindow(window time.Duration, def int) func(string) (quota.Rule, error) {
+	return func(s string) (quota.Rule, error) {
+		if s == "" {
+			return quota.Rule{Limit: def, Window: window}, nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100000 || strings.TrimSpace(s) != s || s[0] == '+' {
+			return quota.Rule{}, errors.New("want a whole number from 1 to 100000")
+		}
+		return quota.Rule{Limit: n, Window: window}, nil
 	}
 }
 

@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,15 +87,25 @@ func TestTypesAreDistinct(t *testing.T) {
 
 // FuzzDecode: whatever the bytes, Decode returns an error or a detail of
 // the version this build reads, and never panics.
+// quotedNumber finds a number member written as a string.
+var quotedNumber = regexp.MustCompile(`"(schemaVersion|generation)"\s*:\s*"`)
+
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"schemaVersion":1,"invitationId":"i1","operatorId":"op","generation":2,"mail":"reminder-1"}`))
 	f.Add([]byte(`{"schemaVersion":7}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"schemaVersion":"1","invitationId":"i1","operatorId":"op","generation":"2"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, d := range event.All() {
 			err := event.Decode(raw, d)
+			if err == nil && quotedNumber.Match(raw) {
+				t.Errorf("%s decoded %q, whose numbers are strings", d.Type().DetailType, raw)
+			}
 			if err == nil {
-				b, _ := event.Encode(d)
+				b, err := event.Encode(d)
+				if err != nil {
+					t.Fatalf("encode what %q decoded to: %v", raw, err)
+				}
 				if !strings.HasPrefix(string(b), `{"schemaVersion":1`) {
 					t.Errorf("%s decoded %q to a detail of another version: %s", d.Type().DetailType, raw, b)
 				}

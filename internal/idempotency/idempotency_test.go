@@ -198,8 +198,8 @@ func TestCrashedAttemptIsTakenOver(t *testing.T) {
 	if err := p.Complete(ctx, crashed); !errors.Is(err, idempotency.ErrNotOwner) {
 		t.Errorf("late completion by the crashed attempt: %v, want ErrNotOwner", err)
 	}
-	if got, _, _ := g.Do(ctx, "s", "k", []byte("p"), w.work); string(got) != "\x01" || w.n.Load() != 1 {
-		t.Errorf("replay %q after %d runs; want the take-over's result after 1 run", got, w.n.Load())
+	if got, _, err := g.Do(ctx, "s", "k", []byte("p"), w.work); err != nil || string(got) != "\x01" || w.n.Load() != 1 {
+		t.Errorf("replay %q, %v after %d runs; want the take-over's result after 1 run", got, err, w.n.Load())
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
@@ -388,6 +389,13 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 		return wizard.Grant{}, err
 	}
 	res, err := app.AcquireTokenByCredential(ctx, []string{GraphDefaultScope}, confidential.WithTenantID(tenantID))
+	if secret.RefreshIfStale(ctx, e.c.Secret, err) {
+		// The secret was rotated since this container read it: try once
+		// more with the new one.
+		if app, err = e.confidential(ctx); err == nil {
+			res, err = app.AcquireTokenByCredential(ctx, []string{GraphDefaultScope}, confidential.WithTenantID(tenantID))
+		}
+	}
 	if err != nil {
 		if notConsented.MatchString(err.Error()) {
 			return wizard.Grant{}, wizard.ErrNotConsented

@@ -44,6 +44,18 @@ type KeySource interface {
 	Key(ctx context.Context) ([]byte, error)
 }
 
+// Rotating is a KeySource kept in rotation (secret.Key). While a rotation
+// is recent, Previous is the key before the current one, and links made
+// with it still work: the mails already sent carry them. Refresh reads the
+// keys again, so that a container that cached a key before a rotation
+// learns the new one when it meets a link made with it; it reports whether
+// it read them (it may refuse to read again so soon).
+type Rotating interface {
+	KeySource
+	Previous(ctx context.Context) ([]byte, error)
+	Refresh(ctx context.Context) (bool, error)
+}
+
 // StaticKey is a KeySource holding a fixed key, for tests and local runs.
 type StaticKey []byte
 
@@ -131,14 +143,52 @@ func (s *Signer) Verify(ctx context.Context, token string, lookup Lookup) (strin
 	if !found {
 		gen = -1
 	}
-	want, err := s.mac(ctx, id, gen)
+	ok, err := s.matches(ctx, id, gen, got)
 	if err != nil {
 		return "", err
 	}
-	if !hmac.Equal(got, want) || !found {
+	if r, rotating := s.keys.(Rotating); !ok && rotating {
+		// Made with a key this container has not read yet, or forged: read
+		// the keys again (at most as often as the source allows) and try
+		// once more.
+		read, err := r.Refresh(ctx)
+		if err != nil {
+			return "", fmt.Errorf("link: refresh key: %w", err)
+		}
+		if read {
+			if ok, err = s.matches(ctx, id, gen, got); err != nil {
+				return "", err
+			}
+		}
+	}
+	if !ok || !found {
 		return "", ErrInvalid
 	}
 	return id, nil
+}
+
+// matches reports whether mac is the MAC of an invitation's generation
+// under the current key or, during a rotation, the previous one.
+func (s *Signer) matches(ctx context.Context, id string, generation int, mac []byte) (bool, error) {
+	want, err := s.mac(ctx, id, generation)
+	if err != nil {
+		return false, err
+	}
+	if hmac.Equal(mac, want) {
+		return true, nil
+	}
+	r, rotating := s.keys.(Rotating)
+	if !rotating {
+		return false, nil
+	}
+	prev, err := r.Previous(ctx)
+	if err != nil {
+		return false, fmt.Errorf("link: previous key: %w", err)
+	}
+	if len(prev) < MinKeySize {
+		return false, nil // no rotation in its window
+	}
+	return hmac.Equal(mac, macWith(prev, id, generation)), nil
 }
 
 func (s *Signer) mac(ctx context.Context, invitationID string, generation int) ([]byte, error) {
@@ -149,7 +199,11 @@ func (s *Signer) mac(ctx context.Context, invitationID string, generation int) (
 	if len(key) < MinKeySize {
 		return nil, fmt.Errorf("link: key has %d bytes, need at least %d", len(key), MinKeySize)
 	}
+	return macWith(key, invitationID, generation), nil
+}
+
+func macWith(key []byte, invitationID string, generation int) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("invite/v1|" + invitationID + "|" + strconv.Itoa(generation)))
-	return m.Sum(nil), nil
+	return m.Sum(nil)
 }

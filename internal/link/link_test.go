@@ -52,11 +52,12 @@ func TestVerify(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newSigner(t)
-	gen1, _ := s.Token(ctx, "inv1", 1)
-	gen2, _ := s.Token(ctx, "inv1", 2)
-	other, _ := link.NewSigner(link.StaticKey(strings.Repeat("x", 32)), "https://portal.example.net")
-	forged, _ := other.Token(ctx, "inv1", 2)
-	unknown, _ := s.Token(ctx, "nobody", 1)
+	other, err := link.NewSigner(link.StaticKey(strings.Repeat("x", 32)), "https://portal.example.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen1, gen2 := token(t, s, "inv1", 1), token(t, s, "inv1", 2)
+	forged, unknown := token(t, other, "inv1", 2), token(t, s, "nobody", 1)
 	store := generations(map[string]int{"inv1": 2})
 
 	tests := []struct {
@@ -91,7 +92,7 @@ func TestVerify(t *testing.T) {
 func TestVerifyLookupFailureIsNotInvalid(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t)
-	tok, _ := s.Token(context.Background(), "inv1", 1)
+	tok := token(t, s, "inv1", 1)
 	boom := errors.New("dynamodb down")
 	_, err := s.Verify(context.Background(), tok, func(context.Context, string) (int, bool, error) { return 0, false, boom })
 	if !errors.Is(err, boom) || errors.Is(err, link.ErrInvalid) {
@@ -130,4 +131,14 @@ func TestShortKeyIsRefused(t *testing.T) {
 	if _, err := s.Token(context.Background(), "inv1", 1); err == nil {
 		t.Error("Token() with a 5-byte key succeeded")
 	}
+}
+
+// token derives a link token, failing the test when it cannot.
+func token(t *testing.T, s *link.Signer, id string, gen int) string {
+	t.Helper()
+	tok, err := s.Token(context.Background(), id, gen)
+	if err != nil {
+		t.Fatalf("token of %s generation %d: %v", id, gen, err)
+	}
+	return tok
 }

@@ -14,6 +14,8 @@ const (
 	maxAddressLen    = 254
 	maxSubjectLen    = 200
 	maxBodyLen       = 20000
+	// MaxTestRecipients bounds the list of addresses test mails may go to.
+	MaxTestRecipients = 10
 )
 
 // Codes of a FieldError. They are stable: the portal may switch on them.
@@ -28,6 +30,8 @@ const (
 	CodeMissingLink        = "missing_link"
 	CodeUnknownPlaceholder = "unknown_placeholder"
 	CodeUnbalancedBraces   = "unbalanced_braces"
+	CodeTooMany            = "too_many"
+	CodeDuplicate          = "duplicate"
 )
 
 // FieldError describes one refused field: Field is the JSON name of the
@@ -44,7 +48,10 @@ type FieldError struct {
 // placeholders {{customer}}, {{service}}, {{link}}, {{expires}} and
 // {{operator}}; nothing else in them is interpreted.
 type Settings struct {
-	// SenderName is the display name in the From header.
+	// SenderName signs the operator's own mail text, as its last line. It
+	// is never a From display name: the From name is the deployment's
+	// operator name, so that no operator can send as "Microsoft 365
+	// Security".
 	SenderName string `json:"senderName"`
 	// ReplyTo is an optional bare address that replies go to.
 	ReplyTo         string `json:"replyTo,omitempty"`
@@ -52,6 +59,9 @@ type Settings struct {
 	WelcomeBody     string `json:"welcomeBody"`
 	ReminderSubject string `json:"reminderSubject"`
 	ReminderBody    string `json:"reminderBody"`
+	// TestRecipients are the addresses, besides the staff member's own,
+	// that test mails may go to.
+	TestRecipients []string `json:"testRecipients,omitempty"`
 }
 
 // defaultWelcomeSubject and the other defaults are shared by DefaultSettings
@@ -105,6 +115,7 @@ func (s Settings) Validate() []FieldError {
 	if s.ReplyTo != "" {
 		add(ValidateAddress("replyTo", s.ReplyTo))
 	}
+	add(validateRecipients("testRecipients", s.TestRecipients))
 	add(validateSubject("welcomeSubject", s.WelcomeSubject))
 	add(validateBody("welcomeBody", s.WelcomeBody))
 	add(validateSubject("reminderSubject", s.ReminderSubject))
@@ -141,6 +152,40 @@ func ValidateAddress(field, v string) *FieldError {
 		return &FieldError{field, CodeInvalidAddress, "Enter one email address, such as it-support@example.com."}
 	}
 	return nil
+}
+
+func validateRecipients(field string, list []string) *FieldError {
+	if len(list) > MaxTestRecipients {
+		return &FieldError{field, CodeTooMany, fmt.Sprintf("Name at most %d test recipients.", MaxTestRecipients)}
+	}
+	seen := map[string]bool{}
+	for _, a := range list {
+		if fe := ValidateAddress(field, a); fe != nil {
+			return fe
+		}
+		k := strings.ToLower(a)
+		if seen[k] {
+			return &FieldError{field, CodeDuplicate, "Name each test recipient once."}
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// MayReceiveTest reports whether a test mail may go to "to": the staff
+// member's own address (staff, from the sign-in token) or one of the
+// operator's test recipients. Anything else would make the test mail a way
+// to send the operator's text, under the service's name, to anyone.
+func (s Settings) MayReceiveTest(to, staff string) bool {
+	if staff != "" && strings.EqualFold(to, staff) {
+		return true
+	}
+	for _, r := range s.TestRecipients {
+		if strings.EqualFold(to, r) {
+			return true
+		}
+	}
+	return false
 }
 
 func validateSubject(field, v string) *FieldError {

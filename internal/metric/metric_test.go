@@ -39,7 +39,9 @@ func TestCountWritesEMF(t *testing.T) {
 				t.Fatalf("not JSON: %v\n%s", err, buf.Bytes())
 			}
 			var values map[string]any
-			_ = json.Unmarshal(buf.Bytes(), &values)
+			if err := json.Unmarshal(buf.Bytes(), &values); err != nil {
+				t.Fatal(err)
+			}
 			cw := rec.AWS.CloudWatchMetrics
 			if rec.AWS.Timestamp == 0 || len(cw) != 1 || cw[0].Namespace != metric.Namespace || len(cw[0].Metrics) != 1 ||
 				cw[0].Metrics[0].Name != tt.name || cw[0].Metrics[0].Unit != "Count" {

@@ -92,7 +92,10 @@ func TestDuplicateRequestsSendOnce(t *testing.T) {
 	}
 	// Delivery reports: a bounce of the mail is recorded, an older
 	// delivery report after it is not.
-	got, _ := st.GetInvitationConsistent(t.Context(), inv.ID)
+	got, err := st.GetInvitationConsistent(t.Context(), inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	at := got.LastMailAt
 	for _, d := range []notify.Delivery{
 		{MessageID: "msg-1", Status: upgrade.DeliveryBounced, Reason: "Permanent bounce (General)", At: at.Add(2 * time.Second)},
@@ -103,7 +106,9 @@ func TestDuplicateRequestsSendOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, _ = st.GetInvitationConsistent(t.Context(), inv.ID)
+	if got, err = st.GetInvitationConsistent(t.Context(), inv.ID); err != nil {
+		t.Fatal(err)
+	}
 	if got.DeliveryStatus != upgrade.DeliveryBounced || got.LastError == "" {
 		t.Errorf("after reports: status %q lastError %q, want BOUNCED with the diagnostic", got.DeliveryStatus, got.LastError)
 	}

@@ -24,12 +24,19 @@ type TestMailRequester interface {
 	TestMailRequested(ctx context.Context, r TestMail) error
 }
 
+// TestMailLimit counts an operator's test mails and refuses one beyond its
+// share with a TooManyRequests fault (quota.Limiter).
+type TestMailLimit interface {
+	Take(ctx context.Context, operatorID string) error
+}
+
 // SettingsDeps are the collaborators of Settings. Logger is optional.
 type SettingsDeps struct {
-	Store    SettingsStore
-	Requests TestMailRequester
-	Clock    upgrade.Clock
-	Logger   *slog.Logger
+	Store     SettingsStore
+	Requests  TestMailRequester
+	TestMails TestMailLimit
+	Clock     upgrade.Clock
+	Logger    *slog.Logger
 	// OperatorName names the sender of the default settings.
 	OperatorName string
 }
@@ -40,6 +47,7 @@ type SettingsDeps struct {
 type Settings struct {
 	store    SettingsStore
 	requests TestMailRequester
+	limit    TestMailLimit
 	clock    upgrade.Clock
 	log      *slog.Logger
 	operator string
@@ -52,6 +60,8 @@ func NewSettings(d SettingsDeps) (*Settings, error) {
 		return nil, errors.New("notify: nil SettingsStore")
 	case d.Requests == nil:
 		return nil, errors.New("notify: nil TestMailRequester")
+	case d.TestMails == nil:
+		return nil, errors.New("notify: nil TestMailLimit")
 	case d.Clock == nil:
 		return nil, errors.New("notify: nil Clock")
 	case d.OperatorName == "":
@@ -60,7 +70,7 @@ func NewSettings(d SettingsDeps) (*Settings, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Settings{store: d.Store, requests: d.Requests, clock: d.Clock, log: d.Logger, operator: d.OperatorName}, nil
+	return &Settings{store: d.Store, requests: d.Requests, limit: d.TestMails, clock: d.Clock, log: d.Logger, operator: d.OperatorName}, nil
 }
 
 // Get returns the operator's settings, or the defaults until it saves its
@@ -89,18 +99,37 @@ func (s *Settings) Put(ctx context.Context, operatorID string, set mail.Settings
 	return set, nil
 }
 
+// CodeRecipientNotAllowed refuses a test mail to an address that is
+// neither the staff member's own nor one of the operator's test recipients.
+const CodeRecipientNotAllowed = "recipient_not_allowed"
+
 // RequestTest queues a test mail of the operator's settings to the address
-// "to": it validates the address and publishes the request, and
-// InvitationEmailFunction renders and sends the mail (TestMailer).
-// requestID ties the request to the mail function's log lines. A refused
-// address is an Invalid error on the field "to"; a failed publish is
+// "to": it validates the address, checks that it may receive test mails
+// (mail.Settings.MayReceiveTest; staff is the address of the staff member
+// who asks, from its sign-in), counts the mail against the operator's
+// share and publishes the request, and InvitationEmailFunction renders and
+// sends the mail (TestMailer). requestID ties the request to the mail
+// function's log lines. A malformed address is an Invalid error on the
+// field "to", one that may not receive test mails Unprocessable; beyond
+// the share it is TooManyRequests with the wait; a failed publish is
 // Transient, since nothing was queued and the operator may try again.
-func (s *Settings) RequestTest(ctx context.Context, operatorID, to, requestID string) error {
+func (s *Settings) RequestTest(ctx context.Context, operatorID, staff, to, requestID string) error {
 	if errs := upgrade.ValidateAdminEmail(to); len(errs) > 0 {
 		for i := range errs {
 			errs[i].Field = "to"
 		}
 		return fault.InvalidFields(errs...)
+	}
+	set, err := s.Get(ctx, operatorID)
+	if err != nil {
+		return err
+	}
+	if !set.MayReceiveTest(to, staff) {
+		return fault.Field(fault.Unprocessable, "to", CodeRecipientNotAllowed,
+			"A test mail goes only to your own address or to one of the test recipients in the email settings.")
+	}
+	if err := s.limit.Take(ctx, operatorID); err != nil {
+		return err
 	}
 	if err := s.requests.TestMailRequested(ctx, TestMail{OperatorID: operatorID, To: to, RequestID: requestID}); err != nil {
 		return fault.Transient(fmt.Errorf("request test mail: %w", err), "The test mail cannot be queued right now; try again shortly.")

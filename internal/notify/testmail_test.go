@@ -96,7 +96,9 @@ func TestTestMailerUsesSavedSettings(t *testing.T) {
 		operator                      string
 		wantSubject, wantSender, want string
 	}{
-		{"saved settings", "op-own", "[Test] Approve Contoso Teams Calling (example) now", "Live Platform Voice", "support@liveplatform.example"},
+		// The saved sender name signs the text; the From name stays the
+		// deployment's.
+		{"saved settings", "op-own", "[Test] Approve Contoso Teams Calling (example) now", "Live Platform", "support@liveplatform.example"},
 		{"defaults", "op-new", "[Test] Live Platform: approve Microsoft Teams calling for Contoso (example)", "Live Platform", ""},
 	}
 	for _, tt := range tests {

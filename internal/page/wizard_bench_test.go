@@ -327,8 +327,10 @@ func TestOpenLinkOnlyReads(t *testing.T) {
 			if calls := wb.counter.Calls(); calls["GetItem"] != 1 || wb.counter.RoundTrips() != 1 {
 				t.Errorf("round trips %v, want one GetItem", calls)
 			}
-			if r := wb.counter.ReadCapacity(); r != 0.5 {
-				t.Errorf("consumed %v read units, want 0.5 (one eventually consistent read)", r)
+			// Strongly consistent: a regenerate or a revoke must kill
+			// the link at once, not once a replica has seen it.
+			if r := wb.counter.ReadCapacity(); r != 1 {
+				t.Errorf("consumed %v read units, want 1 (one strongly consistent read)", r)
 			}
 			if w := wb.counter.WriteCapacity(); w != 0 {
 				t.Errorf("consumed %v write units, want none", w)

@@ -118,7 +118,10 @@ func TestRedeliveredScheduleEventSweepsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pace, _ := sweep.NewFixedPacer(0)
+	pace, perr := sweep.NewFixedPacer(0)
+	if perr != nil {
+		t.Fatal(perr)
+	}
 	s, err := sweep.New(st, nopPublisher{}, pace, upgrade.SystemClock{}, nil,
 		sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -21,10 +22,12 @@ import (
 type Credential struct {
 	client GetSecretValueAPI
 	arn    string
+	now    func() time.Time
 
-	mu      sync.Mutex
-	secret  string
-	expires time.Time
+	mu        sync.Mutex
+	secret    string
+	expires   time.Time
+	refreshed time.Time
 }
 
 // NewCredential returns a Credential for the secret arn.
@@ -35,7 +38,7 @@ func NewCredential(client GetSecretValueAPI, arn string) (*Credential, error) {
 	if arn == "" {
 		return nil, errors.New("secret: empty credential secret ARN")
 	}
-	return &Credential{client: client, arn: arn}, nil
+	return &Credential{client: client, arn: arn, now: time.Now}, nil
 }
 
 // ClientSecret returns the client secret, read on first need.
@@ -55,12 +58,60 @@ func (s *Credential) ExpiresAt(ctx context.Context) (time.Time, error) {
 	return s.expires, nil
 }
 
+// Refresh reads the credential again after Microsoft refused it as wrong
+// or expired (Stale): a secret rotated in Secrets Manager stays stale in a
+// warm container until then. It reports whether the secret changed, so
+// that the caller tries again only when that can help; it reads again at
+// most once per MinRefreshInterval.
+func (s *Credential) Refresh(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if !s.refreshed.IsZero() && now.Sub(s.refreshed) < MinRefreshInterval {
+		return false, nil
+	}
+	s.refreshed = now
+	old := s.secret
+	if err := s.fetch(ctx); err != nil {
+		return false, err
+	}
+	return s.secret != old, nil
+}
+
+// staleSecret matches Microsoft's errors for a client secret that is not
+// the application's (AADSTS7000215) or has expired (AADSTS7000222).
+var staleSecret = regexp.MustCompile(`\bAADSTS7000(215|222)\b`)
+
+// Stale reports whether err is Microsoft refusing the client secret as
+// wrong or expired, the sign of a rotation this container has not read.
+func Stale(err error) bool {
+	return err != nil && staleSecret.MatchString(err.Error())
+}
+
+// RefreshIfStale reads the credential of src again when err says Microsoft
+// refused the secret, and reports whether a retry with the new secret may
+// help. src is what the caller holds (a ClientSecret source); only a
+// Credential can be read again.
+func RefreshIfStale(ctx context.Context, src any, err error) bool {
+	c, ok := src.(*Credential)
+	if !ok || !Stale(err) {
+		return false
+	}
+	changed, rerr := c.Refresh(ctx)
+	return rerr == nil && changed
+}
+
 func (s *Credential) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.secret != "" {
 		return nil
 	}
+	return s.fetch(ctx)
+}
+
+// fetch reads the secret; s.mu is held.
+func (s *Credential) fetch(ctx context.Context) error {
 	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.arn)})
 	if err != nil {
 		return fmt.Errorf("secret: get %s: %w", s.arn, err)

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 // GetSecretValueAPI is the one Secrets Manager call the package makes.
@@ -20,17 +22,28 @@ type GetSecretValueAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// Key is a binary key stored as the base64 SecretString of a secret. It is
-// fetched on the first call to Key and cached; a failed fetch is not cached,
-// so the next request tries again.
+// Key is a binary key stored as the base64 SecretString of a secret, kept
+// in rotation by Secrets Manager. It fetches the AWSCURRENT version and,
+// during a rotation window, the AWSPREVIOUS one on first need and caches
+// them; a failed fetch is not cached, so the next request tries again.
+// Refresh reads them again when a key that another container already
+// uses is met.
 type Key struct {
 	client  GetSecretValueAPI
 	arn     string
 	minSize int
+	now     func() time.Time
 
-	mu  sync.Mutex
-	key []byte
+	mu        sync.Mutex
+	key       []byte
+	previous  []byte
+	refreshed time.Time
 }
+
+// MinRefreshInterval is the shortest time between two refreshes of a Key
+// or a Credential: a flood of forged links or of refused secrets must not
+// become a flood of Secrets Manager calls.
+const MinRefreshInterval = 30 * time.Second
 
 // NewKey returns a Key read from the secret arn, which must decode to at
 // least minSize bytes.
@@ -41,28 +54,77 @@ func NewKey(client GetSecretValueAPI, arn string, minSize int) (*Key, error) {
 	if arn == "" {
 		return nil, errors.New("secret: empty secret ARN")
 	}
-	return &Key{client: client, arn: arn, minSize: minSize}, nil
+	return &Key{client: client, arn: arn, minSize: minSize, now: time.Now}, nil
 }
 
-// Key returns the key, fetching it once.
+// Key returns the current key, fetching it once.
 func (k *Key) Key(ctx context.Context) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.key != nil {
-		return k.key, nil
+	if k.key == nil {
+		if err := k.load(ctx); err != nil {
+			return nil, err
+		}
 	}
-	out, err := k.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.arn)})
+	return k.key, nil
+}
+
+// Previous returns the key before the current one while Secrets Manager
+// still keeps it (AWSPREVIOUS), or nil.
+func (k *Key) Previous(ctx context.Context) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key == nil {
+		if err := k.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return k.previous, nil
+}
+
+// Refresh reads both versions again, unless the last refresh was less
+// than MinRefreshInterval ago; it reports whether it read them.
+func (k *Key) Refresh(ctx context.Context) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	if !k.refreshed.IsZero() && now.Sub(k.refreshed) < MinRefreshInterval {
+		return false, nil
+	}
+	k.refreshed = now
+	return true, k.load(ctx)
+}
+
+// load reads AWSCURRENT and AWSPREVIOUS; k.mu is held.
+func (k *Key) load(ctx context.Context) error {
+	current, err := k.get(ctx, "AWSCURRENT")
 	if err != nil {
-		return nil, fmt.Errorf("secret: get %s: %w", k.arn, err)
+		return err
+	}
+	previous, err := k.get(ctx, "AWSPREVIOUS")
+	var nf *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		previous = nil // no rotation yet, or its window is over
+	case err != nil:
+		return err
+	}
+	k.key, k.previous = current, previous
+	return nil
+}
+
+func (k *Key) get(ctx context.Context, stage string) ([]byte, error) {
+	out, err := k.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.arn), VersionStage: aws.String(stage)})
+	if err != nil {
+		return nil, fmt.Errorf("secret: get %s %s: %w", k.arn, stage, err)
 	}
 	// The secret's value is never part of an error or a log line.
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(aws.ToString(out.SecretString)))
 	if err != nil {
-		return nil, fmt.Errorf("secret: %s is not base64", k.arn)
+		return nil, fmt.Errorf("secret: %s %s is not base64", k.arn, stage)
 	}
 	if len(raw) < k.minSize {
-		return nil, fmt.Errorf("secret: %s holds %d bytes, need at least %d", k.arn, len(raw), k.minSize)
+		return nil, fmt.Errorf("secret: %s %s holds %d bytes, need at least %d", k.arn, stage, len(raw), k.minSize)
 	}
-	k.key = raw
 	return raw, nil
 }

@@ -80,8 +80,8 @@ func TestKeyIsFetchedOnceAndOnlyOnNeed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := sm.calls.Load(); n != 1 {
-		t.Errorf("GetSecretValue called %d times, want 1", n)
+	if n := sm.calls.Load(); n != 2 {
+		t.Errorf("GetSecretValue called %d times, want 2 (AWSCURRENT and AWSPREVIOUS, once)", n)
 	}
 }
 

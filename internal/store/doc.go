@@ -17,6 +17,7 @@
 //	short-name claim  OP#<op>#SHORTNAME#<lower-case name>  A                            -                                         -
 //	token-id claim    OP#<op>#TOKEN#<tokenId>              A                            -                                         -
 //	idempotency key   OP#<op>#IDEMPOTENCY#<sha256(key)>    A                            -                                         -   (ttl: 24 h)
+//	operator quota    QUOTA#<portal|testmail>#<op>         W#<window start, Unix s>     -                                         -   (ttl: window + 1 h; internal/quota)
 //
 // <ts> is the creation time in UTC with a fixed-width fraction
 // (2006-01-02T15:04:05.000000000Z) so that it sorts as text; lists query

@@ -97,10 +97,13 @@ func TestResumeRacingCancel(t *testing.T) {
 					t.Fatalf("loser failed with %v, want ErrStateChanged", err)
 				}
 			}
-			got, _ := st.GetUpgrade(ctx, "op", u.ID)
-			svc, _ := st.GetService(ctx, "op", u.Service.ID)
-			c, _ := st.GetCustomer(ctx, "op", u.CustomerID)
-			inv, _ := st.GetInvitation(ctx, u.Invitation.ID)
+			got, err1 := st.GetUpgrade(ctx, "op", u.ID)
+			svc, err2 := st.GetService(ctx, "op", u.Service.ID)
+			c, err3 := st.GetCustomer(ctx, "op", u.CustomerID)
+			inv, err4 := st.GetInvitation(ctx, u.Invitation.ID)
+			if err := errors.Join(err1, err2, err3, err4); err != nil {
+				t.Fatal(err)
+			}
 			if completeErr == nil {
 				if got.Status != upgrade.UpgradeCompleted || svc.Status != upgrade.ServiceActive || len(svc.SIPConnections) != 1 ||
 					c.License != upgrade.Pro || c.LicensedUsers != 100 || c.ReservedUsers != 100 || inv.Status != upgrade.InvitationAuthenticationComplete {
@@ -135,7 +138,10 @@ func TestCancelFreesShortNameAndUsers(t *testing.T) {
 	if err := st.CancelUpgrade(ctx, "op", ups[0].ID, time.Now()); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Fatalf("second cancel = %v, want ErrStateChanged", err)
 	}
-	c, _ := st.GetCustomer(ctx, "op", "cust")
+	c, err := st.GetCustomer(ctx, "op", "cust")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.ReservedUsers != 100 {
 		t.Fatalf("reserved = %d, want 100", c.ReservedUsers)
 	}
@@ -159,7 +165,9 @@ func TestCancelFreesShortNameAndUsers(t *testing.T) {
 	if err := st.CompleteUpgrade(ctx, comp); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Fatalf("second complete = %v, want ErrStateChanged", err)
 	}
-	c, _ = st.GetCustomer(ctx, "op", "cust")
+	if c, err = st.GetCustomer(ctx, "op", "cust"); err != nil {
+		t.Fatal(err)
+	}
 	if c.License != upgrade.Pro || c.LicensedUsers != 300 || c.ReservedUsers != 400 {
 		t.Fatalf("customer = %+v", c)
 	}

@@ -137,7 +137,10 @@ func (s *Store) ListUpgrades(ctx context.Context, operatorID string, p upgrade.P
 // GetInvitation implements upgrade.Store with one GetItem.
 func (s *Store) GetInvitation(ctx context.Context, id string) (upgrade.Invitation, error) {
 	var r invitationRecord
-	found, err := s.get(ctx, invitationPK(id), &r)
+	// Strongly consistent: the wizard and the operator's actions act on
+	// what they read, and a replica that has not seen the last regenerate
+	// or revoke would open a dead link or refuse a revoke.
+	found, err := s.read(ctx, invitationPK(id), true, &r)
 	if err != nil {
 		return upgrade.Invitation{}, err
 	}

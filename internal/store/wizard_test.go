@@ -36,8 +36,15 @@ func wizardStore(t *testing.T) (*store.Wizard, *dynamodb.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seedInvitation(t, w, time.Now().UTC())
+	return w, db, table
+}
+
+// seedInvitation creates customer "cust", upgrade "up" and the PENDING
+// invitation "inv" of operator "op", which expires an hour after now.
+func seedInvitation(t *testing.T, w *store.Wizard, now time.Time) {
+	t.Helper()
 	ctx := context.Background()
-	now := time.Now().UTC()
 	c := upgrade.Customer{ID: "cust", OperatorID: "op", Name: "Contoso", Kind: upgrade.KindCustomer, License: upgrade.Essentials, CreatedAt: now}
 	if err := w.CreateCustomer(ctx, c); err != nil {
 		t.Fatal(err)
@@ -50,7 +57,6 @@ func wizardStore(t *testing.T) (*store.Wizard, *dynamodb.Client, string) {
 	if _, _, err := w.CreateUpgrade(ctx, upgrade.Creation{Upgrade: u}); err != nil {
 		t.Fatal(err)
 	}
-	return w, db, table
 }
 
 // TestWizardContract runs the wizard store's contract against DynamoDB

@@ -126,7 +126,10 @@ func BenchmarkSweep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			pace, _ := sweep.NewFixedPacer(0)
+			pace, perr := sweep.NewFixedPacer(0)
+			if perr != nil {
+				b.Fatal(perr)
+			}
 			s, err := sweep.New(st, nopPublisher{}, pace, fixedClock(now), nil, sweep.Config{Reminders: policy})
 			if err != nil {
 				b.Fatal(err)

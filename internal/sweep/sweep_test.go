@@ -109,7 +109,10 @@ func TestConcurrentSweepsRemindOnce(t *testing.T) {
 	lostWelcome := seed(t, st, 103, now.Add(-10*time.Minute), func(*upgrade.Invitation) {})
 
 	pub := &recorder{}
-	pace, _ := sweep.NewFixedPacer(0)
+	pace, perr := sweep.NewFixedPacer(0)
+	if perr != nil {
+		t.Fatal(perr)
+	}
 	run := func() sweep.Result {
 		s, err := sweep.New(st, pub, pace, fixedClock(now), nil, sweep.Config{Reminders: policy, PageSize: 3})
 		if err != nil {
@@ -168,7 +171,10 @@ func TestConcurrentSweepsRemindOnce(t *testing.T) {
 
 func TestNewChecksDependencies(t *testing.T) {
 	t.Parallel()
-	pace, _ := sweep.NewFixedPacer(0)
+	pace, perr := sweep.NewFixedPacer(0)
+	if perr != nil {
+		t.Fatal(perr)
+	}
 	tests := []struct {
 		name string
 		st   sweep.Store

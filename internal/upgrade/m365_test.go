@@ -40,7 +40,10 @@ func TestM365(t *testing.T) {
 		if err := fx.m365.AuthenticationCompleted(ctx, event(fx, "e1")); err != nil {
 			t.Fatalf("second delivery: %v", err)
 		}
-		u, _ := fx.store.GetUpgrade(ctx, "op", fx.u.ID)
+		u, err := fx.store.GetUpgrade(ctx, "op", fx.u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		m, err := fx.m365.Settings(ctx, "op", fx.u.CustomerID)
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +84,10 @@ func TestM365(t *testing.T) {
 		if err != nil || v.Passed() {
 			t.Fatalf("Validate = %+v, %v", v, err)
 		}
-		m, _ := fx.m365.Settings(ctx, "op", fx.u.CustomerID)
+		m, err := fx.m365.Settings(ctx, "op", fx.u.CustomerID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if m.LastValidation == nil || !m.LastValidation.At.Equal(later) || m.Access != upgrade.AccessStopped {
 			t.Fatalf("stored = %+v", m)
 		}
@@ -101,8 +107,8 @@ func TestM365(t *testing.T) {
 		if err != nil || rep.Checked != 1 || rep.Stopped != 1 {
 			t.Fatalf("keep-alive when due = %+v, %v", rep, err)
 		}
-		if rep, _ := fx.m365.KeepAlive(ctx); rep.Checked != 0 {
-			t.Fatalf("the keep-alive ran again at once: %+v", rep)
+		if rep, err := fx.m365.KeepAlive(ctx); err != nil || rep.Checked != 0 {
+			t.Fatalf("the keep-alive ran again at once: %+v, %v", rep, err)
 		}
 	})
 	t.Run("a validator that cannot run is an error, not a result", func(t *testing.T) {
@@ -130,10 +136,13 @@ func TestFailedValidationsAreCounted(t *testing.T) {
 		name   string
 		result upgrade.Validation
 		want   int
+		// retry: a transient failure is returned so that the event is
+		// delivered again.
+		retry bool
 	}{
-		{"passed", passed(t0), 0},
-		{"permanent failure", failed(t0, revoked), 1},
-		{"transient failure", failed(t0, throttled), 1},
+		{"passed", passed(t0), 0, false},
+		{"permanent failure", failed(t0, revoked), 1, false},
+		{"transient failure", failed(t0, throttled), 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +155,11 @@ func TestFailedValidationsAreCounted(t *testing.T) {
 				t.Fatal(err)
 			}
 			fx.validator.set(tt.result)
-			_ = m.AuthenticationCompleted(ctx, upgrade.AuthenticationCompleted{EventID: "e1", OperatorID: "op", CustomerID: fx.u.CustomerID,
+			err = m.AuthenticationCompleted(ctx, upgrade.AuthenticationCompleted{EventID: "e1", OperatorID: "op", CustomerID: fx.u.CustomerID,
 				UpgradeID: fx.u.ID, InvitationID: fx.u.Invitation.ID, TenantID: tenantID})
+			if (err != nil) != tt.retry {
+				t.Fatalf("AuthenticationCompleted = %v, want an error only to retry", err)
+			}
 			if _, err := m.Validate(ctx, "op", fx.u.CustomerID); err != nil {
 				t.Fatal(err)
 			}

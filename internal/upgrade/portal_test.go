@@ -130,7 +130,10 @@ func TestStartUpgradeSurvivesPublishFailure(t *testing.T) {
 	ctx := context.Background()
 	pub := &pubRecorder{err: errors.New("eventbridge down")}
 	p := newPortal(t, pub, &seqIDs{}, &clock{t0})
-	cust, _ := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
+	cust, err := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	u, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("svc1"))
 	if err != nil {
 		t.Fatalf("StartUpgrade failed with the bus down: %v", err)
@@ -145,7 +148,10 @@ func TestStartUpgradeRetriesTokenIDCollision(t *testing.T) {
 	ctx := context.Background()
 	ids := &seqIDs{}
 	p := newPortal(t, &pubRecorder{}, ids, &clock{t0})
-	cust, _ := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
+	cust, err := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ids.collisions = 1
 	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("svc1")); err != nil {
 		t.Fatal(err)
@@ -164,7 +170,10 @@ func TestStartUpgradeErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	p := newPortal(t, &pubRecorder{}, &seqIDs{}, &clock{t0})
-	cust, _ := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
+	cust, err := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("taken")); err != nil {
 		t.Fatal(err)
 	}

@@ -299,7 +299,10 @@ func TestResumeTwice(t *testing.T) {
 	}
 	_, err = fx.finisher.Resume(ctx, "op", fx.u.ID, upgrade.ResumeInput{LicenseType: "OC_ESSENTIALS_PLUS", LicensedUsers: 10})
 	wantKind(t, err, fault.PreconditionFailed)
-	s, _ := fx.finisher.GetService(ctx, "op", fx.u.Service.ID)
+	s, err := fx.finisher.GetService(ctx, "op", fx.u.Service.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(s.SIPConnections) != 1 || len(fx.pub.events) != 1 || fx.validator.calls != 1 {
 		t.Fatalf("after repeats: %d SIP connections, %d events, %d validations", len(s.SIPConnections), len(fx.pub.events), fx.validator.calls)
 	}
@@ -320,7 +323,10 @@ func TestCancel(t *testing.T) {
 		if u.Status != upgrade.UpgradeCancelled || u.Service.Status != upgrade.ServiceCancelled || u.Invitation.Status != upgrade.InvitationRevoked {
 			t.Fatalf("cancelled = %+v", u)
 		}
-		c, _ := fx.store.GetCustomer(ctx, "op", fx.u.CustomerID)
+		c, err := fx.store.GetCustomer(ctx, "op", fx.u.CustomerID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if c.ReservedUsers != 0 {
 			t.Errorf("reserved users = %d after cancel", c.ReservedUsers)
 		}

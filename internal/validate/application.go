@@ -13,6 +13,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -79,6 +80,13 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 			Reason: "The operator application's credential could not be read; check Secrets Manager."})
 	}
 	res, err := app.AcquireTokenByCredential(ctx, []string{GraphResource + "/.default"}, confidential.WithTenantID(tenantID))
+	if secret.RefreshIfStale(ctx, c.cfg.Secret, err) {
+		// The secret was rotated since this container read it: build the
+		// client with the new one and try once more.
+		if app, err = c.rebuild(ctx); err == nil {
+			res, err = app.AcquireTokenByCredential(ctx, []string{GraphResource + "/.default"}, confidential.WithTenantID(tenantID))
+		}
+	}
 	if err != nil {
 		return failed(c.msalFailure(ctx, err))
 	}

@@ -220,6 +220,15 @@ func (c *Checker) client(ctx context.Context) (*confidential.Client, error) {
 	return c.app, nil
 }
 
+// rebuild drops the container's MSAL client and builds it again with the
+// secret as read now.
+func (c *Checker) rebuild(ctx context.Context) (*confidential.Client, error) {
+	c.mu.Lock()
+	c.app = nil
+	c.mu.Unlock()
+	return c.client(ctx)
+}
+
 // missing returns the required roles not in have.
 func missing(required, have []string) []string {
 	var out []string

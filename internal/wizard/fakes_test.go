@@ -139,7 +139,10 @@ func (s *store) holdAfterGetAttempt(hook func()) {
 
 // invitation reads an invitation without counting the read.
 func (s *store) invitation(id string) upgrade.Invitation {
-	inv, _ := s.Store.GetInvitation(context.Background(), id)
+	inv, err := s.Store.GetInvitation(context.Background(), id)
+	if err != nil && !errors.Is(err, upgrade.ErrNotFound) {
+		panic(fmt.Sprintf("read invitation %s: %v", id, err)) // a test helper without a t; the test fails
+	}
 	return inv
 }
 
@@ -154,7 +157,10 @@ func (s *store) change(id string, f func(*upgrade.Invitation)) {
 
 // device reads the device attempt without counting the read.
 func (s *store) device(id string) wizard.Device {
-	a, _ := s.Store.GetAttempt(context.Background(), id)
+	a, err := s.Store.GetAttempt(context.Background(), id)
+	if err != nil && !errors.Is(err, upgrade.ErrNotFound) {
+		panic(fmt.Sprintf("read attempt %s: %v", id, err))
+	}
 	if a.Device != nil {
 		return *a.Device
 	}
@@ -163,7 +169,10 @@ func (s *store) device(id string) wizard.Device {
 
 // credential reads the kept credential without counting the read.
 func (s *store) credential(id string) []byte {
-	c, _ := s.Credential(context.Background(), id)
+	c, err := s.Credential(context.Background(), id)
+	if err != nil && !errors.Is(err, upgrade.ErrNotFound) {
+		panic(fmt.Sprintf("read credential %s: %v", id, err))
+	}
 	return c
 }
 

@@ -11,7 +11,8 @@ import { FailureNotice, Field, Notice, useLoad } from "../ui";
 
 type Settings = components["schemas"]["EmailSettings"];
 
-const fields: { key: keyof Settings; label: string; long?: boolean }[] = [
+// testRecipients is a list, not a text field.
+const fields: { key: Exclude<keyof Settings, "testRecipients">; label: string; long?: boolean }[] = [
   { key: "senderName", label: "Sender name" },
   { key: "replyTo", label: "Reply-to address (optional)" },
   { key: "welcomeSubject", label: "Welcome mail subject" },

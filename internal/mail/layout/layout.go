@@ -83,6 +83,7 @@ func (r *Renderer) Render(inv mail.Invitation) (mail.Message, error) {
 		return mail.Message{}, &mail.InvalidError{Fields: errs}
 	}
 	defaults := mail.DefaultSettings(inv.Branding.OperatorName)
+	inv = neutral(inv)
 	v := newView(inv)
 	subject, err := r.subject(inv, defaults)
 	if err != nil {
@@ -97,12 +98,59 @@ func (r *Renderer) Render(inv mail.Invitation) (mail.Message, error) {
 	if err != nil {
 		return mail.Message{}, err
 	}
-	// The operator's name is the natural sender name, but only if it fits
-	// in a From header; otherwise the Sender's configured name applies.
-	if mail.ValidateSenderName("senderName", defaults.SenderName) == nil {
-		msg.SenderName = defaults.SenderName
-	}
+	msg.SenderName = senderName(inv)
 	return msg, nil
+}
+
+// senderName is the From display name of every mail: the deployment's
+// operator name, never a name from an operator's settings, so that no
+// operator can send as "Microsoft 365 Security". A name unfit for a From
+// header leaves the Sender's configured name.
+func senderName(inv mail.Invitation) string {
+	if mail.ValidateSenderName("senderName", inv.Branding.OperatorName) == nil {
+		return inv.Branding.OperatorName
+	}
+	return ""
+}
+
+// neutral defangs the names an operator chose for its customer and service
+// (mail.Defang): a mail client must not turn them into links.
+func neutral(inv mail.Invitation) mail.Invitation {
+	inv.CustomerName, inv.ServiceName = mail.Defang(inv.CustomerName), mail.Defang(inv.ServiceName)
+	return inv
+}
+
+// signed adds the operator's sender name to its text, as the last line.
+func signed(segs []mail.Segment, name string) []mail.Segment {
+	if strings.TrimSpace(name) == "" {
+		return segs
+	}
+	return append(segs, mail.Segment{Text: "\n\n" + name})
+}
+
+// defangParagraphs defangs the operator's text of a laid-out body. Runs of
+// text next to each other are joined first, so that a host name split by a
+// placeholder ("{{customer}}.example") is caught whole.
+func defangParagraphs(ps []paragraph) []paragraph {
+	for i := range ps {
+		for j, line := range ps[i].Lines {
+			var out []part
+			for _, p := range line {
+				if n := len(out); !p.Link && n > 0 && !out[n-1].Link {
+					out[n-1].Text += p.Text
+					continue
+				}
+				out = append(out, p)
+			}
+			for k := range out {
+				if !out[k].Link {
+					out[k].Text = mail.Defang(out[k].Text)
+				}
+			}
+			ps[i].Lines[j] = out
+		}
+	}
+	return ps
 }
 
 // RenderWithSettings renders inv with an operator's saved settings: its
@@ -122,20 +170,24 @@ func (r *Renderer) RenderWithSettings(inv mail.Invitation, s mail.Settings) (mai
 		// Validate has parsed the same text, so this is a bug, not bad input.
 		return mail.Message{}, fmt.Errorf("layout: parse body: %w", err)
 	}
+	// Everything the operator wrote, and the names it chose, reaches the
+	// mail defanged: only the service's own link is a link.
+	inv = neutral(inv)
+	segs = signed(segs, s.SenderName)
 	v := newView(inv)
 	v.Subject, err = r.subject(inv, s)
 	if err != nil {
 		return mail.Message{}, err
 	}
 	values := inv.Values()
-	v.Body = mail.Substitute(segs, values)
-	v.Paragraphs = paragraphs(segs, values)
+	v.Body = mail.DefangAround(mail.Substitute(segs, values), inv.AuthURL)
+	v.Paragraphs = defangParagraphs(paragraphs(segs, values))
 	v.Preheader = firstWords(v.Body, 100)
 	msg, err := render(v, customMail(v), customText)
 	if err != nil {
 		return mail.Message{}, err
 	}
-	msg.SenderName, msg.ReplyTo = s.SenderName, s.ReplyTo
+	msg.SenderName, msg.ReplyTo = senderName(inv), s.ReplyTo
 	return msg, nil
 }
 
@@ -155,7 +207,7 @@ func (r *Renderer) subject(inv mail.Invitation, s mail.Settings) (string, error)
 	for k, val := range values {
 		values[k] = mail.OneLine(val)
 	}
-	subject := mail.Substitute(segs, values)
+	subject := mail.Defang(mail.Substitute(segs, values))
 	if inv.Kind == mail.KindTest {
 		subject = testSubjectPrefix + subject
 	}

@@ -478,6 +478,7 @@ func FuzzRenderWithSettings(f *testing.F) {
 	f.Add(d.SenderName, d.ReplyTo, d.WelcomeSubject, d.WelcomeBody)
 	f.Add("Op", "a@example.net", "{{customer}}", "{{link}}")
 	f.Add("Zürich", "x@y.z", "{{ expires }}", "{{link}}\n\n{{link}} {{operator}}")
+	f.Add("Microsoft 365 Security", "a@b.example", "Sign in at https://evil.example", "www.evil.example {{link}} evil.example")
 	r := NewRenderer()
 	f.Fuzz(func(t *testing.T, sender, replyTo, subject, body string) {
 		s := mail.Settings{SenderName: sender, ReplyTo: replyTo, WelcomeSubject: subject, WelcomeBody: body, ReminderSubject: subject, ReminderBody: body}
@@ -485,9 +486,16 @@ func FuzzRenderWithSettings(f *testing.F) {
 			return
 		}
 		for _, kind := range []mail.Kind{mail.KindWelcome, mail.KindReminder2} {
-			msg, err := r.RenderWithSettings(sampleInvitation(kind), s)
+			inv := sampleInvitation(kind)
+			msg, err := r.RenderWithSettings(inv, s)
 			if err != nil {
 				t.Fatalf("valid settings do not render: %v", err)
+			}
+			if msg.SenderName != inv.Branding.OperatorName {
+				t.Fatalf("From display name %q comes from the settings", msg.SenderName)
+			}
+			if links := operatorLinks(inv, msg); len(links) > 0 {
+				t.Fatalf("operator text became links: %q", links)
 			}
 			if strings.ContainsAny(msg.Subject, "\r\n") {
 				t.Fatalf("subject %q holds a line break", msg.Subject)
@@ -497,4 +505,75 @@ func FuzzRenderWithSettings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// autolink is what a mail client would turn into a link on its own.
+var autolink = regexp.MustCompile(`(?i)[a-z][a-z0-9+.\-]*://|www[.．。]|\b(?:mailto|tel|sip):|[\p{L}\p{N}-]+(?:[.．。｡․﹒][\p{L}\p{N}-]+)*[.．。｡․﹒]\p{L}[\p{L}\p{N}-]*`)
+
+// hrefs finds the targets of the links in a mail's HTML.
+var hrefs = regexp.MustCompile(`href="([^"]*)"`)
+
+// operatorLinks returns what in msg would be a link that the service did
+// not put there: an href other than the link or the support address, or
+// text a client would link once the link and the deployment's own
+// addresses are taken out.
+func operatorLinks(inv mail.Invitation, msg mail.Message) []string {
+	var found []string
+	for _, m := range hrefs.FindAllStringSubmatch(msg.HTML, -1) {
+		if h := strings.ReplaceAll(m[1], "&amp;", "&"); h != inv.AuthURL && h != "mailto:"+inv.Branding.SupportAddress {
+			found = append(found, "href "+h)
+		}
+	}
+	// The preview line may cut the link short: its start is still the
+	// service's own.
+	origin := inv.AuthURL[:strings.Index(inv.AuthURL, "/invite/")]
+	trusted := strings.NewReplacer(inv.AuthURL, " ", strings.ReplaceAll(inv.AuthURL, "&", "&amp;"), " ", origin, " ",
+		inv.Branding.SupportAddress, " ", "mailto:", " ")
+	for _, part := range []string{msg.Subject, msg.Text, msg.HTML} {
+		// Markup is not text: only what a reader sees can be linked.
+		text := strings.ReplaceAll(part, "<wbr>", "")
+		text = trusted.Replace(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(text, " "))
+		found = append(found, autolink.FindAllString(text, -1)...)
+	}
+	return found
+}
+
+// The operator chooses its settings' texts and its customers' and
+// services' names: none of them may reach a mail as a link or as the
+// sender's name.
+func TestOperatorTextLinksNothing(t *testing.T) {
+	t.Parallel()
+	r := NewRenderer()
+	s := mail.Settings{
+		SenderName:      "Microsoft 365 Security",
+		WelcomeSubject:  "Action needed: sign in at https://evil.example for {{customer}}",
+		WelcomeBody:     "Your account is locked. Sign in at www.evil.example or evil.example/login, or mail boss@evil.example.\n\n{{link}}\n\nhttps://{{customer}}/x and {{service}}",
+		ReminderSubject: "{{customer}}",
+		ReminderBody:    "{{link}}",
+	}
+	if errs := s.Validate(); errs != nil {
+		t.Fatalf("settings refused: %v", errs)
+	}
+	inv := sampleInvitation(mail.KindTest)
+	inv.CustomerName, inv.ServiceName = "contoso.example", "Teams via https://evil.example/teams"
+	msg, err := r.RenderWithSettings(inv, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.SenderName != "Live Platform" {
+		t.Errorf("From display name = %q, want the deployment's operator name", msg.SenderName)
+	}
+	if links := operatorLinks(inv, msg); len(links) > 0 {
+		t.Errorf("operator text became links: %q\n%s", links, msg.Text)
+	}
+	if !strings.Contains(msg.Text, "Microsoft 365 Security") || !strings.Contains(msg.Text, "evil[.]example") {
+		t.Errorf("the operator's text is not shown, defanged:\n%s", msg.Text)
+	}
+	def, err := r.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if links := operatorLinks(inv, def); len(links) > 0 {
+		t.Errorf("customer and service names became links in the built-in mail: %q", links)
+	}
 }

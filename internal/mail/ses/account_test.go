@@ -68,7 +68,10 @@ func TestMaxSendRateFailures(t *testing.T) {
 			}
 		})
 	}
-	a, _ := ses.NewAccount(accountAPI{out: &sesv2.GetAccountOutput{SendQuota: &types.SendQuota{MaxSendRate: 2}}})
+	a, err := ses.NewAccount(accountAPI{out: &sesv2.GetAccountOutput{SendQuota: &types.SendQuota{MaxSendRate: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rate, err := a.MaxSendRate(t.Context()); err != nil || rate != 2 {
 		t.Errorf("MaxSendRate() = %v, %v; want 2", rate, err)
 	}

@@ -114,8 +114,8 @@ func testCompleteUpgrade(t *testing.T, s FinishStore, auth Authenticate) {
 	if err := s.CompleteUpgrade(ctx, completionOf(u, upgrade.Pro, 40)); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Errorf("second CompleteUpgrade = %v, want ErrStateChanged", err)
 	}
-	if d, _ := s.GetService(ctx, u.OperatorID, u.Service.ID); len(d.SIPConnections) != 1 {
-		t.Errorf("%d SIP connections after a second completion", len(d.SIPConnections))
+	if d, err := s.GetService(ctx, u.OperatorID, u.Service.ID); err != nil || len(d.SIPConnections) != 1 {
+		t.Errorf("%d SIP connections after a second completion (%v)", len(d.SIPConnections), err)
 	}
 	if _, err := s.GetService(ctx, ID("op"), u.Service.ID); !errors.Is(err, upgrade.ErrNotFound) {
 		t.Errorf("GetService from another operator = %v", err)
@@ -129,8 +129,11 @@ func testCompleteNeedsAuthentication(t *testing.T, s FinishStore, _ Authenticate
 	if err := s.CompleteUpgrade(ctx, completionOf(u, upgrade.Pro, 10)); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Fatalf("CompleteUpgrade of a PENDING invitation = %v, want ErrStateChanged", err)
 	}
-	got, _ := s.GetUpgrade(ctx, u.OperatorID, u.ID)
-	cust, _ := s.GetCustomer(ctx, c.OperatorID, c.ID)
+	got, err1 := s.GetUpgrade(ctx, u.OperatorID, u.ID)
+	cust, err2 := s.GetCustomer(ctx, c.OperatorID, c.ID)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != upgrade.UpgradePendingAuthentication || cust.License != upgrade.Essentials {
 		t.Errorf("a refused completion changed the upgrade (%s) or the customer (%s)", got.Status, cust.License)
 	}
@@ -146,8 +149,8 @@ func testCompleteRespectsTheUserLimit(t *testing.T, s FinishStore, auth Authenti
 	if err := s.CompleteUpgrade(ctx, completionOf(u, upgrade.Pro, upgrade.MaxUsersPerCustomer+1)); !errors.As(err, &ue) {
 		t.Fatalf("CompleteUpgrade over the limit = %v, want a UserLimitError", err)
 	}
-	if got, _ := s.GetUpgrade(ctx, u.OperatorID, u.ID); got.Status == upgrade.UpgradeCompleted {
-		t.Error("the refused completion completed the upgrade")
+	if got, err := s.GetUpgrade(ctx, u.OperatorID, u.ID); err != nil || got.Status == upgrade.UpgradeCompleted {
+		t.Errorf("the refused completion completed the upgrade (%v)", err)
 	}
 }
 
@@ -157,9 +160,12 @@ func testCancelUpgrade(t *testing.T, s FinishStore, auth Authenticate) {
 	if err := s.CancelUpgrade(ctx, u.OperatorID, u.ID, base.Add(time.Hour)); err != nil {
 		t.Fatalf("CancelUpgrade: %v", err)
 	}
-	got, _ := s.GetUpgrade(ctx, u.OperatorID, u.ID)
-	inv, _ := s.GetInvitation(ctx, u.Invitation.ID)
-	cust, _ := s.GetCustomer(ctx, c.OperatorID, c.ID)
+	got, err1 := s.GetUpgrade(ctx, u.OperatorID, u.ID)
+	inv, err2 := s.GetInvitation(ctx, u.Invitation.ID)
+	cust, err3 := s.GetCustomer(ctx, c.OperatorID, c.ID)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != upgrade.UpgradeCancelled || got.Service.Status != upgrade.ServiceCancelled || inv.Status != upgrade.InvitationRevoked || cust.ReservedUsers != 0 {
 		t.Errorf("after cancel: upgrade %s, service %s, invitation %s, reserved %d", got.Status, got.Service.Status, inv.Status, cust.ReservedUsers)
 	}
@@ -186,8 +192,8 @@ func testM365Connection(t *testing.T, s FinishStore, auth Authenticate) {
 	if err := s.MarkReadyToResume(ctx, u.OperatorID, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetUpgrade(ctx, u.OperatorID, u.ID); got.Status != upgrade.UpgradeReadyToResume {
-		t.Errorf("after MarkReadyToResume: %s", got.Status)
+	if got, err := s.GetUpgrade(ctx, u.OperatorID, u.ID); err != nil || got.Status != upgrade.UpgradeReadyToResume {
+		t.Errorf("after MarkReadyToResume: %s (%v)", got.Status, err)
 	}
 	if err := s.MarkReadyToResume(ctx, u.OperatorID, u.ID); err != nil {
 		t.Errorf("a second MarkReadyToResume = %v, want nil", err)
