@@ -269,6 +269,42 @@ func TestWizardDeviceCode(t *testing.T) {
 	}
 }
 
+// Admin consent answered as Entra answers it: an administrator of another
+// directory comes back with access_denied and AADSTS50020, Cancel with
+// access_denied and AADSTS65004, neither naming a tenant. The pages tell
+// the two apart and say what to do.
+func TestWizardConsentErrorsAsEntraSendsThem(t *testing.T) {
+	t.Parallel()
+	c := portal(t, unique("op-cerr-"))
+	tn := newTenant(t)
+	other := newTenant(t)
+	id, authURL := invitation(t, c)
+	b := newBrowser(t)
+	// The device code way leaves no Microsoft session in this browser, so
+	// admin consent asks who signs in.
+	device := b.action(b.get(authURL), authURL, "device", nil)
+	if err := env.Entra.ApproveDeviceCode(find(t, userCodeRe, device), tn.admin); err != nil {
+		t.Fatal(err)
+	}
+	acquired := waitForStep(t, b, authURL, "successfully acquired a token")
+
+	wrong := consent(t, b, authURL, acquired, other.admin)
+	wantText(t, wrong, http.StatusBadRequest, "does not belong to the tenant being connected", "AADSTS50020")
+	if strings.Contains(wrong.Body, "declined") {
+		t.Fatalf("an administrator of another directory is told they declined:\n%s", wrong.Body)
+	}
+
+	p := b.action(acquired, authURL, "continue", nil)
+	p = b.do(http.MethodPost, env.EntraURL+"/login", url.Values{"ctx": {find(t, ctxRe, p)}, "login": {tn.admin}, "passwd": {entra.DefaultPassword}}, nil)
+	p = b.do(http.MethodPost, env.EntraURL+"/login/mfa", url.Values{"ctx": {find(t, ctxRe, p)}, "number": {find(t, numberRe, p)}}, nil)
+	cancelled := b.do(http.MethodPost, env.EntraURL+"/consent", url.Values{"ctx": {find(t, ctxRe, p)}, "action": {"cancel"}}, nil)
+	wantText(t, cancelled, http.StatusBadRequest, "Consent was declined", "AADSTS65004", "Back to the Token Invitation wizard")
+
+	if s := invitationStatus(t, c, id); s["status"] != "TOKEN_ACQUIRED" || s["tenantId"] != tn.id {
+		t.Fatalf("after both errors: %v", s)
+	}
+}
+
 // waitForStep polls the status route as the page's script does until the
 // wizard page shows text.
 func waitForStep(t *testing.T, b *browser, authURL, text string) page {

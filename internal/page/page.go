@@ -389,7 +389,8 @@ func problemText(p wizard.Problem) string {
 	case wizard.ProblemNeedsAdmin:
 		return "Only an administrator can grant this consent. Sign in with a Global Admin account of your tenant, or ask one to open the link."
 	case wizard.ProblemWrongAccount:
-		return "This account does not belong to the tenant being connected. Sign in with your tenant's Global Admin account."
+		return "This account does not belong to the tenant being connected. Go back and sign in with your tenant's Global Admin account " +
+			"(sign out of the other account first, or use a private window)."
 	case wizard.ProblemBlocked:
 		return "Your organization's Conditional Access policy blocks this sign-in method. Use Sign in with Microsoft instead."
 	case wizard.ProblemExpired:

@@ -595,21 +595,28 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 }
 
 // callbackProblem classifies Microsoft's error callback by its AADSTS
-// number, which Microsoft puts in error_description.
+// number, which Microsoft puts in error_description. The number decides
+// before the error: Entra sends access_denied for a declined consent
+// (65004), for an account of another directory (50020) and for a user who
+// may not consent (90094) alike.
 func callbackProblem(cb Callback) (Problem, string) {
 	code := ""
 	if m := aadsts.FindStringSubmatch(cb.ErrorDescription); m != nil {
 		code = m[1]
 	}
-	switch {
-	case code == "90094" || code == "90008" || code == "65001":
+	switch code {
+	case "90094", "90008", "65001":
 		return ProblemNeedsAdmin, code
-	case code == "65004" || cb.Error == "access_denied" || cb.Error == "permission_denied":
-		return ProblemDeclined, code
-	case code == "50020":
+	case "50020":
 		return ProblemWrongAccount, code
-	case code == "53003":
+	case "53003":
 		return ProblemBlocked, code
+	case "65004":
+		return ProblemDeclined, code
+	}
+	if code == "" && (cb.Error == "access_denied" || cb.Error == "permission_denied") {
+		// The older endpoint's Cancel says permission_denied and no number.
+		return ProblemDeclined, code
 	}
 	return ProblemMicrosoft, code
 }

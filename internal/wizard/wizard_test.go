@@ -621,7 +621,9 @@ func TestCallbackErrorFirst(t *testing.T) {
 		wantProblem wizard.Problem
 		wantCode    string
 	}{
-		{"consent declined (v2.0)", "consent_required", "AADSTS65004: User declined to consent to access the app.", true, wizard.ProblemDeclined, "65004"},
+		{"consent declined (v2.0)", "access_denied", "AADSTS65004: User declined to consent to access the app.", true, wizard.ProblemDeclined, "65004"},
+		{"consent declined (v2.0, as documented)", "consent_required", "AADSTS65004: User declined to consent to access the app.", true, wizard.ProblemDeclined, "65004"},
+		{"consent by an account of another directory", "access_denied", "AADSTS50020: User account 'admin@fabrikam.example' from identity provider does not exist in tenant.", true, wizard.ProblemWrongAccount, "50020"},
 		{"cancelled (older endpoint)", "permission_denied", "The admin canceled the request", true, wizard.ProblemDeclined, ""},
 		{"not an admin", "access_denied", "AADSTS90094: The grant requires admin permission.", true, wizard.ProblemNeedsAdmin, "90094"},
 		{"account of another tenant", "invalid_request", "AADSTS50020: User account from identity provider does not exist in tenant.", true, wizard.ProblemWrongAccount, "50020"},
