@@ -100,6 +100,9 @@ func (e *Emulator) deviceCodeGrant(w http.ResponseWriter, r *http.Request, req t
 		e.writeAADError(w, r, errMissingParameter("device_code"))
 		return
 	}
+	if app, ok := e.dir.app(req.form.Get("client_id")); ok && app.AllowPublicClientFlows && e.publicFlowWithSecret(w, r, req) {
+		return
+	}
 	app, confidential, ok := e.authenticateDelegatedClient(w, r, req)
 	if !ok {
 		return

@@ -134,6 +134,9 @@ type refreshToken struct {
 	// redirect URI: it expires at spaExpires, which its successors keep.
 	spa        bool
 	spaExpires time.Time
+	// public marks a refresh token issued to a public client flow (no
+	// client secret): redeeming it with a secret is AADSTS700025.
+	public bool
 }
 
 // tenantPolicy is the tenant configuration the control API changes.

@@ -240,32 +240,41 @@ func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) 
 }
 
 // PollDeviceCode implements wizard.Identity with the RFC 8628 grant type,
-// authenticating as the confidential client.
+// as a public client: the registration allows public client flows (which
+// the device code flow needs), and Entra then refuses a client secret on
+// the poll (AADSTS700025). Its refresh token is public as well.
 func (e *Entra) PollDeviceCode(ctx context.Context, deviceCode string) (wizard.Tokens, error) {
-	return e.redeem(ctx, url.Values{
+	t, err := e.redeem(ctx, url.Values{
 		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode},
-	})
+	}, false)
+	t.Public = true
+	return t, err
 }
 
-// RedeemCode implements wizard.Identity.
+// RedeemCode implements wizard.Identity as the confidential client: the
+// redirect URI is a web one, whose codes only the secret redeems.
 func (e *Entra) RedeemCode(ctx context.Context, code, verifier string) (wizard.Tokens, error) {
 	return e.redeem(ctx, url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.c.RedirectURI},
 		"code_verifier": {verifier}, "scope": {DelegatedScopes},
-	})
+	}, true)
 }
 
-func (e *Entra) redeem(ctx context.Context, form url.Values) (wizard.Tokens, error) {
+// redeem posts a delegated grant and validates its ID token; confidential
+// adds the client secret.
+func (e *Entra) redeem(ctx context.Context, form url.Values, confidential bool) (wizard.Tokens, error) {
 	m, err := e.discover(ctx)
 	if err != nil {
 		return wizard.Tokens{}, err
 	}
-	secret, err := e.c.Secret.ClientSecret(ctx)
-	if err != nil {
-		return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
-	}
 	form.Set("client_id", e.c.ClientID)
-	form.Set("client_secret", secret)
+	if confidential {
+		secret, err := e.c.Secret.ClientSecret(ctx)
+		if err != nil {
+			return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
+		}
+		form.Set("client_secret", secret)
+	}
 	var r tokenResponse
 	if err := e.post(ctx, m.TokenEndpoint, form, &r); err != nil {
 		return wizard.Tokens{}, err

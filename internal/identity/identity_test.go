@@ -46,6 +46,9 @@ func newEmulator(t *testing.T) (*entra.Emulator, string) {
 	em, err := entra.New(entra.Config{Apps: []entra.App{{
 		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
 		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required,
+		// As the operator registers it: the device code flow is a public
+		// client flow, and Entra then refuses the secret on its polls.
+		AllowPublicClientFlows: true,
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +114,7 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" {
+			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" || !tok.Public {
 				t.Fatalf("tokens = %+v", tok)
 			}
 		})

@@ -29,6 +29,14 @@ type Validator interface {
 	Validate(ctx context.Context, t TenantRef) (Validation, error)
 }
 
+// KeptCredential is a kept delegated refresh token as the validation reads
+// it: sealed, and whether it came from a public client flow (device code),
+// whose refresh Entra refuses with the client secret (AADSTS700025).
+type KeptCredential struct {
+	Sealed []byte
+	Public bool
+}
+
 // The stable codes of validation failures. The portal may switch on them.
 const (
 	FailureConsentRevoked       = "consent_revoked"

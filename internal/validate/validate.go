@@ -56,7 +56,7 @@ type ClientSecret interface {
 type Credentials interface {
 	// Credential returns the sealed refresh token kept for an invitation,
 	// upgrade.ErrNotFound when there is none.
-	Credential(ctx context.Context, invitationID string) ([]byte, error)
+	Credential(ctx context.Context, invitationID string) (upgrade.KeptCredential, error)
 	// ReplaceCredential stores next in place of prev; it fails with
 	// upgrade.ErrStateChanged when another writer replaced prev first.
 	ReplaceCredential(ctx context.Context, invitationID string, prev, next []byte) error

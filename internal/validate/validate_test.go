@@ -49,6 +49,9 @@ func newFixture(t *testing.T) *fixture {
 		ClientID: clientID, DisplayName: "Operator Connect", HomeTenantID: entra.DefaultOperatorTenantID,
 		Secrets: []string{secret}, MultiTenant: true, RequiredRoles: []string{"Organization.Read.All"},
 		RequiredScopes: []string{"User.Read"},
+		// As the operator registers it: device code needs public client
+		// flows, and Entra then refuses the secret on its refreshes.
+		AllowPublicClientFlows: true,
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -68,20 +71,22 @@ type staticSecret string
 
 func (s staticSecret) ClientSecret(context.Context) (string, error) { return string(s), nil }
 
-// memCredentials keeps one sealed credential per invitation.
+// memCredentials keeps one sealed credential per invitation; public marks
+// them all as device code refresh tokens.
 type memCredentials struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu     sync.Mutex
+	m      map[string][]byte
+	public bool
 }
 
-func (m *memCredentials) Credential(_ context.Context, id string) ([]byte, error) {
+func (m *memCredentials) Credential(_ context.Context, id string) (upgrade.KeptCredential, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.m[id]
 	if !ok {
-		return nil, upgrade.ErrNotFound
+		return upgrade.KeptCredential{}, upgrade.ErrNotFound
 	}
-	return b, nil
+	return upgrade.KeptCredential{Sealed: b, Public: m.public}, nil
 }
 
 func (m *memCredentials) ReplaceCredential(_ context.Context, id string, prev, next []byte) error {
@@ -124,8 +129,8 @@ func (f *fixture) checker(t *testing.T, creds *memCredentials, s string) *valida
 	return c
 }
 
-// refreshToken signs the Contoso admin in with the device code flow and
-// returns the refresh token.
+// refreshToken signs the Contoso admin in with the device code flow, as a
+// public client, and returns the refresh token.
 func (f *fixture) refreshToken(t *testing.T) string {
 	t.Helper()
 	post := func(path string, form url.Values) map[string]any {
@@ -145,7 +150,7 @@ func (f *fixture) refreshToken(t *testing.T) string {
 		t.Fatal(err)
 	}
 	tok := post("/oauth2/v2.0/token", url.Values{"grant_type": {"device_code"}, "client_id": {clientID},
-		"client_secret": {secret}, "device_code": {dc["device_code"].(string)}})
+		"device_code": {dc["device_code"].(string)}})
 	rt, _ := tok["refresh_token"].(string)
 	if rt == "" {
 		t.Fatalf("no refresh token: %v", tok)
@@ -283,7 +288,7 @@ func TestDelegatedCheck(t *testing.T) {
 				tt.spoil(f, rt)
 			}
 			sealed, _ := plainSealer{}.Seal(context.Background(), []byte(rt), validate.EncryptionContext(contoso.TenantID, contoso.InvitationID))
-			creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}}
+			creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}, public: true}
 			v, err := f.checker(t, creds, secret).Validate(context.Background(), contoso)
 			if err != nil {
 				t.Fatal(err)
@@ -295,7 +300,8 @@ func TestDelegatedCheck(t *testing.T) {
 			if d.Passed != tt.wantPass {
 				t.Fatalf("passed = %v, want %v (%+v)", d.Passed, tt.wantPass, d.Failure)
 			}
-			stored, _ := creds.Credential(context.Background(), contoso.InvitationID)
+			kept, _ := creds.Credential(context.Background(), contoso.InvitationID)
+			stored := kept.Sealed
 			if tt.wantPass {
 				if d.Account != entra.ContosoAdmin {
 					t.Errorf("account = %q", d.Account)

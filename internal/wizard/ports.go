@@ -178,6 +178,9 @@ type Credential struct {
 	TenantID      string
 	SealedRefresh []byte
 	At            time.Time
+	// Public marks a refresh token of the device code flow, which Entra
+	// redeems only without the client secret (AADSTS700025 with it).
+	Public bool
 }
 
 // Purpose says which return a state is for.
@@ -219,6 +222,9 @@ type Tokens struct {
 	ObjectID     string
 	UPN          string
 	RefreshToken string
+	// Public marks tokens of a public client flow (device code): their
+	// refresh token is redeemed without the client secret.
+	Public bool
 }
 
 // Grant is what an application token for a tenant proves.

@@ -401,7 +401,7 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 		if err != nil {
 			return fmt.Errorf("seal refresh token: %w", err)
 		}
-		if err := s.c.Store.SaveCredential(ctx, inv.ID, Credential{TenantID: t.TenantID, SealedRefresh: sealed, At: now}); err != nil {
+		if err := s.c.Store.SaveCredential(ctx, inv.ID, Credential{TenantID: t.TenantID, SealedRefresh: sealed, At: now, Public: t.Public}); err != nil {
 			return fmt.Errorf("save credential: %w", err)
 		}
 	}

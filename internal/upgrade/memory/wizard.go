@@ -136,14 +136,14 @@ func (s *Store) SaveCredential(_ context.Context, invitationID string, c wizard.
 // Credential returns the sealed refresh token kept for an invitation,
 // upgrade.ErrNotFound when there is none, as the DynamoDB store does for
 // the token validation.
-func (s *Store) Credential(_ context.Context, invitationID string) ([]byte, error) {
+func (s *Store) Credential(_ context.Context, invitationID string) (upgrade.KeptCredential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.credentials[invitationID]
 	if len(c.SealedRefresh) == 0 {
-		return nil, upgrade.ErrNotFound
+		return upgrade.KeptCredential{}, upgrade.ErrNotFound
 	}
-	return append([]byte(nil), c.SealedRefresh...), nil
+	return upgrade.KeptCredential{Sealed: append([]byte(nil), c.SealedRefresh...), Public: c.Public}, nil
 }
 
 // PutState implements wizard.Store; a state is never stored twice.

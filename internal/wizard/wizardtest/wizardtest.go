@@ -26,7 +26,7 @@ type Store interface {
 	upgrade.Store
 	// Credential returns the sealed refresh token kept for an invitation,
 	// upgrade.ErrNotFound when there is none.
-	Credential(ctx context.Context, invitationID string) ([]byte, error)
+	Credential(ctx context.Context, invitationID string) (upgrade.KeptCredential, error)
 }
 
 // NewStore returns an empty store for one test.
@@ -482,12 +482,15 @@ func testCredential(t *testing.T, f fixture) {
 	if _, err := f.s.Credential(ctx, inv.ID); !errors.Is(err, upgrade.ErrNotFound) {
 		t.Fatalf("credential before any sign-in: %v, want ErrNotFound", err)
 	}
-	for _, blob := range []string{"sealed-first", "sealed-second"} {
-		if err := f.s.SaveCredential(ctx, inv.ID, wizard.Credential{TenantID: "tenant-a", SealedRefresh: []byte(blob), At: time.Now()}); err != nil {
+	// The device code way keeps a public refresh token, the sign-in a
+	// confidential one: the validation redeems each its own way.
+	for i, blob := range []string{"sealed-device", "sealed-signin"} {
+		public := i == 0
+		if err := f.s.SaveCredential(ctx, inv.ID, wizard.Credential{TenantID: "tenant-a", SealedRefresh: []byte(blob), At: time.Now(), Public: public}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := f.s.Credential(ctx, inv.ID); err != nil || string(got) != blob {
-			t.Fatalf("credential %q (%v), want %q", got, err, blob)
+		if got, err := f.s.Credential(ctx, inv.ID); err != nil || string(got.Sealed) != blob || got.Public != public {
+			t.Fatalf("credential %q public %v (%v), want %q public %v", got.Sealed, got.Public, err, blob, public)
 		}
 	}
 }
