@@ -20,6 +20,7 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_control/operator-token", e.logged(e.handleOperatorToken))
 	e.controlFlowRoutes(mux)
 	e.spaControlRoutes(mux)
+	e.idTokenControlRoutes(mux)
 }
 
 // operatorTokenRequest is the body of POST /_control/operator-token.

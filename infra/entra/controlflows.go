@@ -81,7 +81,7 @@ func (e *Emulator) Reset() error {
 	defer e.flows.mu.Unlock()
 	e.flows.sessions, e.flows.interactions, e.flows.codes = flows.sessions, flows.interactions, flows.codes
 	e.flows.devices, e.flows.userCodes, e.flows.refresh = flows.devices, flows.userCodes, flows.refresh
-	e.flows.policies, e.flows.faults = flows.policies, nil
+	e.flows.policies, e.flows.faults, e.flows.idDefects = flows.policies, nil, flows.idDefects
 	return nil
 }
 

@@ -161,6 +161,9 @@ type flowState struct {
 	refresh      map[string]*refreshToken
 	policies     map[string]*tenantPolicy // by tenant id
 	faults       []*fault
+	// idDefects are the defects waiting for users' next ID tokens, by
+	// object id.
+	idDefects map[string]IDTokenDefect
 }
 
 func newFlowState() *flowState {
@@ -172,6 +175,7 @@ func newFlowState() *flowState {
 		userCodes:    map[string]string{},
 		refresh:      map[string]*refreshToken{},
 		policies:     map[string]*tenantPolicy{},
+		idDefects:    map[string]IDTokenDefect{},
 	}
 }
 

@@ -159,7 +159,9 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 	if g.nonce != "" {
 		id["nonce"] = g.nonce
 	}
-	it, err := e.issue(id, tokenSpec{lifetime: DefaultTokenLifetime})
+	idSpec := tokenSpec{lifetime: DefaultTokenLifetime}
+	e.spoilIDToken(base, g.user.ObjectID, id, &idSpec)
+	it, err := e.issue(id, idSpec)
 	if err != nil {
 		e.internalError(w, r, err)
 		return

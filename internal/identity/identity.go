@@ -280,12 +280,21 @@ func (e *Entra) redeem(ctx context.Context, form url.Values, confidential bool) 
 		return wizard.Tokens{}, err
 	}
 	claims, err := e.validateIDToken(ctx, m, r.IDToken)
+	if errors.Is(err, errKeysUnavailable) {
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
 	if err != nil {
-		return wizard.Tokens{}, err
+		// Nothing of a refused token is trusted, and nothing of it is
+		// kept: the sign-in simply did not happen.
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonTokenRefused}
 	}
 	upn := claims.PreferredUsername
 	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken}, nil
 }
+
+// errKeysUnavailable marks a failure to read the authority's signing
+// keys, which says nothing about the token.
+var errKeysUnavailable = errors.New("identity: signing keys unavailable")
 
 // idClaims are the ID token claims the wizard uses.
 type idClaims struct {
@@ -333,7 +342,7 @@ func (e *Entra) key(ctx context.Context, m metadata, kid string) (any, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := e.getJSON(ctx, m.JWKSURI, &set); err != nil {
-		return nil, fmt.Errorf("identity: keys: %w", err)
+		return nil, fmt.Errorf("%w: %w", errKeysUnavailable, err)
 	}
 	keys := map[string]any{}
 	for _, raw := range set.Keys {

@@ -257,6 +257,9 @@ const (
 	ReasonNeedsAdmin   Reason = "needs_admin"
 	ReasonWrongAccount Reason = "wrong_account"
 	ReasonUnavailable  Reason = "unavailable"
+	// ReasonTokenRefused: Microsoft's answer carried an ID token that did
+	// not pass validation (signature, issuer, audience, tenant, expiry).
+	ReasonTokenRefused Reason = "id_token_refused"
 	ReasonOther        Reason = "other"
 )
 
