@@ -60,12 +60,12 @@ func (p *recordingPublisher) AuthenticationCompleted(_ context.Context, e wizard
 }
 
 type wizardWorld struct {
-	em     *entra.Emulator
-	svc    *wizard.Service
-	store  *memory.Store
-	clock  *stepClock
-	links  *link.Signer
-	pub    *recordingPublisher
+	em    *entra.Emulator
+	svc   *wizard.Service
+	store *memory.Store
+	clock *stepClock
+	links *link.Signer
+	pub   *recordingPublisher
 }
 
 func newWizardWorld(t *testing.T) *wizardWorld {
