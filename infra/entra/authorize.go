@@ -69,7 +69,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		e.authorizeError(w, r, ix, errInvalidCodeChallengeMethod())
 		return
 	}
-	req, err := parseDelegatedScope(q.Get("scope"), app)
+	req, err := parseDelegatedScope(e.graphScopes(q.Get("scope")), app)
 	if err != nil {
 		e.authorizeError(w, r, ix, errScopeInvalid(q.Get("scope")))
 		return
@@ -184,7 +184,7 @@ func (e *Emulator) handleAdminConsent(w http.ResponseWriter, r *http.Request) {
 			e.adminConsentError(w, r, ix, errMissingParameter("scope"))
 			return
 		}
-		req, err := parseDelegatedScope(ix.scopeParam, app)
+		req, err := parseDelegatedScope(e.graphScopes(ix.scopeParam), app)
 		if err == nil && req.resource != "" {
 			err = errNotGraph
 		}
@@ -243,6 +243,7 @@ func (e *Emulator) grantAdminConsent(w http.ResponseWriter, r *http.Request, ix 
 		e.internalError(w, r, err)
 		return
 	}
+	e.noteGrant(user.TenantID, ix.client.ClientID)
 	e.dir.grantDelegated(user.TenantID, ix.client.ClientID, allPrincipals, ix.scopes)
 	e.flows.mu.Lock()
 	delete(e.flows.interactions, ix.id)

@@ -21,6 +21,7 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	e.controlFlowRoutes(mux)
 	e.spaControlRoutes(mux)
 	e.idTokenControlRoutes(mux)
+	e.propagationControlRoutes(mux)
 }
 
 // operatorTokenRequest is the body of POST /_control/operator-token.

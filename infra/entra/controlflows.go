@@ -28,6 +28,7 @@ func (e *Emulator) GrantAdminConsent(tenantID, clientID string) error {
 	if err := e.dir.grantAppRoles(tenantID, app.ClientID, GraphAppID, app.RequiredRoles...); err != nil {
 		return fmt.Errorf("grant admin consent: %w", err)
 	}
+	e.noteGrant(tenantID, app.ClientID)
 	e.dir.grantDelegated(tenantID, app.ClientID, allPrincipals, app.RequiredScopes)
 	return nil
 }
@@ -82,6 +83,7 @@ func (e *Emulator) Reset() error {
 	e.flows.sessions, e.flows.interactions, e.flows.codes = flows.sessions, flows.interactions, flows.codes
 	e.flows.devices, e.flows.userCodes, e.flows.refresh = flows.devices, flows.userCodes, flows.refresh
 	e.flows.policies, e.flows.faults, e.flows.idDefects = flows.policies, nil, flows.idDefects
+	e.flows.grants, e.flows.propagation = flows.grants, e.cfg.ConsentPropagation
 	return nil
 }
 

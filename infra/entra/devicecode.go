@@ -62,7 +62,7 @@ func (e *Emulator) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		e.writeAADError(w, r, errMissingParameter("scope"))
 		return
 	}
-	req, err := parseDelegatedScope(scope, app)
+	req, err := parseDelegatedScope(e.graphScopes(scope), app)
 	if err == nil && req.resource != "" {
 		err = errNotGraph // Device code is modelled for Microsoft Graph only.
 	}

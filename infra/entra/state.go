@@ -164,6 +164,10 @@ type flowState struct {
 	// idDefects are the defects waiting for users' next ID tokens, by
 	// object id.
 	idDefects map[string]IDTokenDefect
+	// propagation is how long grants take to reach client credentials;
+	// grants are those still on their way, by tenant and client.
+	propagation time.Duration
+	grants      map[string]grantNote
 }
 
 func newFlowState() *flowState {
@@ -176,6 +180,7 @@ func newFlowState() *flowState {
 		refresh:      map[string]*refreshToken{},
 		policies:     map[string]*tenantPolicy{},
 		idDefects:    map[string]IDTokenDefect{},
+		grants:       map[string]grantNote{},
 	}
 }
 

@@ -28,15 +28,9 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/ocpro/upgrade/internal/cloud"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
-
-// GraphDefaultScope asks for the application's configured Graph permissions.
-const GraphDefaultScope = "https://graph.microsoft.com/.default"
-
-// DelegatedScopes are asked for at sign-in: an ID token, a refresh token
-// and the least Graph permission.
-const DelegatedScopes = "openid profile offline_access https://graph.microsoft.com/User.Read"
 
 // maxBody bounds what is read from Microsoft.
 const maxBody = 1 << 20
@@ -55,6 +49,9 @@ type Config struct {
 	Secret        Secret
 	// RedirectURI is PUBLIC_BASE_URL + /consent/callback, registered exactly.
 	RedirectURI string
+	// GraphBaseURL is where Microsoft Graph is reached; scopes name the
+	// Graph it is (cloud.GraphResource). Empty means the global cloud's.
+	GraphBaseURL string
 	// HTTPClient is used for every call; it must have a timeout.
 	HTTPClient *http.Client
 	// Now is the clock for ID token validation.
@@ -65,6 +62,8 @@ type Config struct {
 type Entra struct {
 	c    Config
 	host string
+	// graph is Graph's resource identifier, which every scope names.
+	graph string
 
 	mu   sync.Mutex
 	meta *metadata
@@ -89,10 +88,16 @@ func New(c Config) (*Entra, error) {
 	case c.RedirectURI == "":
 		return nil, errors.New("identity: empty redirect URI")
 	}
+	graph := cloud.GlobalGraph
+	if c.GraphBaseURL != "" {
+		if graph, err = cloud.GraphResource(c.GraphBaseURL); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), keys: map[string]any{}}, nil
+	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), graph: graph, keys: map[string]any{}}, nil
 }
 
 // metadata is the part of the organizations authority's OpenID
@@ -216,6 +221,12 @@ func classify(oe oauthError) *wizard.SignInError {
 	return &wizard.SignInError{Reason: r, Code: code}
 }
 
+// delegatedScopes are asked for at sign-in: an ID token, a refresh token
+// and the least Graph permission.
+func (e *Entra) delegatedScopes() string {
+	return "openid profile offline_access " + e.graph + "/User.Read"
+}
+
 // StartDeviceCode implements wizard.Identity.
 func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) {
 	m, err := e.discover(ctx)
@@ -229,7 +240,7 @@ func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) 
 		ExpiresIn       int    `json:"expires_in"`
 		Interval        int    `json:"interval"`
 	}
-	if err := e.post(ctx, m.DeviceEndpoint, url.Values{"client_id": {e.c.ClientID}, "scope": {DelegatedScopes}}, &r); err != nil {
+	if err := e.post(ctx, m.DeviceEndpoint, url.Values{"client_id": {e.c.ClientID}, "scope": {e.delegatedScopes()}}, &r); err != nil {
 		return wizard.DeviceCode{}, err
 	}
 	if r.DeviceCode == "" || r.UserCode == "" || r.ExpiresIn <= 0 || !strings.HasPrefix(r.VerificationURI, "https://") {
@@ -256,7 +267,7 @@ func (e *Entra) PollDeviceCode(ctx context.Context, deviceCode string) (wizard.T
 func (e *Entra) RedeemCode(ctx context.Context, code, verifier string) (wizard.Tokens, error) {
 	return e.redeem(ctx, url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.c.RedirectURI},
-		"code_verifier": {verifier}, "scope": {DelegatedScopes},
+		"code_verifier": {verifier}, "scope": {e.delegatedScopes()},
 	}, true)
 }
 
@@ -376,7 +387,7 @@ func (e *Entra) AuthorizeURL(ctx context.Context, state, challenge string) (stri
 	}
 	q := url.Values{
 		"client_id": {e.c.ClientID}, "response_type": {"code"}, "redirect_uri": {e.c.RedirectURI},
-		"response_mode": {"query"}, "scope": {DelegatedScopes}, "state": {state},
+		"response_mode": {"query"}, "scope": {e.delegatedScopes()}, "state": {state},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "prompt": {"select_account"},
 	}
 	return m.AuthorizationEndpoint + "?" + q.Encode(), nil
@@ -385,7 +396,7 @@ func (e *Entra) AuthorizeURL(ctx context.Context, state, challenge string) (stri
 // AdminConsentURL implements wizard.Identity with the v2.0 admin consent
 // endpoint of the tenant.
 func (e *Entra) AdminConsentURL(tenantID, state string) string {
-	q := url.Values{"client_id": {e.c.ClientID}, "redirect_uri": {e.c.RedirectURI}, "state": {state}, "scope": {GraphDefaultScope}}
+	q := url.Values{"client_id": {e.c.ClientID}, "redirect_uri": {e.c.RedirectURI}, "state": {state}, "scope": {e.graph + "/.default"}}
 	return e.host + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + q.Encode()
 }
 
@@ -405,7 +416,7 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 	if err != nil {
 		return wizard.Grant{}, err
 	}
-	res, err := app.AcquireTokenByCredential(ctx, []string{GraphDefaultScope}, confidential.WithTenantID(tenantID))
+	res, err := app.AcquireTokenByCredential(ctx, []string{e.graph + "/.default"}, confidential.WithTenantID(tenantID))
 	if err != nil {
 		if notConsented.MatchString(err.Error()) {
 			return wizard.Grant{}, wizard.ErrNotConsented

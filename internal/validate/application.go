@@ -78,7 +78,7 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureSecretInvalid, Transient: true,
 			Reason: "The operator application's credential could not be read; check Secrets Manager."})
 	}
-	res, err := app.AcquireTokenByCredential(ctx, []string{GraphResource + "/.default"}, confidential.WithTenantID(tenantID))
+	res, err := app.AcquireTokenByCredential(ctx, []string{c.resource + "/.default"}, confidential.WithTenantID(tenantID))
 	if err != nil {
 		return failed(c.msalFailure(ctx, err))
 	}
@@ -99,7 +99,8 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 	if m := missing(c.cfg.RequiredRoles, claims.Roles); len(m) > 0 {
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureMissingPermissions, Missing: m,
 			Reason: "The tenant has not granted the application these permissions: " + strings.Join(m, ", ") +
-				". Ask the customer's administrator to consent again (Re-initiate Authentication Flow)."})
+				". Consent grants what the application's registration in Entra asks for: check that its API permissions list them" +
+				" (Microsoft Graph, Application), then ask the customer's administrator to consent again (Re-initiate Authentication Flow)."})
 	}
 	proof, f := c.graphGet(ctx, "/v1.0/organization", res.AccessToken)
 	if f != nil {

@@ -13,10 +13,6 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-// delegatedScope is what a redeemed refresh token asks for: everything the
-// tenant granted for Graph, and a new refresh token.
-const delegatedScope = GraphResource + "/.default offline_access"
-
 // delegatedOnce runs the delegated check for the invitation's kept
 // credential; nil when none is kept. It returns an error only for failures
 // of this service's own infrastructure (database, KMS).
@@ -84,7 +80,8 @@ type tokenAnswer struct {
 func (c *Checker) delegated(ctx context.Context, tenantID, refresh string, public bool) (upgrade.CheckResult, string) {
 	form := url.Values{
 		"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {c.cfg.ClientID},
-		"scope": {delegatedScope},
+		// Everything the tenant granted for Graph, and a new refresh token.
+		"scope": {c.resource + "/.default offline_access"},
 	}
 	if !public {
 		secret, err := c.cfg.Secret.ClientSecret(ctx)

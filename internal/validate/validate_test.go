@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -338,8 +340,15 @@ func TestNoPassWithoutGraph(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
+	// Graph is unreachable; the token endpoint is not.
+	down := &http.Client{Timeout: 10 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		}
+		return f.client.Transport.RoundTrip(r)
+	})}
 	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
-		GraphBaseURL: "https://127.0.0.1:1", HTTPClient: f.client, RequiredRoles: []string{"Organization.Read.All"}})
+		GraphBaseURL: f.base, HTTPClient: down, RequiredRoles: []string{"Organization.Read.All"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +360,70 @@ func TestNoPassWithoutGraph(t *testing.T) {
 		t.Fatalf("validation without Graph = %+v", v.Application)
 	}
 }
+
+// Tokens are asked for the Graph that GraphBaseURL names, not for the
+// global cloud's: in the US Government cloud Graph is
+// https://graph.microsoft.us, here it is the emulator's address.
+func TestTokensAreForTheConfiguredGraph(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
+	var mu sync.Mutex
+	var scopes []string
+	recording := &http.Client{Timeout: 10 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
+			body, _ := io.ReadAll(r.Body)
+			form, _ := url.ParseQuery(string(body))
+			mu.Lock()
+			scopes = append(scopes, form.Get("scope"))
+			mu.Unlock()
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+		}
+		return f.client.Transport.RoundTrip(r)
+	})}
+	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
+		GraphBaseURL: f.base + "/", HTTPClient: recording, RequiredRoles: []string{"Organization.Read.All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Validate(context.Background(), contoso)
+	if err != nil || !v.Passed() {
+		t.Fatalf("validation = %+v, %v", v.Application, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(scopes) == 0 || !strings.HasPrefix(scopes[0], f.base+"/.default") {
+		t.Fatalf("token requests asked for %q, want %s/.default", scopes, f.base)
+	}
+}
+
+// The registration and the configuration drift apart: the app registered
+// in Entra asks for fewer permissions than ENTRA_REQUIRED_ROLES requires.
+// Consent grants what the registration asks for, so the tenant consented
+// in full and still lacks one; the check names it, in words.
+func TestRegistrationDriftIsNamed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t) // The registration asks for Organization.Read.All.
+	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
+	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
+		GraphBaseURL: f.base, HTTPClient: f.client, RequiredRoles: []string{"Organization.Read.All", "Application.Read.All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Validate(context.Background(), contoso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := v.Application.Failure
+	if v.Passed() || fl == nil || fl.Code != upgrade.FailureMissingPermissions || strings.Join(fl.Missing, ",") != "Application.Read.All" ||
+		!strings.Contains(fl.Reason, "Application.Read.All") || fl.Transient {
+		t.Fatalf("validation with a drifted registration = %+v", fl)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
@@ -364,6 +437,7 @@ func TestNewChecksConfig(t *testing.T) {
 		{"no client id", func(c *validate.Config) { c.ClientID = "" }},
 		{"no secret", func(c *validate.Config) { c.Secret = nil }},
 		{"no Graph", func(c *validate.Config) { c.GraphBaseURL = "" }},
+		{"Graph with a path: its resource would be wrong", func(c *validate.Config) { c.GraphBaseURL = "https://graph.microsoft.com/v1.0" }},
 		{"no required roles: any app token would pass", func(c *validate.Config) { c.RequiredRoles = nil }},
 		{"credentials without sealer", func(c *validate.Config) { c.Credentials = &memCredentials{} }},
 	}
