@@ -83,7 +83,7 @@ func (e *Emulator) Reset() error {
 	e.flows.sessions, e.flows.interactions, e.flows.codes = flows.sessions, flows.interactions, flows.codes
 	e.flows.devices, e.flows.userCodes, e.flows.refresh = flows.devices, flows.userCodes, flows.refresh
 	e.flows.policies, e.flows.faults, e.flows.idDefects = flows.policies, nil, flows.idDefects
-	e.flows.grants, e.flows.propagation = flows.grants, e.cfg.ConsentPropagation
+	e.flows.grants, e.flows.propagation, e.flows.tenantPropagation = flows.grants, e.cfg.ConsentPropagation, flows.tenantPropagation
 	return nil
 }
 

@@ -15,15 +15,21 @@ import (
 // half answers 700016, its second half issues tokens without roles.
 
 // SetConsentPropagation sets how long a grant of application permissions
-// takes to reach client credentials tokens; 0 (the default) makes it
-// immediate. It applies to grants made from now on.
-func (e *Emulator) SetConsentPropagation(d time.Duration) error {
+// takes to reach client credentials tokens, in one tenant, or in every
+// tenant without a setting of its own when tenantID is empty; 0 (the
+// default) makes it immediate. It applies to grants made from now on.
+// A setting per tenant lets one test wait without slowing the others.
+func (e *Emulator) SetConsentPropagation(tenantID string, d time.Duration) error {
 	if d < 0 || d > time.Hour {
 		return fmt.Errorf("consent propagation %s: want 0 to 1h", d)
 	}
 	e.flows.mu.Lock()
 	defer e.flows.mu.Unlock()
-	e.flows.propagation = d
+	if tenantID == "" {
+		e.flows.propagation = d
+		return nil
+	}
+	e.flows.tenantPropagation[strings.ToLower(tenantID)] = d
 	return nil
 }
 
@@ -32,11 +38,15 @@ func (e *Emulator) SetConsentPropagation(d time.Duration) error {
 func (e *Emulator) noteGrant(tenantID, clientID string) {
 	e.flows.mu.Lock()
 	defer e.flows.mu.Unlock()
-	if e.flows.propagation <= 0 {
+	window, ok := e.flows.tenantPropagation[strings.ToLower(tenantID)]
+	if !ok {
+		window = e.flows.propagation
+	}
+	if window <= 0 {
 		delete(e.flows.grants, grantKey(tenantID, clientID))
 		return
 	}
-	e.flows.grants[grantKey(tenantID, clientID)] = grantNote{at: e.now(), window: e.flows.propagation}
+	e.flows.grants[grantKey(tenantID, clientID)] = grantNote{at: e.now(), window: window}
 }
 
 // grantNote is a grant still on its way to the token service.
@@ -78,8 +88,9 @@ func (e *Emulator) propagation(tenantID, clientID string) propagationStage {
 
 func (e *Emulator) propagationControlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_control/consent/propagation", e.logged(control(e, func(req struct {
-		Seconds int `json:"seconds"`
+		Tenant  string `json:"tenant"`
+		Seconds int    `json:"seconds"`
 	}) error {
-		return e.SetConsentPropagation(time.Duration(req.Seconds) * time.Second)
+		return e.SetConsentPropagation(req.Tenant, time.Duration(req.Seconds)*time.Second)
 	})))
 }

@@ -13,7 +13,7 @@ import (
 func TestConsentPropagation(t *testing.T) {
 	t.Parallel()
 	e, base, clock := newWizard(t)
-	if err := e.SetConsentPropagation(time.Minute); err != nil {
+	if err := e.SetConsentPropagation(ContosoTenantID, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.GrantAdminConsent(ContosoTenantID, wizardClientID); err != nil {
@@ -36,9 +36,7 @@ func TestConsentPropagation(t *testing.T) {
 			t.Fatalf("%s after the grant: %q, want %q", elapsed, got, step.want)
 		}
 	}
-	if err := e.SetConsentPropagation(0); err != nil {
-		t.Fatal(err)
-	}
+	// Another tenant is not held up.
 	if err := e.GrantAdminConsent(FabrikamTenantID, wizardClientID); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +48,7 @@ func TestConsentPropagation(t *testing.T) {
 		want int
 	}{
 		{`{"seconds":90}`, http.StatusNoContent},
+		{`{"tenant":"` + FabrikamTenantID + `","seconds":5}`, http.StatusNoContent},
 		{`{"seconds":-1}`, http.StatusBadRequest},
 		{`{"seconds":7200}`, http.StatusBadRequest},
 		{`{"secs":1}`, http.StatusBadRequest},

@@ -166,8 +166,9 @@ type flowState struct {
 	idDefects map[string]IDTokenDefect
 	// propagation is how long grants take to reach client credentials;
 	// grants are those still on their way, by tenant and client.
-	propagation time.Duration
-	grants      map[string]grantNote
+	propagation       time.Duration
+	tenantPropagation map[string]time.Duration
+	grants            map[string]grantNote
 }
 
 func newFlowState() *flowState {
@@ -181,6 +182,8 @@ func newFlowState() *flowState {
 		policies:     map[string]*tenantPolicy{},
 		idDefects:    map[string]IDTokenDefect{},
 		grants:       map[string]grantNote{},
+
+		tenantPropagation: map[string]time.Duration{},
 	}
 }
 

@@ -187,6 +187,8 @@ func (h *Handler) render(ctx context.Context, v wizard.View, err error, b cookie
 	switch v.Step {
 	case wizard.StepActivated:
 		title = "Tenant Activation"
+	case wizard.StepFinishing:
+		title = "Finishing authentication"
 	case wizard.StepProblem:
 		title = "Authentication not completed"
 		status = http.StatusBadRequest
@@ -217,6 +219,9 @@ type pageData struct {
 	V           wizard.View
 	Poll        bool
 	PollSeconds int
+	// Refresh makes the page ask the status route again after
+	// PollSeconds, without script (the finishing page).
+	Refresh bool
 }
 
 // check refuses what the components cannot show: a device step without
@@ -233,6 +238,9 @@ func (h *Handler) page(ctx context.Context, status int, view view, title string,
 	d := pageData{View: view, Title: title, Operator: h.c.OperatorName, V: v}
 	if view == viewStep && v.Step == wizard.StepDevice && v.Device != nil && v.Device.Outcome == wizard.OutcomeNone {
 		d.Poll, d.PollSeconds = true, max(int(v.Device.Interval.Seconds()), 1)
+	}
+	if view == viewStep && v.Step == wizard.StepFinishing {
+		d.Refresh, d.PollSeconds = true, max(int(v.RetryIn.Round(time.Second).Seconds()), 1)
 	}
 	var sb strings.Builder
 	err := d.check()

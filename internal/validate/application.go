@@ -93,10 +93,12 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 			Reason: "The token Microsoft issued for the tenant did not pass verification (signature, issuer, audience or tenant)."})
 	}
 	if claims.TenantID != tenantID {
+		c.forgetTokens()
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureWrongTenant,
 			Reason: "Microsoft issued the token for another tenant than the customer's."})
 	}
 	if m := missing(c.cfg.RequiredRoles, claims.Roles); len(m) > 0 {
+		c.forgetTokens()
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureMissingPermissions, Missing: m,
 			Reason: "The tenant has not granted the application these permissions: " + strings.Join(m, ", ") +
 				". Consent grants what the application's registration in Entra asks for: check that its API permissions list them" +

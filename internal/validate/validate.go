@@ -159,7 +159,7 @@ func (c *Checker) Validate(ctx context.Context, t upgrade.TenantRef) (upgrade.Va
 		v.Application = failed(upgrade.CheckFailure{Code: upgrade.FailureNoTenant, Reason: "No tenant has been authenticated for this customer yet."})
 		return v, nil
 	}
-	v.Application = retrying(ctx, func() upgrade.CheckResult { return c.application(ctx, t.TenantID) })
+	v.Application = c.propagating(t, retrying(ctx, func() upgrade.CheckResult { return c.application(ctx, t.TenantID) }))
 	if c.cfg.Credentials != nil && t.InvitationID != "" {
 		d, err := c.delegatedOnce(ctx, t)
 		if err != nil {

@@ -54,6 +54,14 @@ type Store interface {
 	// SettleDevice records the device attempt's new interval and outcome;
 	// a settled attempt drops its device code.
 	SettleDevice(ctx context.Context, invitationID string, interval time.Duration, outcome Outcome) error
+	// StartConfirm records that admin consent returned at since and its
+	// proof is pending, replacing an earlier record; the first proof
+	// attempt counts as made at since.
+	StartConfirm(ctx context.Context, invitationID string, since time.Time) error
+	// ClaimConfirm records now as the pending proof's last attempt if the
+	// last attempt is still prev, so that of concurrent status requests
+	// only one asks Microsoft. It returns false when another request won.
+	ClaimConfirm(ctx context.Context, invitationID string, prev, now time.Time) (bool, error)
 	// SaveCredential keeps the sealed delegated refresh token.
 	SaveCredential(ctx context.Context, invitationID string, c Credential) error
 	// PutState stores a one-time state.
@@ -170,6 +178,16 @@ type Attempt struct {
 	Redirects    int
 	// Device is nil before the first "Start authentication".
 	Device *Device
+	// Confirm is set once admin consent returned and its proof waits for
+	// Microsoft's token service to see the grant.
+	Confirm *Confirm
+}
+
+// Confirm is a pending proof of admin consent: when consent returned, and
+// when the proof was last tried.
+type Confirm struct {
+	Since   time.Time
+	LastTry time.Time
 }
 
 // Credential is the kept delegated credential: the guide's "Tenant account

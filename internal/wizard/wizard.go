@@ -57,9 +57,10 @@ type Config struct {
 	// tenant must hold for the consent to count.
 	RequiredRoles []string
 	// MaxAttempts defaults to DefaultMaxAttempts; StateTTL to
-	// DefaultStateTTL.
-	MaxAttempts int
-	StateTTL    time.Duration
+	// DefaultStateTTL; PropagationWindow to DefaultPropagationWindow.
+	MaxAttempts       int
+	StateTTL          time.Duration
+	PropagationWindow time.Duration
 }
 
 // Service runs the wizard.
@@ -95,6 +96,9 @@ func New(c Config) (*Service, error) {
 	if c.StateTTL <= 0 {
 		c.StateTTL = DefaultStateTTL
 	}
+	if c.PropagationWindow <= 0 {
+		c.PropagationWindow = DefaultPropagationWindow
+	}
 	return &Service{c: c}, nil
 }
 
@@ -109,6 +113,9 @@ const (
 	StepDevice Step = "device"
 	// StepAcquired says a token was acquired and offers to continue (16-17).
 	StepAcquired Step = "acquired"
+	// StepFinishing says consent was given and the service is waiting for
+	// Microsoft to let it prove it; the page comes back by itself.
+	StepFinishing Step = "finishing"
 	// StepActivated is the Tenant Activation page (19-20).
 	StepActivated Step = "activated"
 	// StepProblem explains what went wrong and what to do next.
@@ -158,6 +165,8 @@ type View struct {
 	Code string
 	// Back is true when the problem page may link back to the wizard.
 	Back bool
+	// RetryIn is when the finishing page asks again.
+	RetryIn time.Duration
 }
 
 // DeviceView is the running device code attempt.
@@ -322,6 +331,9 @@ func (s *Service) Poll(ctx context.Context, token, binding string) (View, error)
 	if err != nil {
 		return View{}, err
 	}
+	if inv.Status == upgrade.InvitationTokenAcquired {
+		return s.finish(ctx, inv, token, binding)
+	}
 	if inv.Status != upgrade.InvitationInProgress {
 		return s.view(ctx, inv, token, binding)
 	}
@@ -469,6 +481,9 @@ func (s *Service) Continue(ctx context.Context, token, binding, form string) (Re
 	if err == nil || !errors.Is(err, ErrNotConsented) {
 		return Result{View: v}, err
 	}
+	if v, pending, err := s.pendingProof(ctx, inv, token); err != nil || pending {
+		return Result{View: v}, err
+	}
 	if err := s.c.Store.CountRedirect(ctx, inv.ID, s.c.MaxAttempts); err != nil {
 		v, err := s.attemptProblem(ctx, inv, err)
 		return Result{View: v}, err
@@ -586,8 +601,9 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 		}
 		v, err := s.complete(ctx, inv, tenant)
 		if errors.Is(err, ErrNotConsented) {
-			v.Back, v.Token = true, token
-			return Result{View: v}, nil
+			// Consent came back, but Microsoft's token service may not
+			// see it yet: wait for it rather than ask again.
+			v, err = s.startFinishing(ctx, inv, token)
 		}
 		return Result{View: v}, err
 	}

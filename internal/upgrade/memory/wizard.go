@@ -55,7 +55,36 @@ func (s *Store) GetAttempt(_ context.Context, invitationID string) (wizard.Attem
 		d := *a.Device
 		a.Device = &d
 	}
+	if a.Confirm != nil {
+		c := *a.Confirm
+		a.Confirm = &c
+	}
 	return a, nil
+}
+
+// StartConfirm implements wizard.Store, in milliseconds as the DynamoDB
+// store keeps the times.
+func (s *Store) StartConfirm(_ context.Context, invitationID string, since time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[invitationID]
+	at := time.UnixMilli(since.UnixMilli()).UTC()
+	a.Confirm = &wizard.Confirm{Since: at, LastTry: at}
+	s.attempts[invitationID] = a
+	return nil
+}
+
+// ClaimConfirm implements wizard.Store: compare-and-set on the last proof
+// attempt, in milliseconds.
+func (s *Store) ClaimConfirm(_ context.Context, invitationID string, prev, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.attempts[invitationID].Confirm
+	if c == nil || c.LastTry.UnixMilli() != prev.UnixMilli() {
+		return false, nil
+	}
+	c.LastTry = time.UnixMilli(now.UnixMilli()).UTC()
+	return true, nil
 }
 
 // StartDevice implements wizard.Store: the count, the attempt and the
