@@ -185,6 +185,24 @@ func (b *browser) signInAtMicrosoft(p page, user string, org bool, stop func(*ur
 
 func isCallback(u *url.URL) bool { return u.Path == "/consent/callback" }
 
+// consentUntilCallback consents on Microsoft's pages from p as user and
+// stops at Microsoft's redirect to the callback, which it returns.
+func (b *browser) consentUntilCallback(p page, user string) *url.URL {
+	b.t.Helper()
+	var cb *url.URL
+	b.signInAtMicrosoft(p, user, true, func(u *url.URL) bool {
+		if isCallback(u) {
+			cb = u
+			return true
+		}
+		return false
+	})
+	if cb == nil {
+		b.t.Fatal("never reached the callback")
+	}
+	return cb
+}
+
 func wantText(t *testing.T, p page, status int, texts ...string) {
 	t.Helper()
 	if p.Status != status {
@@ -322,17 +340,7 @@ func TestWizardWaitsForConsentToReachMicrosoft(t *testing.T) {
 	b := newBrowser(t)
 	acquired := signIn(t, b, authURL, tn.admin)
 	p := b.action(acquired, authURL, "continue", nil)
-	var cb *url.URL
-	b.signInAtMicrosoft(p, tn.admin, true, func(u *url.URL) bool {
-		if isCallback(u) {
-			cb = u
-			return true
-		}
-		return false
-	})
-	if cb == nil {
-		t.Fatal("never reached the callback")
-	}
+	cb := b.consentUntilCallback(p, tn.admin)
 	finishing := b.get(cb.String())
 	wantText(t, finishing, http.StatusOK, "Finishing", "can take a minute", `http-equiv="refresh"`)
 	if s := invitationStatus(t, c, id); s["status"] != "TOKEN_ACQUIRED" {
@@ -623,17 +631,7 @@ func TestWizardConsentReturnAfterRevoke(t *testing.T) {
 	acquired := signIn(t, b, authURL, tn.admin)
 	p := b.action(acquired, authURL, "continue", nil)
 	must(t, c.do(http.MethodPost, "/v1/invitations/"+id+"/revoke", nil), http.StatusOK)
-	var cb *url.URL
-	b.signInAtMicrosoft(p, tn.admin, true, func(u *url.URL) bool {
-		if isCallback(u) {
-			cb = u
-			return true
-		}
-		return false
-	})
-	if cb == nil {
-		t.Fatal("never reached the callback")
-	}
+	cb := b.consentUntilCallback(p, tn.admin)
 	wantText(t, b.get(cb.String()), http.StatusNotFound, "This link is not valid")
 	if s := invitationStatus(t, c, id); s["status"] != "REVOKED" {
 		t.Fatalf("after Microsoft's return: %v", s)

@@ -39,19 +39,8 @@ func TestConsentPropagationIsTransient(t *testing.T) {
 	// The emulator's clock runs behind: the token checks use the real
 	// time, and tokens from a clock ahead of it would not be valid yet.
 	clock := &movingClock{now: time.Now().UTC().Add(-5 * time.Minute)}
-	em, err := entra.New(entra.Config{Now: clock.Now, ConsentPropagation: time.Minute, Apps: []entra.App{{
-		ClientID: clientID, DisplayName: "Operator Connect", HomeTenantID: entra.DefaultOperatorTenantID,
-		Secrets: []string{secret}, MultiTenant: true, RequiredRoles: []string{"Organization.Read.All"},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	base, err := em.Serve(ctx, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixtureWith(t, entra.Config{Now: clock.Now, ConsentPropagation: time.Minute})
+	em, base := f.em, f.base
 	newChecker := func() *validate.Checker {
 		c, err := validate.New(validate.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret), GraphBaseURL: base,
 			HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: em.Client().Transport}, Clock: clock.Now,

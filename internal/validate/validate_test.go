@@ -47,14 +47,22 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	em, err := entra.New(entra.Config{Apps: []entra.App{{
+	return newFixtureWith(t, entra.Config{})
+}
+
+// newFixtureWith is newFixture on an emulator with cfg (its clock, its
+// consent propagation) and the operator's app.
+func newFixtureWith(t *testing.T, cfg entra.Config) *fixture {
+	t.Helper()
+	cfg.Apps = []entra.App{{
 		ClientID: clientID, DisplayName: "Operator Connect", HomeTenantID: entra.DefaultOperatorTenantID,
 		Secrets: []string{secret}, MultiTenant: true, RequiredRoles: []string{"Organization.Read.All"},
 		RequiredScopes: []string{"User.Read"},
 		// As the operator registers it: device code needs public client
 		// flows, and Entra then refuses the secret on its refreshes.
 		AllowPublicClientFlows: true,
-	}}})
+	}}
+	em, err := entra.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,16 +11,24 @@ import (
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
+// consentAsked signs an administrator of tenant A in and sends them to
+// admin consent, which has not been given: it returns the world, the link
+// token, the browser's binding and form token, and the consent state.
+func consentAsked(t *testing.T) (w *world, tok, binding, form, state string) {
+	t.Helper()
+	w = newWorld(t, 0)
+	tok = w.invite(t, "inv1")
+	binding, form = w.signedIn(t, tok, tenantA)
+	return w, tok, binding, form, w.consentState(t, tok, binding, form)
+}
+
 // Consent came back while Microsoft's token service does not see it yet:
 // the callback shows "finishing", the status route proves it again with a
 // growing wait and no counted attempt, and the invitation completes once
 // an app token carries the roles.
 func TestConsentIsProvenOnceMicrosoftSeesIt(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, 0)
-	tok := w.invite(t, "inv1")
-	binding, form := w.signedIn(t, tok, tenantA)
-	state := w.consentState(t, tok, binding, form)
+	w, tok, binding, form, state := consentAsked(t)
 	ctx := context.Background()
 	redirects := func() int { a, _ := w.store.GetAttempt(ctx, "inv1"); return a.Redirects }
 	before := redirects()
@@ -72,10 +80,7 @@ func TestConsentIsProvenOnceMicrosoftSeesIt(t *testing.T) {
 // consent again.
 func TestConsentNeverSeenIsReportedMissing(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, 0)
-	tok := w.invite(t, "inv1")
-	binding, form := w.signedIn(t, tok, tenantA)
-	state := w.consentState(t, tok, binding, form)
+	w, tok, binding, form, state := consentAsked(t)
 	ctx := context.Background()
 	if res, err := w.svc.HandleCallback(ctx, consented(state, tenantA), binding); err != nil || res.View.Step != wizard.StepFinishing {
 		t.Fatalf("callback: %+v, %v", res, err)
@@ -93,10 +98,7 @@ func TestConsentNeverSeenIsReportedMissing(t *testing.T) {
 // Many status requests at once ask Microsoft once.
 func TestConcurrentFinishingPollsProveOnce(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, 0)
-	tok := w.invite(t, "inv1")
-	binding, form := w.signedIn(t, tok, tenantA)
-	state := w.consentState(t, tok, binding, form)
+	w, tok, binding, _, state := consentAsked(t)
 	ctx := context.Background()
 	if _, err := w.svc.HandleCallback(ctx, consented(state, tenantA), binding); err != nil {
 		t.Fatal(err)
