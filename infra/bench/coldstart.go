@@ -127,7 +127,9 @@ func ProbeParameters(t *template.Template) map[string]string {
 		switch {
 		case strings.HasSuffix(name, "Url"), strings.HasSuffix(name, "Host"), strings.HasSuffix(name, "Issuer"):
 			out[name] = strings.Replace(unreachable, "http:", "https:", 1)
-			if strings.HasSuffix(name, "Url") {
+			// Microsoft's endpoints are https only (Graph's address is also
+			// the resource its tokens name); the rest may be plain http.
+			if strings.HasSuffix(name, "Url") && name != "GraphBaseUrl" {
 				out[name] = unreachable
 			}
 		case strings.HasSuffix(name, "Arn"):

@@ -92,10 +92,11 @@ func initDoesNoNetworkIO(t *testing.T, tmpl *template.Template, f Target, bin st
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	waited := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(waited) }()
 	defer func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-waited // Not exited: a select below may have taken its value.
 	}()
 
 	select {

@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -68,7 +69,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		e.authorizeError(w, r, ix, errInvalidCodeChallengeMethod())
 		return
 	}
-	req, err := parseDelegatedScope(q.Get("scope"), app)
+	req, err := parseDelegatedScope(e.graphScopes(q.Get("scope")), app)
 	if err != nil {
 		e.authorizeError(w, r, ix, errScopeInvalid(q.Get("scope")))
 		return
@@ -183,7 +184,7 @@ func (e *Emulator) handleAdminConsent(w http.ResponseWriter, r *http.Request) {
 			e.adminConsentError(w, r, ix, errMissingParameter("scope"))
 			return
 		}
-		req, err := parseDelegatedScope(ix.scopeParam, app)
+		req, err := parseDelegatedScope(e.graphScopes(ix.scopeParam), app)
 		if err == nil && req.resource != "" {
 			err = errNotGraph
 		}
@@ -203,25 +204,35 @@ func (e *Emulator) handleAdminConsent(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminConsentError redirects a failed admin consent with error,
-// error_description and state; the v2.0 endpoint adds admin_consent as its
-// documented error response does.
+// error_description, error_uri and state; the v2.0 endpoint adds
+// admin_consent. Whatever the error, the answer names no tenant: the
+// tenant parameter comes only with a grant.
 func (e *Emulator) adminConsentError(w http.ResponseWriter, r *http.Request, ix *interaction, ae aadError) {
-	q := url.Values{"error": {ae.code}, "error_description": {e.describe(r, ae)}, "state": {ix.state}}
+	q := url.Values{"error": {ae.code}, "error_description": {e.describe(r, ae)}, "state": {ix.state},
+		"error_uri": {fmt.Sprintf("%s/error?code=%d", e.baseFor(r), ae.number)}}
 	if !ix.legacyConsent {
 		q.Set("admin_consent", "True")
 	}
 	redirectTo(w, r, ix.redirectURI, q)
 }
 
-// adminConsentDeclined is Cancel on the consent page.
+// adminConsentDeclined is Cancel on the consent page: access_denied with
+// AADSTS65004 from the v2.0 endpoint, as Entra sends it (the documented
+// consent_required is not what arrives).
 func (e *Emulator) adminConsentDeclined(w http.ResponseWriter, r *http.Request, ix *interaction) {
 	if ix.legacyConsent {
 		redirectTo(w, r, ix.redirectURI, url.Values{"error": {"permission_denied"},
 			"error_description": {"The admin canceled the request"}, "state": {ix.state}})
 		return
 	}
-	ae := errUserDeclinedConsent()
-	ae.code = "consent_required"
+	e.adminConsentError(w, r, ix, errUserDeclinedConsent())
+}
+
+// adminConsentWrongDirectory answers an admin consent signed in with an
+// account of another directory: Entra redirects it to the app as
+// access_denied with AADSTS50020, where sign-in flows show an error page.
+func (e *Emulator) adminConsentWrongDirectory(w http.ResponseWriter, r *http.Request, ix *interaction, ae aadError) {
+	ae.code = "access_denied"
 	e.adminConsentError(w, r, ix, ae)
 }
 
@@ -232,6 +243,7 @@ func (e *Emulator) grantAdminConsent(w http.ResponseWriter, r *http.Request, ix 
 		e.internalError(w, r, err)
 		return
 	}
+	e.noteGrant(user.TenantID, ix.client.ClientID)
 	e.dir.grantDelegated(user.TenantID, ix.client.ClientID, allPrincipals, ix.scopes)
 	e.flows.mu.Lock()
 	delete(e.flows.interactions, ix.id)

@@ -20,6 +20,8 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_control/operator-token", e.logged(e.handleOperatorToken))
 	e.controlFlowRoutes(mux)
 	e.spaControlRoutes(mux)
+	e.idTokenControlRoutes(mux)
+	e.propagationControlRoutes(mux)
 }
 
 // operatorTokenRequest is the body of POST /_control/operator-token.

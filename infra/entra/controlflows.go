@@ -28,6 +28,7 @@ func (e *Emulator) GrantAdminConsent(tenantID, clientID string) error {
 	if err := e.dir.grantAppRoles(tenantID, app.ClientID, GraphAppID, app.RequiredRoles...); err != nil {
 		return fmt.Errorf("grant admin consent: %w", err)
 	}
+	e.noteGrant(tenantID, app.ClientID)
 	e.dir.grantDelegated(tenantID, app.ClientID, allPrincipals, app.RequiredScopes)
 	return nil
 }
@@ -95,7 +96,8 @@ func (e *Emulator) Reset() error {
 	defer e.flows.mu.Unlock()
 	e.flows.sessions, e.flows.interactions, e.flows.codes = flows.sessions, flows.interactions, flows.codes
 	e.flows.devices, e.flows.userCodes, e.flows.refresh = flows.devices, flows.userCodes, flows.refresh
-	e.flows.policies, e.flows.faults = flows.policies, nil
+	e.flows.policies, e.flows.faults, e.flows.idDefects = flows.policies, nil, flows.idDefects
+	e.flows.grants, e.flows.propagation, e.flows.tenantPropagation = flows.grants, e.cfg.ConsentPropagation, flows.tenantPropagation
 	return nil
 }
 

@@ -62,7 +62,7 @@ func (e *Emulator) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		e.writeAADError(w, r, errMissingParameter("scope"))
 		return
 	}
-	req, err := parseDelegatedScope(scope, app)
+	req, err := parseDelegatedScope(e.graphScopes(scope), app)
 	if err == nil && req.resource != "" {
 		err = errNotGraph // Device code is modelled for Microsoft Graph only.
 	}
@@ -98,6 +98,9 @@ func (e *Emulator) deviceCodeGrant(w http.ResponseWriter, r *http.Request, req t
 	}
 	if code == "" {
 		e.writeAADError(w, r, errMissingParameter("device_code"))
+		return
+	}
+	if app, ok := e.dir.app(req.form.Get("client_id")); ok && app.AllowPublicClientFlows && e.publicFlowWithSecret(w, r, req) {
 		return
 	}
 	app, confidential, ok := e.authenticateDelegatedClient(w, r, req)

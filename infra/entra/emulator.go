@@ -68,6 +68,10 @@ type Config struct {
 	Staff []Staff
 	// NoCustomerTenants leaves out the seeded Contoso and Fabrikam tenants.
 	NoCustomerTenants bool
+	// ConsentPropagation is how long a grant of application permissions
+	// takes to reach client credentials tokens (SetConsentPropagation);
+	// zero makes it immediate.
+	ConsentPropagation time.Duration
 	// Logger receives request logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -119,6 +123,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	cfg.OperatorTenantID = strings.ToLower(cfg.OperatorTenantID)
 	e := &Emulator{cfg: cfg, log: cfg.Logger, now: cfg.Now, dir: newDirectory(), flows: newFlowState()}
+	e.flows.propagation = cfg.ConsentPropagation
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -216,6 +221,7 @@ func (e *Emulator) GrantAppRoles(tenantID, clientID, resourceAppID string, roles
 	if err := e.dir.grantAppRoles(tenantID, clientID, resourceAppID, roles...); err != nil {
 		return fmt.Errorf("grant app roles: %w", err)
 	}
+	e.noteGrant(tenantID, clientID)
 	return nil
 }
 

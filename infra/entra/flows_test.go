@@ -261,7 +261,9 @@ func TestAdminConsent(t *testing.T) {
 		{"v2.0 accepted", "/v2.0/adminconsent", ContosoAdmin, "accept",
 			map[string]string{"admin_consent": "True", "tenant": ContosoTenantID, "state": "xyz"}, "", true},
 		{"v2.0 cancelled", "/v2.0/adminconsent", ContosoAdmin, "cancel",
-			map[string]string{"admin_consent": "True", "error": "consent_required", "state": "xyz"}, "AADSTS65004: ", false},
+			map[string]string{"admin_consent": "True", "error": "access_denied", "state": "xyz", "tenant": ""}, "AADSTS65004: ", false},
+		{"account of another directory", "/v2.0/adminconsent", FabrikamAdmin, "",
+			map[string]string{"admin_consent": "True", "error": "access_denied", "state": "xyz", "tenant": ""}, "AADSTS50020: ", false},
 		{"older endpoint accepted", "/adminconsent", ContosoAdmin, "accept",
 			map[string]string{"admin_consent": "True", "tenant": ContosoTenantID, "state": "xyz"}, "", true},
 		{"older endpoint cancelled", "/adminconsent", ContosoAdmin, "cancel",
@@ -281,6 +283,8 @@ func TestAdminConsent(t *testing.T) {
 			p := fetch(t, c, http.MethodGet, base+"/"+ContosoTenantID+tc.path+"?"+q.Encode(), nil)
 			p = signIn(t, c, base, p, tc.user)
 			switch tc.action {
+			case "":
+				// Entra answers at once, without a consent page.
 			case "needadmin":
 				if !strings.Contains(p.body, "Need admin approval") {
 					t.Fatalf("want Need admin approval, got %s", p.body)

@@ -113,6 +113,9 @@ func (e *Emulator) refreshTokenGrant(w http.ResponseWriter, r *http.Request, req
 	case !found:
 		e.writeAADError(w, r, errInvalidGrant("refresh token"))
 		return
+	case tok.public && confidential:
+		e.writeAADError(w, r, errPublicClientSecret())
+		return
 	case tok.revoked:
 		e.writeAADError(w, r, errRefreshRevoked())
 		return

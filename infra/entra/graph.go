@@ -129,7 +129,7 @@ func (e *Emulator) graphToken(r *http.Request) (graphCaller, error) {
 		return graphCaller{}, graphAuthError("Access token validation failure. Invalid signature or malformed token.")
 	}
 	aud, _ := claims["aud"].(string)
-	if aud != GraphResource && aud != GraphAppID && aud != GraphResource+"/" {
+	if !e.isGraphAudience(aud) {
 		return graphCaller{}, graphAuthError("Access token validation failure. Invalid audience.")
 	}
 	tid, _ := claims["tid"].(string)

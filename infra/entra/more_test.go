@@ -302,3 +302,43 @@ func TestGraph(t *testing.T) {
 		t.Errorf("injected 503: status %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// An app that allows public client flows runs device code as a public
+// client: a secret on the poll, or on the refresh of a refresh token from
+// that flow, is AADSTS700025. Without the secret both work, and a refresh
+// token from a confidential flow still takes the secret.
+func TestPublicClientFlowsRefuseASecret(t *testing.T) {
+	t.Parallel()
+	e, base, _ := newWizard(t)
+	if err := e.GrantAdminConsent(ContosoTenantID, wizardClientID); err != nil {
+		t.Fatal(err)
+	}
+	token := func(form url.Values) map[string]any {
+		var body map[string]any
+		postForm(t, e.Client(), base+"/organizations/oauth2/v2.0/token", form, nil, &body)
+		return body
+	}
+	userCode, deviceCode := startDevice(t, e, base, "organizations")
+	if err := e.ApproveDeviceCode(userCode, ContosoAdmin); err != nil {
+		t.Fatal(err)
+	}
+	devicePoll := url.Values{"grant_type": {"device_code"}, "client_id": {wizardClientID}, "device_code": {deviceCode}}
+	withSecret := func(v url.Values) url.Values {
+		c := url.Values{"client_secret": {wizardSecret}}
+		for k, vs := range v {
+			c[k] = vs
+		}
+		return c
+	}
+	checkAADError(t, token(withSecret(devicePoll)), "invalid_client", 700025)
+	body := token(devicePoll)
+	rt, _ := body["refresh_token"].(string)
+	if rt == "" {
+		t.Fatalf("device code without the secret: %v", body)
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "client_id": {wizardClientID}, "refresh_token": {rt}, "scope": {"User.Read offline_access"}}
+	checkAADError(t, token(withSecret(refresh)), "invalid_client", 700025)
+	if body := token(refresh); body["access_token"] == nil {
+		t.Fatalf("public refresh without the secret: %v", body)
+	}
+}

@@ -132,8 +132,12 @@ func (e *Emulator) handleLogin(w http.ResponseWriter, r *http.Request) {
 	retry := pageData{View: "signin", Title: "Sign in", App: ix.client.DisplayName, Ctx: ix.id, Login: name}
 	user, err := e.userFor(ix, name)
 	if ae, isAAD := err.(aadError); isAAD {
-		if ix.kind == flowDevice {
+		switch ix.kind {
+		case flowDevice:
 			e.failDevice(ix.deviceCode, ae)
+		case flowAdminConsent:
+			e.adminConsentWrongDirectory(w, r, ix, ae)
+			return
 		}
 		e.writeErrorPage(w, r, ae)
 		return

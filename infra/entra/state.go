@@ -134,6 +134,9 @@ type refreshToken struct {
 	// redirect URI: it expires at spaExpires, which its successors keep.
 	spa        bool
 	spaExpires time.Time
+	// public marks a refresh token issued to a public client flow (no
+	// client secret): redeeming it with a secret is AADSTS700025.
+	public bool
 }
 
 // tenantPolicy is the tenant configuration the control API changes.
@@ -158,6 +161,14 @@ type flowState struct {
 	refresh      map[string]*refreshToken
 	policies     map[string]*tenantPolicy // by tenant id
 	faults       []*fault
+	// idDefects are the defects waiting for users' next ID tokens, by
+	// object id.
+	idDefects map[string]IDTokenDefect
+	// propagation is how long grants take to reach client credentials;
+	// grants are those still on their way, by tenant and client.
+	propagation       time.Duration
+	tenantPropagation map[string]time.Duration
+	grants            map[string]grantNote
 }
 
 func newFlowState() *flowState {
@@ -169,6 +180,10 @@ func newFlowState() *flowState {
 		userCodes:    map[string]string{},
 		refresh:      map[string]*refreshToken{},
 		policies:     map[string]*tenantPolicy{},
+		idDefects:    map[string]IDTokenDefect{},
+		grants:       map[string]grantNote{},
+
+		tenantPropagation: map[string]time.Duration{},
 	}
 }
 

@@ -123,12 +123,19 @@ func (e *Emulator) clientCredentials(w http.ResponseWriter, r *http.Request, req
 		return
 	}
 	resourceID := strings.TrimSuffix(fields[0], "/.default")
-	resource, ok := e.dir.resource(resourceID)
+	resource, ok := e.dir.resource(e.graphAlias(resourceID))
 	if !ok || !e.dir.hasPrincipal(tenantID, resource.ClientID) {
 		e.writeAADError(w, r, errResourceNotFound(resourceID, tenantID))
 		return
 	}
 	roles := e.dir.appRoles(tenantID, app.ClientID, resource.ClientID)
+	switch e.propagation(tenantID, app.ClientID) {
+	case principalPending:
+		e.writeAADError(w, r, errAppNotFound(app.ClientID, tenantID))
+		return
+	case rolesPending:
+		roles = nil
+	}
 	tok, err := e.appToken(e.baseFor(r), tenantID, app.ClientID, resourceID, roles)
 	if err != nil {
 		e.log.ErrorContext(r.Context(), "entra emulator issue token", "err", err)

@@ -159,7 +159,9 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 	if g.nonce != "" {
 		id["nonce"] = g.nonce
 	}
-	it, err := e.issue(id, tokenSpec{lifetime: DefaultTokenLifetime})
+	idSpec := tokenSpec{lifetime: DefaultTokenLifetime}
+	e.spoilIDToken(base, g.user.ObjectID, id, &idSpec)
+	it, err := e.issue(id, idSpec)
 	if err != nil {
 		e.internalError(w, r, err)
 		return
@@ -196,7 +198,7 @@ func (e *Emulator) newRefreshToken(g userGrant) (string, time.Time) {
 	e.flows.refresh[value] = &refreshToken{
 		clientID: g.client.ClientID, userOID: g.user.ObjectID, tenantID: g.tenantID,
 		scopes: slices.Clone(g.scopes), oidcScopes: slices.Clone(g.oidc), issued: now, lastUsed: now,
-		resource: g.resource, spa: g.spa, spaExpires: expires,
+		resource: g.resource, spa: g.spa, spaExpires: expires, public: !g.confidential,
 	}
 	return value, expires
 }
@@ -242,4 +244,24 @@ func (e *Emulator) authenticateDelegatedClient(w http.ResponseWriter, r *http.Re
 		return App{}, false, false
 	}
 	return app, false, true
+}
+
+// presentsSecret reports whether a token request authenticates the client
+// with a secret or an assertion, in the form or with HTTP Basic.
+func presentsSecret(r *http.Request, req tokenRequest) bool {
+	_, _, basic := r.BasicAuth()
+	return basic || req.form.Get("client_secret") != "" || req.form.Get("client_assertion") != ""
+}
+
+// publicFlowWithSecret answers AADSTS700025 for a public client flow that
+// carries a client secret. An app that allows public client flows
+// ("allowPublicClient") runs the device code flow as a public client,
+// and the refresh tokens it issues there stay public: Entra refuses a
+// secret on their polls and refreshes instead of ignoring it.
+func (e *Emulator) publicFlowWithSecret(w http.ResponseWriter, r *http.Request, req tokenRequest) bool {
+	if !presentsSecret(r, req) {
+		return false
+	}
+	e.writeAADError(w, r, errPublicClientSecret())
+	return true
 }

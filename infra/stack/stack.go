@@ -45,6 +45,15 @@ const (
 	mailDomain       = "ocpro.example"
 )
 
+// ServiceAppPermissions are the Microsoft Graph application permissions the
+// local registration of the operator's application asks for, as its "API
+// permissions" in Entra would: what admin consent grants and what
+// "/.default" then carries. They are written here, not read from the
+// template's EntraRequiredRoles, because in Entra the two are set apart
+// (the registration in the portal, the parameter at deploy time): a drift
+// between them must show up locally, not only against Microsoft.
+var ServiceAppPermissions = []string{"Organization.Read.All", "User.Read.All", "Application.Read.All"}
+
 // Options configure a stack. Zero ports pick free ones.
 type Options struct {
 	// Root is the repository root (template.yaml lives there).
@@ -123,7 +132,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.cancel = cancel
 
 	entraSecret := randomSecret()
-	if err := s.startEntra(runCtx, src, stateDir, entraSecret, opts.Logger); err != nil {
+	if err := s.startEntra(runCtx, stateDir, entraSecret, opts.Logger); err != nil {
 		return nil, err
 	}
 	if err := s.startStores(ctx, opts, mailPort); err != nil {

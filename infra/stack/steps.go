@@ -58,10 +58,9 @@ func (s *Stack) stateDir(opts Options) (string, error) {
 }
 
 // startEntra starts the Entra emulator (https with its own CA) with the
-// operator's application registered; it stops with ctx. The permissions
-// the application asks tenants to consent to are a template parameter.
-func (s *Stack) startEntra(ctx context.Context, src *template.Source, stateDir, secret string, log *slog.Logger) error {
-	roles, _ := src.Default("EntraRequiredRoles")
+// operator's application registered; it stops with ctx. The application's
+// registration asks for ServiceAppPermissions, on its own as in Entra.
+func (s *Stack) startEntra(ctx context.Context, stateDir, secret string, log *slog.Logger) error {
 	s.ConsoleURL = s.APIURL + gateway.ConsolePrefix
 	s.StaffUser = entra.DefaultStaffUser("")
 	em, err := entra.New(entra.Config{
@@ -78,9 +77,9 @@ func (s *Stack) startEntra(ctx context.Context, src *template.Source, stateDir, 
 			// The wizard's sign-in and admin consent both return here; the
 			// emulator, like Entra, refuses any other redirect URI.
 			RedirectURIs: []string{s.APIURL + "/consent/callback"},
-			// The application permissions admin consent grants, which the
-			// consent callback and the validation then require in tokens.
-			RequiredRoles: strings.Split(roles, ","),
+			// The application permissions admin consent grants; the consent
+			// callback and the validation require EntraRequiredRoles of them.
+			RequiredRoles: ServiceAppPermissions,
 			// Device code sign-in (seed steps 10-16) is a public client flow.
 			AllowPublicClientFlows: true,
 		}},

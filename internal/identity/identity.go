@@ -28,16 +28,10 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/ocpro/upgrade/internal/cloud"
 	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
-
-// GraphDefaultScope asks for the application's configured Graph permissions.
-const GraphDefaultScope = "https://graph.microsoft.com/.default"
-
-// DelegatedScopes are asked for at sign-in: an ID token, a refresh token
-// and the least Graph permission.
-const DelegatedScopes = "openid profile offline_access https://graph.microsoft.com/User.Read"
 
 // maxBody bounds what is read from Microsoft.
 const maxBody = 1 << 20
@@ -56,6 +50,9 @@ type Config struct {
 	Secret        Secret
 	// RedirectURI is PUBLIC_BASE_URL + /consent/callback, registered exactly.
 	RedirectURI string
+	// GraphBaseURL is where Microsoft Graph is reached; scopes name the
+	// Graph it is (cloud.GraphResource). Empty means the global cloud's.
+	GraphBaseURL string
 	// HTTPClient is used for every call; it must have a timeout.
 	HTTPClient *http.Client
 	// Now is the clock for ID token validation.
@@ -66,6 +63,8 @@ type Config struct {
 type Entra struct {
 	c    Config
 	host string
+	// graph is Graph's resource identifier, which every scope names.
+	graph string
 
 	mu   sync.Mutex
 	meta *metadata
@@ -90,10 +89,16 @@ func New(c Config) (*Entra, error) {
 	case c.RedirectURI == "":
 		return nil, errors.New("identity: empty redirect URI")
 	}
+	graph := cloud.GlobalGraph
+	if c.GraphBaseURL != "" {
+		if graph, err = cloud.GraphResource(c.GraphBaseURL); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), keys: map[string]any{}}, nil
+	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), graph: graph, keys: map[string]any{}}, nil
 }
 
 // metadata is the part of the organizations authority's OpenID
@@ -217,6 +222,12 @@ func classify(oe oauthError) *wizard.SignInError {
 	return &wizard.SignInError{Reason: r, Code: code}
 }
 
+// delegatedScopes are asked for at sign-in: an ID token, a refresh token
+// and the least Graph permission.
+func (e *Entra) delegatedScopes() string {
+	return "openid profile offline_access " + e.graph + "/User.Read"
+}
+
 // StartDeviceCode implements wizard.Identity.
 func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) {
 	m, err := e.discover(ctx)
@@ -230,7 +241,7 @@ func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) 
 		ExpiresIn       int    `json:"expires_in"`
 		Interval        int    `json:"interval"`
 	}
-	if err := e.post(ctx, m.DeviceEndpoint, url.Values{"client_id": {e.c.ClientID}, "scope": {DelegatedScopes}}, &r); err != nil {
+	if err := e.post(ctx, m.DeviceEndpoint, url.Values{"client_id": {e.c.ClientID}, "scope": {e.delegatedScopes()}}, &r); err != nil {
 		return wizard.DeviceCode{}, err
 	}
 	if r.DeviceCode == "" || r.UserCode == "" || r.ExpiresIn <= 0 || !strings.HasPrefix(r.VerificationURI, "https://") {
@@ -241,43 +252,61 @@ func (e *Entra) StartDeviceCode(ctx context.Context) (wizard.DeviceCode, error) 
 }
 
 // PollDeviceCode implements wizard.Identity with the RFC 8628 grant type,
-// authenticating as the confidential client.
+// as a public client: the registration allows public client flows (which
+// the device code flow needs), and Entra then refuses a client secret on
+// the poll (AADSTS700025). Its refresh token is public as well.
 func (e *Entra) PollDeviceCode(ctx context.Context, deviceCode string) (wizard.Tokens, error) {
-	return e.redeem(ctx, url.Values{
+	t, err := e.redeem(ctx, url.Values{
 		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode},
-	})
+	}, false)
+	t.Public = true
+	return t, err
 }
 
-// RedeemCode implements wizard.Identity.
+// RedeemCode implements wizard.Identity as the confidential client: the
+// redirect URI is a web one, whose codes only the secret redeems.
 func (e *Entra) RedeemCode(ctx context.Context, code, verifier string) (wizard.Tokens, error) {
 	return e.redeem(ctx, url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.c.RedirectURI},
-		"code_verifier": {verifier}, "scope": {DelegatedScopes},
-	})
+		"code_verifier": {verifier}, "scope": {e.delegatedScopes()},
+	}, true)
 }
 
-func (e *Entra) redeem(ctx context.Context, form url.Values) (wizard.Tokens, error) {
+// redeem posts a delegated grant and validates its ID token; confidential
+// adds the client secret.
+func (e *Entra) redeem(ctx context.Context, form url.Values, confidential bool) (wizard.Tokens, error) {
 	m, err := e.discover(ctx)
 	if err != nil {
 		return wizard.Tokens{}, err
 	}
-	secret, err := e.c.Secret.ClientSecret(ctx)
-	if err != nil {
-		return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
-	}
 	form.Set("client_id", e.c.ClientID)
-	form.Set("client_secret", secret)
+	if confidential {
+		secret, err := e.c.Secret.ClientSecret(ctx)
+		if err != nil {
+			return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
+		}
+		form.Set("client_secret", secret)
+	}
 	var r tokenResponse
 	if err := e.post(ctx, m.TokenEndpoint, form, &r); err != nil {
 		return wizard.Tokens{}, err
 	}
 	claims, err := e.validateIDToken(ctx, m, r.IDToken)
+	if errors.Is(err, errKeysUnavailable) {
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
 	if err != nil {
-		return wizard.Tokens{}, err
+		// Nothing of a refused token is trusted, and nothing of it is
+		// kept: the sign-in simply did not happen.
+		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonTokenRefused}
 	}
 	upn := claims.PreferredUsername
 	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken}, nil
 }
+
+// errKeysUnavailable marks a failure to read the authority's signing
+// keys, which says nothing about the token.
+var errKeysUnavailable = errors.New("identity: signing keys unavailable")
 
 // idClaims are the ID token claims the wizard uses.
 type idClaims struct {
@@ -325,7 +354,7 @@ func (e *Entra) key(ctx context.Context, m metadata, kid string) (any, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := e.getJSON(ctx, m.JWKSURI, &set); err != nil {
-		return nil, fmt.Errorf("identity: keys: %w", err)
+		return nil, fmt.Errorf("%w: %w", errKeysUnavailable, err)
 	}
 	keys := map[string]any{}
 	for _, raw := range set.Keys {
@@ -359,7 +388,7 @@ func (e *Entra) AuthorizeURL(ctx context.Context, state, challenge string) (stri
 	}
 	q := url.Values{
 		"client_id": {e.c.ClientID}, "response_type": {"code"}, "redirect_uri": {e.c.RedirectURI},
-		"response_mode": {"query"}, "scope": {DelegatedScopes}, "state": {state},
+		"response_mode": {"query"}, "scope": {e.delegatedScopes()}, "state": {state},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "prompt": {"select_account"},
 	}
 	return m.AuthorizationEndpoint + "?" + q.Encode(), nil
@@ -368,7 +397,7 @@ func (e *Entra) AuthorizeURL(ctx context.Context, state, challenge string) (stri
 // AdminConsentURL implements wizard.Identity with the v2.0 admin consent
 // endpoint of the tenant.
 func (e *Entra) AdminConsentURL(tenantID, state string) string {
-	q := url.Values{"client_id": {e.c.ClientID}, "redirect_uri": {e.c.RedirectURI}, "state": {state}, "scope": {GraphDefaultScope}}
+	q := url.Values{"client_id": {e.c.ClientID}, "redirect_uri": {e.c.RedirectURI}, "state": {state}, "scope": {e.graph + "/.default"}}
 	return e.host + "/" + url.PathEscape(tenantID) + "/v2.0/adminconsent?" + q.Encode()
 }
 
@@ -388,12 +417,12 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 	if err != nil {
 		return wizard.Grant{}, err
 	}
-	res, err := app.AcquireTokenByCredential(ctx, []string{GraphDefaultScope}, confidential.WithTenantID(tenantID))
+	res, err := app.AcquireTokenByCredential(ctx, []string{e.graph + "/.default"}, confidential.WithTenantID(tenantID))
 	if secret.RefreshIfStale(ctx, e.c.Secret, err) {
 		// The secret was rotated since this container read it: try once
 		// more with the new one.
 		if app, err = e.confidential(ctx); err == nil {
-			res, err = app.AcquireTokenByCredential(ctx, []string{GraphDefaultScope}, confidential.WithTenantID(tenantID))
+			res, err = app.AcquireTokenByCredential(ctx, []string{e.graph + "/.default"}, confidential.WithTenantID(tenantID))
 		}
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,9 @@ func newEmulator(t *testing.T) (*entra.Emulator, string) {
 	em, err := entra.New(entra.Config{Apps: []entra.App{{
 		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
 		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required,
+		// As the operator registers it: the device code flow is a public
+		// client flow, and Entra then refuses the secret on its polls.
+		AllowPublicClientFlows: true,
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +115,7 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" {
+			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" || !tok.Public {
 				t.Fatalf("tokens = %+v", tok)
 			}
 		})
@@ -254,5 +258,54 @@ func TestDiscoveryOncePerContainer(t *testing.T) {
 	}
 	if n := counter.count(); n != 2 {
 		t.Errorf("the configuration was read %d times, want 2 (the failed read, then once for good)", n)
+	}
+}
+
+// Scopes name the Graph the service reaches: the global one by default,
+// the US Government's when Graph is graph.microsoft.us, and here the
+// emulator, whose address names Graph as a national cloud's host does.
+func TestScopesNameTheConfiguredGraph(t *testing.T) {
+	t.Parallel()
+	em, base := newEmulator(t)
+	for _, tc := range []struct{ graph, want string }{
+		{"", "https://graph.microsoft.com/.default"},
+		{"https://graph.microsoft.us", "https://graph.microsoft.us/.default"},
+		{"https://microsoftgraph.chinacloudapi.cn/", "https://microsoftgraph.chinacloudapi.cn/.default"},
+		{base, base + "/.default"},
+	} {
+		id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
+			RedirectURI: redirect, HTTPClient: em.Client(), GraphBaseURL: tc.graph})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(id.AdminConsentURL(entra.ContosoTenantID, "state"))
+		if err != nil || u.Query().Get("scope") != tc.want {
+			t.Errorf("Graph %q: admin consent scope %q, want %q", tc.graph, u.Query().Get("scope"), tc.want)
+		}
+		signIn, err := id.AuthorizeURL(context.Background(), "state", strings.Repeat("c", 43))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSuffix(tc.want, ".default") + "User.Read"; !strings.Contains(signIn, url.QueryEscape(want)) {
+			t.Errorf("Graph %q: sign-in %s lacks %s", tc.graph, signIn, want)
+		}
+	}
+	if _, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
+		RedirectURI: redirect, HTTPClient: em.Client(), GraphBaseURL: "https://graph.microsoft.com/v1.0"}); err == nil {
+		t.Error("a Graph base URL with a path was accepted")
+	}
+	// Against the emulator, consent and the app token work with the
+	// derived resource end to end.
+	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
+		RedirectURI: redirect, HTTPClient: em.Client(), GraphBaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.GrantAdminConsent(entra.ContosoTenantID, clientID); err != nil {
+		t.Fatal(err)
+	}
+	g, err := id.AppGrant(context.Background(), entra.ContosoTenantID)
+	if err != nil || g.TenantID != entra.ContosoTenantID || len(g.Roles) == 0 {
+		t.Fatalf("app grant with the derived resource: %+v, %v", g, err)
 	}
 }

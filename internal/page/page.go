@@ -187,6 +187,8 @@ func (h *Handler) render(ctx context.Context, v wizard.View, err error, b cookie
 	switch v.Step {
 	case wizard.StepActivated:
 		title = "Tenant Activation"
+	case wizard.StepFinishing:
+		title = "Finishing authentication"
 	case wizard.StepProblem:
 		title = "Authentication not completed"
 		status = http.StatusBadRequest
@@ -217,6 +219,9 @@ type pageData struct {
 	V           wizard.View
 	Poll        bool
 	PollSeconds int
+	// Refresh makes the page ask the status route again after
+	// PollSeconds, without script (the finishing page).
+	Refresh bool
 }
 
 // check refuses what the components cannot show: a device step without
@@ -233,6 +238,9 @@ func (h *Handler) page(ctx context.Context, status int, view view, title string,
 	d := pageData{View: view, Title: title, Operator: h.c.OperatorName, V: v}
 	if view == viewStep && v.Step == wizard.StepDevice && v.Device != nil && v.Device.Outcome == wizard.OutcomeNone {
 		d.Poll, d.PollSeconds = true, max(int(v.Device.Interval.Seconds()), 1)
+	}
+	if view == viewStep && v.Step == wizard.StepFinishing {
+		d.Refresh, d.PollSeconds = true, max(int(v.RetryIn.Round(time.Second).Seconds()), 1)
 	}
 	var sb strings.Builder
 	err := d.check()
@@ -389,7 +397,8 @@ func problemText(p wizard.Problem) string {
 	case wizard.ProblemNeedsAdmin:
 		return "Only an administrator can grant this consent. Sign in with a Global Admin account of your tenant, or ask one to open the link."
 	case wizard.ProblemWrongAccount:
-		return "This account does not belong to the tenant being connected. Sign in with your tenant's Global Admin account."
+		return "This account does not belong to the tenant being connected. Go back and sign in with your tenant's Global Admin account " +
+			"(sign out of the other account first, or use a private window)."
 	case wizard.ProblemBlocked:
 		return "Your organization's Conditional Access policy blocks this sign-in method. Use Sign in with Microsoft instead."
 	case wizard.ProblemExpired:

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -110,6 +111,8 @@ func TestPageHeaders(t *testing.T) {
 		{name: "problem", wiz: fakeWizard{result: wizard.Result{View: wizard.View{Step: wizard.StepProblem, Problem: wizard.ProblemDeclined}}},
 			route: "GET /consent/callback", wantStatus: http.StatusBadRequest, wantType: "text/html; charset=utf-8"},
 		{name: "Tenant Activation", wiz: fakeWizard{result: wizard.Result{View: wizard.View{Step: wizard.StepActivated, TenantID: "t"}}},
+			route: "GET /consent/callback", wantStatus: http.StatusOK, wantType: "text/html; charset=utf-8"},
+		{name: "finishing", wiz: fakeWizard{result: wizard.Result{View: wizard.View{Step: wizard.StepFinishing, Token: linkToken, RetryIn: 4 * time.Second}}},
 			route: "GET /consent/callback", wantStatus: http.StatusOK, wantType: "text/html; charset=utf-8"},
 	}
 	for _, tt := range tests {
@@ -250,6 +253,24 @@ func TestAssets(t *testing.T) {
 		}
 		if resp.StatusCode != tt.wantStatus || resp.Headers["Content-Type"] != tt.wantType || resp.Headers["X-Content-Type-Options"] != "nosniff" {
 			t.Errorf("%s: %d %v", tt.file, resp.StatusCode, resp.Headers)
+		}
+	}
+}
+
+// The finishing page comes back to the status route by itself, after the
+// wait the wizard gives, without script: a meta refresh the CSP allows.
+func TestFinishingPageRefreshes(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	wiz := fakeWizard{result: wizard.Result{View: wizard.View{Step: wizard.StepFinishing, Token: linkToken, RetryIn: 4 * time.Second}}}
+	h := newHandler(t, "https://invite.example.net", &wiz, &logs)
+	resp, err := h.Handle(context.Background(), request("GET /consent/callback", "/consent/callback"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<meta http-equiv="refresh" content="4;url=/invite/` + linkToken + `/status">`, "Finishing", "can take a minute", "no need to consent again"} {
+		if !strings.Contains(resp.Body, want) {
+			t.Errorf("finishing page lacks %q:\n%s", want, resp.Body)
 		}
 	}
 }

@@ -37,12 +37,15 @@ type credentialRecord struct {
 	TenantID      string
 	SealedRefresh []byte
 	At            time.Time
+	// Public marks a device code refresh token, redeemed without the
+	// secret; absent on records of the authorization code flow.
+	Public bool `dynamodbav:",omitempty"`
 }
 
 // SaveCredential implements wizard.Store.
 func (w *Wizard) SaveCredential(ctx context.Context, invitationID string, c wizard.Credential) error {
 	item, err := attributevalue.MarshalMap(credentialRecord{PK: invitationPK(invitationID), SK: skCredential, Type: typeCred,
-		TenantID: c.TenantID, SealedRefresh: c.SealedRefresh, At: c.At.UTC()})
+		TenantID: c.TenantID, SealedRefresh: c.SealedRefresh, At: c.At.UTC(), Public: c.Public})
 	if err != nil {
 		return fmt.Errorf("encode credential: %w", err)
 	}
@@ -66,27 +69,27 @@ func (w *Wizard) GetCredential(ctx context.Context, invitationID string) (wizard
 	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
 		return wizard.Credential{}, fmt.Errorf("decode credential: %w", err)
 	}
-	return wizard.Credential{TenantID: r.TenantID, SealedRefresh: r.SealedRefresh, At: r.At}, nil
+	return wizard.Credential{TenantID: r.TenantID, SealedRefresh: r.SealedRefresh, At: r.At, Public: r.Public}, nil
 }
 
 // Credential implements validate.Credentials: the sealed refresh token kept
 // for an invitation, upgrade.ErrNotFound when there is none.
-func (s *Store) Credential(ctx context.Context, invitationID string) ([]byte, error) {
+func (s *Store) Credential(ctx context.Context, invitationID string) (upgrade.KeptCredential, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(invitationPK(invitationID), skCredential),
 		ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, fmt.Errorf("get credential: %w", err)
+		return upgrade.KeptCredential{}, fmt.Errorf("get credential: %w", err)
 	}
 	var r credentialRecord
 	if out.Item != nil {
 		if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
-			return nil, fmt.Errorf("decode credential: %w", err)
+			return upgrade.KeptCredential{}, fmt.Errorf("decode credential: %w", err)
 		}
 	}
 	if len(r.SealedRefresh) == 0 {
-		return nil, upgrade.ErrNotFound
+		return upgrade.KeptCredential{}, upgrade.ErrNotFound
 	}
-	return r.SealedRefresh, nil
+	return upgrade.KeptCredential{Sealed: r.SealedRefresh, Public: r.Public}, nil
 }
 
 // ReplaceCredential implements validate.Credentials with a write

@@ -75,7 +75,15 @@ type wizardRecord struct {
 	Type         string
 	DeviceStarts int
 	Redirects    int
-	Device       *deviceRecord `dynamodbav:",omitempty"`
+	Device       *deviceRecord  `dynamodbav:",omitempty"`
+	Confirm      *confirmRecord `dynamodbav:",omitempty"`
+}
+
+// confirmRecord is a pending proof of admin consent, times in
+// milliseconds so that the claim compares them exactly.
+type confirmRecord struct {
+	SinceMS   int64
+	LastTryMS int64
 }
 
 type stateRecord struct {
@@ -145,7 +153,34 @@ func (w *Wizard) GetAttempt(ctx context.Context, invitationID string) (wizard.At
 			Interval: time.Duration(d.IntervalMS) * time.Millisecond, ExpiresAt: d.ExpiresAt,
 			LastPoll: time.UnixMilli(d.LastPollMS).UTC(), Outcome: wizard.Outcome(d.Outcome)}
 	}
+	if c := r.Confirm; c != nil {
+		a.Confirm = &wizard.Confirm{Since: time.UnixMilli(c.SinceMS).UTC(), LastTry: time.UnixMilli(c.LastTryMS).UTC()}
+	}
 	return a, nil
+}
+
+// StartConfirm implements wizard.Store: one write, replacing an earlier
+// pending proof.
+func (w *Wizard) StartConfirm(ctx context.Context, invitationID string, since time.Time) error {
+	e := newExpr()
+	e.put("Type", typeWizard, false)
+	e.put("Confirm", confirmRecord{SinceMS: since.UnixMilli(), LastTryMS: since.UnixMilli()}, false)
+	return w.update(ctx, e, invitationPK(invitationID), skWizard, wizard.ErrConflict, "start consent proof")
+}
+
+// ClaimConfirm implements wizard.Store: compare-and-set on the last proof
+// attempt.
+func (w *Wizard) ClaimConfirm(ctx context.Context, invitationID string, prev, now time.Time) (bool, error) {
+	e := newExpr()
+	e.is("Confirm.LastTryMS", prev.UnixMilli(), false)
+	e.put("Confirm.LastTryMS", now.UnixMilli(), false)
+	switch err := w.update(ctx, e, invitationPK(invitationID), skWizard, wizard.ErrConflict, "claim consent proof"); {
+	case errors.Is(err, wizard.ErrConflict):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // StartDevice implements wizard.Store: it replaces the device attempt and

@@ -19,6 +19,9 @@ type TenantRef struct {
 	CustomerID   string
 	TenantID     string
 	InvitationID string
+	// ConsentedAt is when the tenant's consent was proven; for a while
+	// after it Microsoft's token service may not see the consent yet.
+	ConsentedAt time.Time
 }
 
 // Validator runs "Validate Authentication": real tokens for the tenant and
@@ -27,6 +30,14 @@ type TenantRef struct {
 // the Validation.
 type Validator interface {
 	Validate(ctx context.Context, t TenantRef) (Validation, error)
+}
+
+// KeptCredential is a kept delegated refresh token as the validation reads
+// it: sealed, and whether it came from a public client flow (device code),
+// whose refresh Entra refuses with the client secret (AADSTS700025).
+type KeptCredential struct {
+	Sealed []byte
+	Public bool
 }
 
 // The stable codes of validation failures. The portal may switch on them.
@@ -323,7 +334,7 @@ func (m *M365) Validate(ctx context.Context, operatorID, customerID string) (Val
 
 func (m *M365) run(ctx context.Context, c M365Connection, eventID string) (Validation, error) {
 	v, err := m.validator.Validate(ctx, TenantRef{OperatorID: c.OperatorID, CustomerID: c.CustomerID,
-		TenantID: c.TenantID, InvitationID: c.InvitationID})
+		TenantID: c.TenantID, InvitationID: c.InvitationID, ConsentedAt: c.ConsentedAt})
 	if err != nil {
 		return Validation{}, fmt.Errorf("validate tenant of customer %s: %w", c.CustomerID, err)
 	}

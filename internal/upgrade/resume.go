@@ -170,7 +170,7 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 	}
 
 	v, err := f.validator.Validate(ctx, TenantRef{OperatorID: operatorID, CustomerID: u.CustomerID,
-		TenantID: inv.TenantID, InvitationID: inv.ID})
+		TenantID: inv.TenantID, InvitationID: inv.ID, ConsentedAt: inv.AuthenticatedAt})
 	if err != nil {
 		return Upgrade{}, fmt.Errorf("validate tenant of upgrade %s: %w", upgradeID, err)
 	}

@@ -79,12 +79,12 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureSecretInvalid, Transient: true,
 			Reason: "The operator application's credential could not be read; check Secrets Manager."})
 	}
-	res, err := app.AcquireTokenByCredential(ctx, []string{GraphResource + "/.default"}, confidential.WithTenantID(tenantID))
+	res, err := app.AcquireTokenByCredential(ctx, []string{c.resource + "/.default"}, confidential.WithTenantID(tenantID))
 	if secret.RefreshIfStale(ctx, c.cfg.Secret, err) {
 		// The secret was rotated since this container read it: build the
 		// client with the new one and try once more.
 		if app, err = c.rebuild(ctx); err == nil {
-			res, err = app.AcquireTokenByCredential(ctx, []string{GraphResource + "/.default"}, confidential.WithTenantID(tenantID))
+			res, err = app.AcquireTokenByCredential(ctx, []string{c.resource + "/.default"}, confidential.WithTenantID(tenantID))
 		}
 	}
 	if err != nil {
@@ -101,13 +101,16 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 			Reason: "The token Microsoft issued for the tenant did not pass verification (signature, issuer, audience or tenant)."})
 	}
 	if claims.TenantID != tenantID {
+		c.forgetTokens()
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureWrongTenant,
 			Reason: "Microsoft issued the token for another tenant than the customer's."})
 	}
 	if m := missing(c.cfg.RequiredRoles, claims.Roles); len(m) > 0 {
+		c.forgetTokens()
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureMissingPermissions, Missing: m,
 			Reason: "The tenant has not granted the application these permissions: " + strings.Join(m, ", ") +
-				". Ask the customer's administrator to consent again (Re-initiate Authentication Flow)."})
+				". Consent grants what the application's registration in Entra asks for: check that its API permissions list them" +
+				" (Microsoft Graph, Application), then ask the customer's administrator to consent again (Re-initiate Authentication Flow)."})
 	}
 	proof, f := c.graphGet(ctx, "/v1.0/organization", res.AccessToken)
 	if f != nil {

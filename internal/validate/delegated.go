@@ -13,22 +13,20 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-// delegatedScope is what a redeemed refresh token asks for: everything the
-// tenant granted for Graph, and a new refresh token.
-const delegatedScope = GraphResource + "/.default offline_access"
-
 // delegatedOnce runs the delegated check for the invitation's kept
 // credential; nil when none is kept. It returns an error only for failures
 // of this service's own infrastructure (database, KMS).
 func (c *Checker) delegatedOnce(ctx context.Context, t upgrade.TenantRef) (*upgrade.CheckResult, error) {
-	prev, err := c.cfg.Credentials.Credential(ctx, t.InvitationID)
+	kept, err := c.cfg.Credentials.Credential(ctx, t.InvitationID)
 	if errors.Is(err, upgrade.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read kept credential: %w", err)
 	}
-	plain, err := c.cfg.Sealer.Open(ctx, prev, EncryptionContext(t.TenantID, t.InvitationID))
+	prev := kept.Sealed
+	encCtx := EncryptionContext(t.TenantID, t.InvitationID)
+	plain, err := c.cfg.Sealer.Open(ctx, prev, encCtx)
 	if err != nil {
 		return nil, fmt.Errorf("open kept credential: %w", err)
 	}
@@ -37,7 +35,7 @@ func (c *Checker) delegatedOnce(ctx context.Context, t upgrade.TenantRef) (*upgr
 	var r upgrade.CheckResult
 	for attempt := 0; attempt < 2; attempt++ {
 		var next string
-		r, next = c.delegated(ctx, t.TenantID, refresh)
+		r, next = c.delegated(ctx, t.TenantID, refresh, kept.Public)
 		if next != "" {
 			// Microsoft rotates refresh tokens; keep the new one so that
 			// the 90-day inactivity clock restarts from now.
@@ -76,17 +74,23 @@ type tokenAnswer struct {
 }
 
 // delegated redeems the refresh token and calls Graph /me; it returns the
-// result and the rotated refresh token, if Microsoft issued one.
-func (c *Checker) delegated(ctx context.Context, tenantID, refresh string) (upgrade.CheckResult, string) {
-	secret, err := c.cfg.Secret.ClientSecret(ctx)
-	if err != nil {
-		c.log.ErrorContext(ctx, "delegated check cannot start", "error", err)
-		return failed(upgrade.CheckFailure{Code: upgrade.FailureSecretInvalid, Transient: true,
-			Reason: "The operator application's credential could not be read; check Secrets Manager."}), ""
-	}
+// result and the rotated refresh token, if Microsoft issued one. A public
+// refresh token (device code) goes without the client secret: Entra
+// refuses a secret on it (AADSTS700025).
+func (c *Checker) delegated(ctx context.Context, tenantID, refresh string, public bool) (upgrade.CheckResult, string) {
 	form := url.Values{
 		"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {c.cfg.ClientID},
-		"client_secret": {secret}, "scope": {delegatedScope},
+		// Everything the tenant granted for Graph, and a new refresh token.
+		"scope": {c.resource + "/.default offline_access"},
+	}
+	if !public {
+		secret, err := c.cfg.Secret.ClientSecret(ctx)
+		if err != nil {
+			c.log.ErrorContext(ctx, "delegated check cannot start", "error", err)
+			return failed(upgrade.CheckFailure{Code: upgrade.FailureSecretInvalid, Transient: true,
+				Reason: "The operator application's credential could not be read; check Secrets Manager."}), ""
+		}
+		form.Set("client_secret", secret)
 	}
 	endpoint := c.cfg.AuthorityHost + "/" + url.PathEscape(tenantID) + "/oauth2/v2.0/token"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))

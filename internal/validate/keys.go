@@ -38,13 +38,15 @@ type tenantKeys struct {
 type keyCache struct {
 	http *http.Client
 	host string
+	// graph is Graph's resource identifier, the audience app tokens carry.
+	graph string
 
 	mu      sync.Mutex
 	tenants map[string]tenantKeys
 }
 
-func newKeyCache(c *http.Client, host string) *keyCache {
-	return &keyCache{http: c, host: host, tenants: map[string]tenantKeys{}}
+func newKeyCache(c *http.Client, host, graph string) *keyCache {
+	return &keyCache{http: c, host: host, graph: graph, tenants: map[string]tenantKeys{}}
 }
 
 // verify checks the token's signature against the tenant's published keys
@@ -95,7 +97,7 @@ func (k *keyCache) verify(ctx context.Context, raw, tenantID string) (tokenClaim
 	}
 	aud, _ := claims.GetAudience()
 	for _, a := range aud {
-		if a == GraphResource || a == GraphResource+"/" || a == graphAppID {
+		if a == k.graph || a == k.graph+"/" || a == graphAppID {
 			return claims, nil
 		}
 	}

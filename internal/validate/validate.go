@@ -32,12 +32,9 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
+	"github.com/ocpro/upgrade/internal/cloud"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
-
-// GraphResource is Microsoft Graph's resource id; app tokens are asked for
-// its ".default" scope whatever address Graph is reached at.
-const GraphResource = "https://graph.microsoft.com"
 
 // graphAppID is Microsoft Graph's application id, the other form its
 // tokens' aud takes.
@@ -56,7 +53,7 @@ type ClientSecret interface {
 type Credentials interface {
 	// Credential returns the sealed refresh token kept for an invitation,
 	// upgrade.ErrNotFound when there is none.
-	Credential(ctx context.Context, invitationID string) ([]byte, error)
+	Credential(ctx context.Context, invitationID string) (upgrade.KeptCredential, error)
 	// ReplaceCredential stores next in place of prev; it fails with
 	// upgrade.ErrStateChanged when another writer replaced prev first.
 	ReplaceCredential(ctx context.Context, invitationID string, prev, next []byte) error
@@ -85,7 +82,9 @@ type Config struct {
 	ClientID      string
 	Secret        ClientSecret
 	// GraphBaseURL is where Graph is reached, for example
-	// https://graph.microsoft.com.
+	// https://graph.microsoft.com or, in the US Government cloud,
+	// https://graph.microsoft.us; tokens are asked for the resource it
+	// names (cloud.GraphResource).
 	GraphBaseURL string
 	// RequiredRoles are the application permissions an app token for the
 	// tenant must carry; at least one.
@@ -102,11 +101,13 @@ type Config struct {
 // as long as the Lambda container: it builds its MSAL client once, on first
 // need, and caches the tenants' signing keys.
 type Checker struct {
-	cfg   Config
-	http  *http.Client
-	keys  *keyCache
-	clock func() time.Time
-	log   *slog.Logger
+	cfg Config
+	// resource is Graph's resource identifier, derived from GraphBaseURL.
+	resource string
+	http     *http.Client
+	keys     *keyCache
+	clock    func() time.Time
+	log      *slog.Logger
 
 	mu  sync.Mutex
 	app *confidential.Client
@@ -132,6 +133,10 @@ func New(cfg Config) (*Checker, error) {
 	case (cfg.Credentials == nil) != (cfg.Sealer == nil):
 		return nil, errors.New("validate: Credentials and Sealer go together")
 	}
+	resource, err := cloud.GraphResource(cfg.GraphBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
+	}
 	cfg.AuthorityHost = strings.TrimRight(cfg.AuthorityHost, "/")
 	cfg.GraphBaseURL = strings.TrimRight(cfg.GraphBaseURL, "/")
 	if cfg.HTTPClient == nil {
@@ -143,7 +148,7 @@ func New(cfg Config) (*Checker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Checker{cfg: cfg, http: cfg.HTTPClient, keys: newKeyCache(cfg.HTTPClient, cfg.AuthorityHost),
+	return &Checker{cfg: cfg, resource: resource, http: cfg.HTTPClient, keys: newKeyCache(cfg.HTTPClient, cfg.AuthorityHost, resource),
 		clock: cfg.Clock, log: cfg.Logger}, nil
 }
 
@@ -156,7 +161,7 @@ func (c *Checker) Validate(ctx context.Context, t upgrade.TenantRef) (upgrade.Va
 		v.Application = failed(upgrade.CheckFailure{Code: upgrade.FailureNoTenant, Reason: "No tenant has been authenticated for this customer yet."})
 		return v, nil
 	}
-	v.Application = retrying(ctx, func() upgrade.CheckResult { return c.application(ctx, t.TenantID) })
+	v.Application = c.propagating(t, retrying(ctx, func() upgrade.CheckResult { return c.application(ctx, t.TenantID) }))
 	if c.cfg.Credentials != nil && t.InvitationID != "" {
 		d, err := c.delegatedOnce(ctx, t)
 		if err != nil {

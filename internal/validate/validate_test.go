@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,11 +47,22 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	em, err := entra.New(entra.Config{Apps: []entra.App{{
+	return newFixtureWith(t, entra.Config{})
+}
+
+// newFixtureWith is newFixture on an emulator with cfg (its clock, its
+// consent propagation) and the operator's app.
+func newFixtureWith(t *testing.T, cfg entra.Config) *fixture {
+	t.Helper()
+	cfg.Apps = []entra.App{{
 		ClientID: clientID, DisplayName: "Operator Connect", HomeTenantID: entra.DefaultOperatorTenantID,
 		Secrets: []string{secret}, MultiTenant: true, RequiredRoles: []string{"Organization.Read.All"},
 		RequiredScopes: []string{"User.Read"},
-	}}})
+		// As the operator registers it: device code needs public client
+		// flows, and Entra then refuses the secret on its refreshes.
+		AllowPublicClientFlows: true,
+	}}
+	em, err := entra.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,20 +81,22 @@ type staticSecret string
 
 func (s staticSecret) ClientSecret(context.Context) (string, error) { return string(s), nil }
 
-// memCredentials keeps one sealed credential per invitation.
+// memCredentials keeps one sealed credential per invitation; public marks
+// them all as device code refresh tokens.
 type memCredentials struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu     sync.Mutex
+	m      map[string][]byte
+	public bool
 }
 
-func (m *memCredentials) Credential(_ context.Context, id string) ([]byte, error) {
+func (m *memCredentials) Credential(_ context.Context, id string) (upgrade.KeptCredential, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.m[id]
 	if !ok {
-		return nil, upgrade.ErrNotFound
+		return upgrade.KeptCredential{}, upgrade.ErrNotFound
 	}
-	return b, nil
+	return upgrade.KeptCredential{Sealed: b, Public: m.public}, nil
 }
 
 func (m *memCredentials) ReplaceCredential(_ context.Context, id string, prev, next []byte) error {
@@ -124,8 +139,8 @@ func (f *fixture) checker(t *testing.T, creds *memCredentials, s string) *valida
 	return c
 }
 
-// refreshToken signs the Contoso admin in with the device code flow and
-// returns the refresh token.
+// refreshToken signs the Contoso admin in with the device code flow, as a
+// public client, and returns the refresh token.
 func (f *fixture) refreshToken(t *testing.T) string {
 	t.Helper()
 	post := func(path string, form url.Values) map[string]any {
@@ -145,7 +160,7 @@ func (f *fixture) refreshToken(t *testing.T) string {
 		t.Fatal(err)
 	}
 	tok := post("/oauth2/v2.0/token", url.Values{"grant_type": {"device_code"}, "client_id": {clientID},
-		"client_secret": {secret}, "device_code": {dc["device_code"].(string)}})
+		"device_code": {dc["device_code"].(string)}})
 	rt, _ := tok["refresh_token"].(string)
 	if rt == "" {
 		t.Fatalf("no refresh token: %v", tok)
@@ -283,7 +298,7 @@ func TestDelegatedCheck(t *testing.T) {
 				tt.spoil(f, rt)
 			}
 			sealed, _ := plainSealer{}.Seal(context.Background(), []byte(rt), validate.EncryptionContext(contoso.TenantID, contoso.InvitationID))
-			creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}}
+			creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}, public: true}
 			v, err := f.checker(t, creds, secret).Validate(context.Background(), contoso)
 			if err != nil {
 				t.Fatal(err)
@@ -295,7 +310,8 @@ func TestDelegatedCheck(t *testing.T) {
 			if d.Passed != tt.wantPass {
 				t.Fatalf("passed = %v, want %v (%+v)", d.Passed, tt.wantPass, d.Failure)
 			}
-			stored, _ := creds.Credential(context.Background(), contoso.InvitationID)
+			kept, _ := creds.Credential(context.Background(), contoso.InvitationID)
+			stored := kept.Sealed
 			if tt.wantPass {
 				if d.Account != entra.ContosoAdmin {
 					t.Errorf("account = %q", d.Account)
@@ -332,8 +348,15 @@ func TestNoPassWithoutGraph(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
+	// Graph is unreachable; the token endpoint is not.
+	down := &http.Client{Timeout: 10 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		}
+		return f.client.Transport.RoundTrip(r)
+	})}
 	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
-		GraphBaseURL: "https://127.0.0.1:1", HTTPClient: f.client, RequiredRoles: []string{"Organization.Read.All"}})
+		GraphBaseURL: f.base, HTTPClient: down, RequiredRoles: []string{"Organization.Read.All"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,6 +368,70 @@ func TestNoPassWithoutGraph(t *testing.T) {
 		t.Fatalf("validation without Graph = %+v", v.Application)
 	}
 }
+
+// Tokens are asked for the Graph that GraphBaseURL names, not for the
+// global cloud's: in the US Government cloud Graph is
+// https://graph.microsoft.us, here it is the emulator's address.
+func TestTokensAreForTheConfiguredGraph(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
+	var mu sync.Mutex
+	var scopes []string
+	recording := &http.Client{Timeout: 10 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
+			body, _ := io.ReadAll(r.Body)
+			form, _ := url.ParseQuery(string(body))
+			mu.Lock()
+			scopes = append(scopes, form.Get("scope"))
+			mu.Unlock()
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+		}
+		return f.client.Transport.RoundTrip(r)
+	})}
+	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
+		GraphBaseURL: f.base + "/", HTTPClient: recording, RequiredRoles: []string{"Organization.Read.All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Validate(context.Background(), contoso)
+	if err != nil || !v.Passed() {
+		t.Fatalf("validation = %+v, %v", v.Application, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(scopes) == 0 || !strings.HasPrefix(scopes[0], f.base+"/.default") {
+		t.Fatalf("token requests asked for %q, want %s/.default", scopes, f.base)
+	}
+}
+
+// The registration and the configuration drift apart: the app registered
+// in Entra asks for fewer permissions than ENTRA_REQUIRED_ROLES requires.
+// Consent grants what the registration asks for, so the tenant consented
+// in full and still lacks one; the check names it, in words.
+func TestRegistrationDriftIsNamed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t) // The registration asks for Organization.Read.All.
+	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
+	c, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: staticSecret(secret),
+		GraphBaseURL: f.base, HTTPClient: f.client, RequiredRoles: []string{"Organization.Read.All", "Application.Read.All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Validate(context.Background(), contoso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := v.Application.Failure
+	if v.Passed() || fl == nil || fl.Code != upgrade.FailureMissingPermissions || strings.Join(fl.Missing, ",") != "Application.Read.All" ||
+		!strings.Contains(fl.Reason, "Application.Read.All") || fl.Transient {
+		t.Fatalf("validation with a drifted registration = %+v", fl)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
@@ -358,6 +445,7 @@ func TestNewChecksConfig(t *testing.T) {
 		{"no client id", func(c *validate.Config) { c.ClientID = "" }},
 		{"no secret", func(c *validate.Config) { c.Secret = nil }},
 		{"no Graph", func(c *validate.Config) { c.GraphBaseURL = "" }},
+		{"Graph with a path: its resource would be wrong", func(c *validate.Config) { c.GraphBaseURL = "https://graph.microsoft.com/v1.0" }},
 		{"no required roles: any app token would pass", func(c *validate.Config) { c.RequiredRoles = nil }},
 		{"credentials without sealer", func(c *validate.Config) { c.Credentials = &memCredentials{} }},
 	}

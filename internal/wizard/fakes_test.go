@@ -173,7 +173,7 @@ func (s *store) credential(id string) []byte {
 	if err != nil && !errors.Is(err, upgrade.ErrNotFound) {
 		panic(fmt.Sprintf("read credential %s: %v", id, err))
 	}
-	return c
+	return c.Sealed
 }
 
 // counts returns invitation reads and writes so far.

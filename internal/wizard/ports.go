@@ -54,6 +54,14 @@ type Store interface {
 	// SettleDevice records the device attempt's new interval and outcome;
 	// a settled attempt drops its device code.
 	SettleDevice(ctx context.Context, invitationID string, interval time.Duration, outcome Outcome) error
+	// StartConfirm records that admin consent returned at since and its
+	// proof is pending, replacing an earlier record; the first proof
+	// attempt counts as made at since.
+	StartConfirm(ctx context.Context, invitationID string, since time.Time) error
+	// ClaimConfirm records now as the pending proof's last attempt if the
+	// last attempt is still prev, so that of concurrent status requests
+	// only one asks Microsoft. It returns false when another request won.
+	ClaimConfirm(ctx context.Context, invitationID string, prev, now time.Time) (bool, error)
 	// SaveCredential keeps the sealed delegated refresh token.
 	SaveCredential(ctx context.Context, invitationID string, c Credential) error
 	// PutState stores a one-time state.
@@ -170,6 +178,16 @@ type Attempt struct {
 	Redirects    int
 	// Device is nil before the first "Start authentication".
 	Device *Device
+	// Confirm is set once admin consent returned and its proof waits for
+	// Microsoft's token service to see the grant.
+	Confirm *Confirm
+}
+
+// Confirm is a pending proof of admin consent: when consent returned, and
+// when the proof was last tried.
+type Confirm struct {
+	Since   time.Time
+	LastTry time.Time
 }
 
 // Credential is the kept delegated credential: the guide's "Tenant account
@@ -178,6 +196,9 @@ type Credential struct {
 	TenantID      string
 	SealedRefresh []byte
 	At            time.Time
+	// Public marks a refresh token of the device code flow, which Entra
+	// redeems only without the client secret (AADSTS700025 with it).
+	Public bool
 }
 
 // Purpose says which return a state is for.
@@ -219,6 +240,9 @@ type Tokens struct {
 	ObjectID     string
 	UPN          string
 	RefreshToken string
+	// Public marks tokens of a public client flow (device code): their
+	// refresh token is redeemed without the client secret.
+	Public bool
 }
 
 // Grant is what an application token for a tenant proves.
@@ -251,6 +275,9 @@ const (
 	ReasonNeedsAdmin   Reason = "needs_admin"
 	ReasonWrongAccount Reason = "wrong_account"
 	ReasonUnavailable  Reason = "unavailable"
+	// ReasonTokenRefused: Microsoft's answer carried an ID token that did
+	// not pass validation (signature, issuer, audience, tenant, expiry).
+	ReasonTokenRefused Reason = "id_token_refused"
 	ReasonOther        Reason = "other"
 )
 

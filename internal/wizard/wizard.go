@@ -57,9 +57,10 @@ type Config struct {
 	// tenant must hold for the consent to count.
 	RequiredRoles []string
 	// MaxAttempts defaults to DefaultMaxAttempts; StateTTL to
-	// DefaultStateTTL.
-	MaxAttempts int
-	StateTTL    time.Duration
+	// DefaultStateTTL; PropagationWindow to DefaultPropagationWindow.
+	MaxAttempts       int
+	StateTTL          time.Duration
+	PropagationWindow time.Duration
 }
 
 // Service runs the wizard.
@@ -95,6 +96,9 @@ func New(c Config) (*Service, error) {
 	if c.StateTTL <= 0 {
 		c.StateTTL = DefaultStateTTL
 	}
+	if c.PropagationWindow <= 0 {
+		c.PropagationWindow = DefaultPropagationWindow
+	}
 	return &Service{c: c}, nil
 }
 
@@ -109,6 +113,9 @@ const (
 	StepDevice Step = "device"
 	// StepAcquired says a token was acquired and offers to continue (16-17).
 	StepAcquired Step = "acquired"
+	// StepFinishing says consent was given and the service is waiting for
+	// Microsoft to let it prove it; the page comes back by itself.
+	StepFinishing Step = "finishing"
 	// StepActivated is the Tenant Activation page (19-20).
 	StepActivated Step = "activated"
 	// StepProblem explains what went wrong and what to do next.
@@ -158,6 +165,8 @@ type View struct {
 	Code string
 	// Back is true when the problem page may link back to the wizard.
 	Back bool
+	// RetryIn is when the finishing page asks again.
+	RetryIn time.Duration
 }
 
 // DeviceView is the running device code attempt.
@@ -322,6 +331,9 @@ func (s *Service) Poll(ctx context.Context, token, binding string) (View, error)
 	if err != nil {
 		return View{}, err
 	}
+	if inv.Status == upgrade.InvitationTokenAcquired {
+		return s.finish(ctx, inv, token, binding)
+	}
 	if inv.Status != upgrade.InvitationInProgress {
 		return s.view(ctx, inv, token, binding)
 	}
@@ -401,7 +413,7 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 		if err != nil {
 			return fmt.Errorf("seal refresh token: %w", err)
 		}
-		if err := s.c.Store.SaveCredential(ctx, inv.ID, Credential{TenantID: t.TenantID, SealedRefresh: sealed, At: now}); err != nil {
+		if err := s.c.Store.SaveCredential(ctx, inv.ID, Credential{TenantID: t.TenantID, SealedRefresh: sealed, At: now, Public: t.Public}); err != nil {
 			return fmt.Errorf("save credential: %w", err)
 		}
 	}
@@ -469,6 +481,9 @@ func (s *Service) Continue(ctx context.Context, token, binding, form string) (Re
 	}
 	v, err := s.complete(ctx, inv, inv.TenantID)
 	if err == nil || !errors.Is(err, ErrNotConsented) {
+		return Result{View: v}, err
+	}
+	if v, pending, err := s.pendingProof(ctx, inv, token); err != nil || pending {
 		return Result{View: v}, err
 	}
 	if err := s.c.Store.CountRedirect(ctx, inv.ID, s.c.MaxAttempts); err != nil {
@@ -588,8 +603,9 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 		}
 		v, err := s.complete(ctx, inv, tenant)
 		if errors.Is(err, ErrNotConsented) {
-			v.Back, v.Token = true, token
-			return Result{View: v}, nil
+			// Consent came back, but Microsoft's token service may not
+			// see it yet: wait for it rather than ask again.
+			v, err = s.startFinishing(ctx, inv, token)
 		}
 		return Result{View: v}, err
 	}
@@ -597,21 +613,28 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 }
 
 // callbackProblem classifies Microsoft's error callback by its AADSTS
-// number, which Microsoft puts in error_description.
+// number, which Microsoft puts in error_description. The number decides
+// before the error: Entra sends access_denied for a declined consent
+// (65004), for an account of another directory (50020) and for a user who
+// may not consent (90094) alike.
 func callbackProblem(cb Callback) (Problem, string) {
 	code := ""
 	if m := aadsts.FindStringSubmatch(cb.ErrorDescription); m != nil {
 		code = m[1]
 	}
-	switch {
-	case code == "90094" || code == "90008" || code == "65001":
+	switch code {
+	case "90094", "90008", "65001":
 		return ProblemNeedsAdmin, code
-	case code == "65004" || cb.Error == "access_denied" || cb.Error == "permission_denied":
-		return ProblemDeclined, code
-	case code == "50020":
+	case "50020":
 		return ProblemWrongAccount, code
-	case code == "53003":
+	case "53003":
 		return ProblemBlocked, code
+	case "65004":
+		return ProblemDeclined, code
+	}
+	if code == "" && (cb.Error == "access_denied" || cb.Error == "permission_denied") {
+		// The older endpoint's Cancel says permission_denied and no number.
+		return ProblemDeclined, code
 	}
 	return ProblemMicrosoft, code
 }

@@ -55,7 +55,36 @@ func (s *Store) GetAttempt(_ context.Context, invitationID string) (wizard.Attem
 		d := *a.Device
 		a.Device = &d
 	}
+	if a.Confirm != nil {
+		c := *a.Confirm
+		a.Confirm = &c
+	}
 	return a, nil
+}
+
+// StartConfirm implements wizard.Store, in milliseconds as the DynamoDB
+// store keeps the times.
+func (s *Store) StartConfirm(_ context.Context, invitationID string, since time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[invitationID]
+	at := time.UnixMilli(since.UnixMilli()).UTC()
+	a.Confirm = &wizard.Confirm{Since: at, LastTry: at}
+	s.attempts[invitationID] = a
+	return nil
+}
+
+// ClaimConfirm implements wizard.Store: compare-and-set on the last proof
+// attempt, in milliseconds.
+func (s *Store) ClaimConfirm(_ context.Context, invitationID string, prev, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.attempts[invitationID].Confirm
+	if c == nil || c.LastTry.UnixMilli() != prev.UnixMilli() {
+		return false, nil
+	}
+	c.LastTry = time.UnixMilli(now.UnixMilli()).UTC()
+	return true, nil
 }
 
 // StartDevice implements wizard.Store: the count, the attempt and the
@@ -136,14 +165,14 @@ func (s *Store) SaveCredential(_ context.Context, invitationID string, c wizard.
 // Credential returns the sealed refresh token kept for an invitation,
 // upgrade.ErrNotFound when there is none, as the DynamoDB store does for
 // the token validation.
-func (s *Store) Credential(_ context.Context, invitationID string) ([]byte, error) {
+func (s *Store) Credential(_ context.Context, invitationID string) (upgrade.KeptCredential, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.credentials[invitationID]
 	if len(c.SealedRefresh) == 0 {
-		return nil, upgrade.ErrNotFound
+		return upgrade.KeptCredential{}, upgrade.ErrNotFound
 	}
-	return append([]byte(nil), c.SealedRefresh...), nil
+	return upgrade.KeptCredential{Sealed: append([]byte(nil), c.SealedRefresh...), Public: c.Public}, nil
 }
 
 // PutState implements wizard.Store; a state is never stored twice.

@@ -26,7 +26,7 @@ type Store interface {
 	upgrade.Store
 	// Credential returns the sealed refresh token kept for an invitation,
 	// upgrade.ErrNotFound when there is none.
-	Credential(ctx context.Context, invitationID string) ([]byte, error)
+	Credential(ctx context.Context, invitationID string) (upgrade.KeptCredential, error)
 }
 
 // NewStore returns an empty store for one test.
@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStore, setStatus SetStatus) {
 		{"TransitionRecordsWhoAndWhen", testTransitionRecordsWhoAndWhen},
 		{"StateIsTakenOnce", testStateIsTakenOnce},
 		{"ClaimPollCompareAndSet", testClaimPollCompareAndSet},
+		{"ClaimConfirmCompareAndSet", testClaimConfirmCompareAndSet},
 		{"StartDeviceMarksTheInvitation", testStartDeviceMarksTheInvitation},
 		{"AttemptCounters", testAttemptCounters},
 		{"Credential", testCredential},
@@ -482,12 +483,62 @@ func testCredential(t *testing.T, f fixture) {
 	if _, err := f.s.Credential(ctx, inv.ID); !errors.Is(err, upgrade.ErrNotFound) {
 		t.Fatalf("credential before any sign-in: %v, want ErrNotFound", err)
 	}
-	for _, blob := range []string{"sealed-first", "sealed-second"} {
-		if err := f.s.SaveCredential(ctx, inv.ID, wizard.Credential{TenantID: "tenant-a", SealedRefresh: []byte(blob), At: time.Now()}); err != nil {
+	// The device code way keeps a public refresh token, the sign-in a
+	// confidential one: the validation redeems each its own way.
+	for i, blob := range []string{"sealed-device", "sealed-signin"} {
+		public := i == 0
+		if err := f.s.SaveCredential(ctx, inv.ID, wizard.Credential{TenantID: "tenant-a", SealedRefresh: []byte(blob), At: time.Now(), Public: public}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := f.s.Credential(ctx, inv.ID); err != nil || string(got) != blob {
-			t.Fatalf("credential %q (%v), want %q", got, err, blob)
+		if got, err := f.s.Credential(ctx, inv.ID); err != nil || string(got.Sealed) != blob || got.Public != public {
+			t.Fatalf("credential %q public %v (%v), want %q public %v", got.Sealed, got.Public, err, blob, public)
 		}
+	}
+}
+
+// A pending consent proof is recorded with its start, claimed by one of
+// many concurrent requests, and replaced by a later consent's return; it
+// counts no attempt.
+func testClaimConfirmCompareAndSet(t *testing.T, f fixture) {
+	ctx := context.Background()
+	inv := f.invitation(t)
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	if ok, err := f.s.ClaimConfirm(ctx, inv.ID, t0, t0); ok || err != nil {
+		t.Fatalf("claim without a pending proof: %v, %v", ok, err)
+	}
+	if err := f.s.StartConfirm(ctx, inv.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.s.GetAttempt(ctx, inv.ID)
+	if err != nil || a.Confirm == nil || !a.Confirm.Since.Equal(t0) || !a.Confirm.LastTry.Equal(t0) || a.Redirects != 0 || a.DeviceStarts != 0 {
+		t.Fatalf("started proof %+v (%v)", a, err)
+	}
+	t1 := t0.Add(2 * time.Second)
+	const n = 8
+	wins := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ok, err := f.s.ClaimConfirm(ctx, inv.ID, t0, t1.Add(time.Duration(i)*time.Millisecond))
+			if err != nil {
+				t.Error(err)
+			}
+			wins[i] = ok
+		})
+	}
+	wg.Wait()
+	if c := len(slices.DeleteFunc(wins, func(w bool) bool { return !w })); c != 1 {
+		t.Fatalf("%d of %d concurrent claims won", c, n)
+	}
+	a, err = f.s.GetAttempt(ctx, inv.ID)
+	if err != nil || a.Confirm == nil || !a.Confirm.Since.Equal(t0) || a.Confirm.LastTry.Sub(t1) < 0 || a.Confirm.LastTry.Sub(t1) >= n*time.Millisecond {
+		t.Fatalf("after the claims: %+v (%v)", a.Confirm, err)
+	}
+	t2 := t0.Add(time.Minute)
+	if err := f.s.StartConfirm(ctx, inv.ID, t2); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = f.s.GetAttempt(ctx, inv.ID); err != nil || !a.Confirm.Since.Equal(t2) || !a.Confirm.LastTry.Equal(t2) {
+		t.Fatalf("a later return: %+v (%v)", a.Confirm, err)
 	}
 }
