@@ -49,7 +49,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*p
 	r := config.NewReader(getenv)
 	table, busName, publicBaseURL := config.Table.Read(r), config.EventBus.Read(r), config.PublicBaseURL.Read(r)
 	operatorName, linkKeyARN := config.OperatorName.Read(r), config.LinkKeySecretARN.Read(r)
-	entra := config.ReadEntra(r)
+	entra, graphBaseURL := config.ReadEntra(r), config.GraphBaseURL.Read(r)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*p
 	// function's; SSL_CERT_FILE makes the local stack's emulator trusted.
 	httpClient := &http.Client{Timeout: 8 * time.Second}
 	id, err := identity.New(identity.Config{AuthorityHost: entra.AuthorityHost, ClientID: entra.ClientID, Secret: clientSecret,
-		RedirectURI: publicBaseURL + "/consent/callback", HTTPClient: httpClient})
+		RedirectURI: publicBaseURL + "/consent/callback", GraphBaseURL: graphBaseURL, HTTPClient: httpClient})
 	if err != nil {
 		return nil, err
 	}

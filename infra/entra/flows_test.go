@@ -189,8 +189,8 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 		t.Fatalf("AcquireTokenByAuthCode: %v", err)
 	}
 	claims := decodeClaims(t, res.AccessToken)
-	if claims["tid"] != ContosoTenantID || claims["scp"] != "User.Read" || claims["preferred_username"] != ContosoAdmin {
-		t.Errorf("claims = %v, want Contoso admin with scp User.Read", claims)
+	if claims["tid"] != ContosoTenantID || claims["scp"] != "User.Read" || claims["upn"] != ContosoAdmin || claims["ver"] != "1.0" {
+		t.Errorf("claims = %v, want Contoso admin with scp User.Read in a v1.0 Graph token", claims)
 	}
 	// MSAL keys the account by client_info: <oid>.<home tenant>.
 	if !strings.HasSuffix(res.Account.HomeAccountID, "."+ContosoTenantID) || res.IDToken.PreferredUsername != ContosoAdmin {

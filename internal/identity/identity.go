@@ -28,6 +28,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/ocpro/upgrade/internal/graph"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
@@ -55,6 +56,10 @@ type Config struct {
 	Secret        Secret
 	// RedirectURI is PUBLIC_BASE_URL + /consent/callback, registered exactly.
 	RedirectURI string
+	// GraphBaseURL is where Microsoft Graph is reached
+	// (https://graph.microsoft.com, or the emulator): the organization it
+	// answers for an application token proves the tenant.
+	GraphBaseURL string
 	// HTTPClient is used for every call; it must have a timeout.
 	HTTPClient *http.Client
 	// Now is the clock for ID token validation.
@@ -88,7 +93,10 @@ func New(c Config) (*Entra, error) {
 		return nil, errors.New("identity: nil HTTP client")
 	case c.RedirectURI == "":
 		return nil, errors.New("identity: empty redirect URI")
+	case !strings.HasPrefix(c.GraphBaseURL, "https://"):
+		return nil, fmt.Errorf("identity: Graph base URL %q is not an https URL", c.GraphBaseURL)
 	}
+	c.GraphBaseURL = strings.TrimRight(c.GraphBaseURL, "/")
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -394,20 +402,56 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 		}
 		return wizard.Grant{}, fmt.Errorf("identity: app token: %w", err)
 	}
-	var c struct {
-		TenantID string   `json:"tid"`
-		Roles    []string `json:"roles"`
-		jwt.RegisteredClaims
-	}
 	// The token came straight from the authority over TLS for this
-	// request; its signature is Graph's business, its claims are ours.
-	if _, _, err := jwt.NewParser().ParseUnverified(res.AccessToken, &c); err != nil {
-		return wizard.Grant{}, fmt.Errorf("identity: app token claims: %w", err)
+	// request; its signature is Graph's business (package graph), its
+	// claims are ours, and Graph's answer proves the tenant.
+	c, err := graph.ReadToken(res.AccessToken, tenantID, e.host, e.c.Now())
+	if err != nil {
+		return wizard.Grant{}, fmt.Errorf("identity: app token: %w", err)
 	}
 	if len(c.Roles) == 0 {
 		return wizard.Grant{}, wizard.ErrNotConsented
 	}
-	return wizard.Grant{TenantID: c.TenantID, Roles: c.Roles}, nil
+	org, err := e.organization(ctx, res.AccessToken, tenantID)
+	if err != nil {
+		return wizard.Grant{}, err
+	}
+	return wizard.Grant{TenantID: c.TenantID, Roles: c.Roles, Organization: org}, nil
+}
+
+// organization asks Graph, with the application token, which organization
+// the token opens; it must be the token's tenant. Graph's 403 means the
+// tenant did not grant what reading it takes: no consent to count.
+func (e *Entra) organization(ctx context.Context, accessToken, tenantID string) (wizard.Organization, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.c.GraphBaseURL+"/v1.0/organization", nil)
+	if err != nil {
+		return wizard.Organization{}, fmt.Errorf("identity: organization request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.c.HTTPClient.Do(req)
+	if err != nil {
+		return wizard.Organization{}, &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	switch {
+	case err != nil, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+		return wizard.Organization{}, &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	case resp.StatusCode == http.StatusForbidden:
+		return wizard.Organization{}, wizard.ErrNotConsented
+	case resp.StatusCode != http.StatusOK:
+		return wizard.Organization{}, fmt.Errorf("identity: Graph organization: status %d", resp.StatusCode)
+	}
+	o, err := graph.ParseOrganization(body, tenantID)
+	if err != nil {
+		return wizard.Organization{}, fmt.Errorf("identity: %w", err)
+	}
+	out := wizard.Organization{ID: strings.ToLower(o.ID), DisplayName: o.DisplayName}
+	for _, d := range o.VerifiedDomains {
+		out.VerifiedDomains = append(out.VerifiedDomains, d.Name)
+	}
+	return out, nil
 }
 
 // confidential builds an MSAL client for one proof. The proof must not

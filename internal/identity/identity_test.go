@@ -32,7 +32,7 @@ func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
 	t.Helper()
 	em, base := newEmulator(t)
 	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
-		RedirectURI: redirect, HTTPClient: em.Client()})
+		RedirectURI: redirect, GraphBaseURL: base, HTTPClient: em.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +143,12 @@ func TestAppGrantProvesConsent(t *testing.T) {
 			t.Errorf("roles %v lack %s", g.Roles, r)
 		}
 	}
+	// The token is Graph's v1.0 token, whose signature no client can
+	// check; Graph's answer for the token names the tenant instead.
+	o := g.Organization
+	if o.ID != entra.ContosoTenantID || o.DisplayName != "Contoso" || !slices.Contains(o.VerifiedDomains, "contoso.example") {
+		t.Errorf("organization = %+v, want Contoso with contoso.example", o)
+	}
 }
 
 func TestURLs(t *testing.T) {
@@ -233,7 +239,7 @@ func TestDiscoveryOncePerContainer(t *testing.T) {
 	em, base := newEmulator(t)
 	counter := &discoveryCounter{next: em.Client().Transport, failuresDue: 1}
 	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
-		RedirectURI: redirect, HTTPClient: &http.Client{Transport: counter}})
+		RedirectURI: redirect, GraphBaseURL: base, HTTPClient: &http.Client{Transport: counter}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,10 +221,20 @@ type Tokens struct {
 	RefreshToken string
 }
 
-// Grant is what an application token for a tenant proves.
+// Grant is what an application token for a tenant proves: Microsoft
+// granted Roles in TenantID, and Graph, asked with the token, answered
+// for Organization.
 type Grant struct {
-	TenantID string
-	Roles    []string
+	TenantID     string
+	Roles        []string
+	Organization Organization
+}
+
+// Organization is a tenant as Microsoft Graph describes it.
+type Organization struct {
+	ID              string
+	DisplayName     string
+	VerifiedDomains []string
 }
 
 // AuthenticationCompleted is the event for the rest of the service: ids
