@@ -283,7 +283,8 @@ func (e *Entra) redeem(ctx context.Context, form url.Values) (wizard.Tokens, err
 		return wizard.Tokens{}, err
 	}
 	upn := claims.PreferredUsername
-	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken}, nil
+	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken,
+		DirectoryRoles: claims.Roles}, nil
 }
 
 // idClaims are the ID token claims the wizard uses.
@@ -291,6 +292,10 @@ type idClaims struct {
 	TenantID          string `json:"tid"`
 	ObjectID          string `json:"oid"`
 	PreferredUsername string `json:"preferred_username"`
+	// Roles is wids: the account's directory role template ids, which
+	// Entra puts in tokens of apps whose registration asks for them
+	// (groupMembershipClaims DirectoryRole or All).
+	Roles []string `json:"wids"`
 	jwt.RegisteredClaims
 }
 

@@ -62,3 +62,7 @@ var (
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with another request")
 	ErrBadCursor            = errors.New("bad cursor")
 )
+
+// ErrTenantBound means the customer is bound to another Microsoft tenant
+// than the one given: a customer never moves to another tenant silently.
+var ErrTenantBound = errors.New("customer is bound to another tenant")

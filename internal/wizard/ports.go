@@ -54,6 +54,10 @@ type Store interface {
 	// SettleDevice records the device attempt's new interval and outcome;
 	// a settled attempt drops its device code.
 	SettleDevice(ctx context.Context, invitationID string, interval time.Duration, outcome Outcome) error
+	// BindTenant records tenantID as the customer's tenant when the
+	// customer has none, with a conditional write; upgrade.ErrTenantBound
+	// when it is bound to another.
+	BindTenant(ctx context.Context, operatorID, customerID, tenantID string) error
 	// SaveCredential keeps the sealed delegated refresh token.
 	SaveCredential(ctx context.Context, invitationID string, c Credential) error
 	// PutState stores a one-time state.
@@ -127,8 +131,12 @@ type Transition struct {
 	TenantID string
 	UPN      string
 	ObjectID string
-	// Granted is recorded on AUTHENTICATION_COMPLETE.
-	Granted []string
+	// Granted, TenantName and TenantDomains are recorded on
+	// AUTHENTICATION_COMPLETE and AWAITING_CONFIRMATION, which like
+	// completion must name the recorded tenant.
+	Granted       []string
+	TenantName    string
+	TenantDomains []string
 }
 
 // Outcome is how a device code attempt ended, empty while it runs.
@@ -148,7 +156,9 @@ const (
 	// OutcomeWrongAccount: the account is not in a tenant that can be
 	// used (AADSTS50020, a personal account).
 	OutcomeWrongAccount Outcome = "WRONG_ACCOUNT"
-	OutcomeFailed       Outcome = "FAILED"
+	// OutcomeNeedsRole: the account holds none of AccountRoles.
+	OutcomeNeedsRole Outcome = "NEEDS_ROLE"
+	OutcomeFailed    Outcome = "FAILED"
 )
 
 // Device is a device code attempt as stored.
@@ -213,12 +223,16 @@ type DeviceCode struct {
 }
 
 // Tokens is the verified outcome of a delegated sign-in: the ID token's
-// tid, oid and preferred_username, checked, and the refresh token.
+// tid, oid, preferred_username and directory roles (wids), checked, and
+// the refresh token.
 type Tokens struct {
 	TenantID     string
 	ObjectID     string
 	UPN          string
 	RefreshToken string
+	// DirectoryRoles are the role template ids of the account's directory
+	// roles; none when the token named none.
+	DirectoryRoles []string
 }
 
 // Grant is what an application token for a tenant proves: Microsoft
