@@ -99,3 +99,12 @@ func (s *Store) runTenantTxn(ctx context.Context, tx txn, what string) error {
 	}
 	return nil
 }
+
+// SetCustomerDomain sets the customer's domain, or removes it when domain
+// is empty, with one conditional write on the customer's existence.
+func (s *Store) SetCustomerDomain(ctx context.Context, operatorID, customerID, domain string) error {
+	e := newExpr()
+	e.exists()
+	e.put("Domain", domain, domain == "")
+	return s.update(ctx, e, customerPK(operatorID, customerID), skMain, upgrade.ErrNotFound, "set customer domain")
+}

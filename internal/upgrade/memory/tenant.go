@@ -62,3 +62,16 @@ func (s *Store) RefuseTenant(_ context.Context, inv upgrade.Invitation) error {
 	delete(s.credentials, inv.ID)
 	return nil
 }
+
+// SetCustomerDomain implements upgrade.Store.
+func (s *Store) SetCustomerDomain(_ context.Context, operatorID, customerID, domain string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.customers[customerID]
+	if !ok || c.OperatorID != operatorID {
+		return upgrade.ErrNotFound
+	}
+	c.Domain = domain
+	s.customers[customerID] = c
+	return nil
+}
