@@ -142,7 +142,9 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 	}
 	e.addStaffClaims(access, g)
 	wids := directoryRoles(g.user)
-	access["wids"] = wids
+	if g.client.directoryRoleClaims() {
+		access["wids"] = wids
+	}
 	spec := tokenSpec{lifetime: DefaultTokenLifetime}
 	if isGraphAudience(aud) {
 		toGraphClaims(access, g.tenantID)
@@ -162,7 +164,9 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		"sub":                pairwiseSubject(g.user.ObjectID, g.client.ClientID),
 		"tid":                g.tenantID,
 		"ver":                "2.0",
-		"wids":               wids,
+	}
+	if g.client.directoryRoleClaims() {
+		id["wids"] = wids
 	}
 	if g.nonce != "" {
 		id["nonce"] = g.nonce

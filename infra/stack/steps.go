@@ -83,6 +83,8 @@ func (s *Stack) startEntra(ctx context.Context, src *template.Source, stateDir, 
 			RequiredRoles: strings.Split(roles, ","),
 			// Device code sign-in (seed steps 10-16) is a public client flow.
 			AllowPublicClientFlows: true,
+			// The wizard reads the administrator's directory roles (wids).
+			GroupMembershipClaims: "DirectoryRole",
 		}},
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ func newEmulator(t *testing.T) (*entra.Emulator, string) {
 	t.Helper()
 	em, err := entra.New(entra.Config{Apps: []entra.App{{
 		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
-		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required,
+		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required, GroupMembershipClaims: "DirectoryRole",
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +113,11 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 			}
 			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" {
 				t.Fatalf("tokens = %+v", tok)
+			}
+			// The registration asks for directory roles: the ID token's
+			// wids name the Global Administrator role.
+			if !slices.Contains(tok.DirectoryRoles, wizard.GlobalAdministrator) {
+				t.Fatalf("directory roles = %v, want the Global Administrator's", tok.DirectoryRoles)
 			}
 		})
 	}
