@@ -127,7 +127,7 @@ func TestBrowserSignInWithMicrosoft(t *testing.T) {
 	ctx := newChrome(t)
 	c := portal(t, unique("op-br-"))
 	tn := newTenant(t)
-	id, authURL := invitation(t, c)
+	id, authURL := invitationIn(t, c, tn)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(authURL),
 		chromedp.WaitVisible(chromedp.ID("signin")), shot("signin-1-welcome"),
@@ -169,7 +169,7 @@ func TestBrowserDeviceCode(t *testing.T) {
 	ctx := newChrome(t)
 	c := portal(t, unique("op-brd-"))
 	tn := newTenant(t)
-	id, authURL := invitation(t, c)
+	id, authURL := invitationIn(t, c, tn)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(authURL),
 		chromedp.WaitVisible(chromedp.ID("start")), shot("device-1-welcome"),
