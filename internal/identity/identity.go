@@ -93,7 +93,7 @@ func New(c Config) (*Entra, error) {
 		return nil, errors.New("identity: nil HTTP client")
 	case c.RedirectURI == "":
 		return nil, errors.New("identity: empty redirect URI")
-	case !strings.HasPrefix(c.GraphBaseURL, "https://"):
+	case !graphURLOK(c.GraphBaseURL):
 		return nil, fmt.Errorf("identity: Graph base URL %q is not an https URL", c.GraphBaseURL)
 	}
 	c.GraphBaseURL = strings.TrimRight(c.GraphBaseURL, "/")
@@ -101,6 +101,24 @@ func New(c Config) (*Entra, error) {
 		c.Now = time.Now
 	}
 	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), keys: map[string]any{}}, nil
+}
+
+// graphURLOK accepts an https URL, or plain http to a loopback address
+// (a local stand-in the probe of cold starts points everything at): an
+// application token must never cross a network in clear.
+func graphURLOK(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return false
 }
 
 // metadata is the part of the organizations authority's OpenID

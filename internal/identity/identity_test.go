@@ -181,6 +181,16 @@ func TestNewChecksConfig(t *testing.T) {
 	if _, err := identity.New(identity.Config{AuthorityHost: "http://insecure", ClientID: "x"}); err == nil {
 		t.Error("http authority accepted")
 	}
+	valid := identity.Config{AuthorityHost: "https://login.example", ClientID: "x", Secret: staticSecret("s"),
+		RedirectURI: "https://invite.example/consent/callback", HTTPClient: http.DefaultClient}
+	for graph, ok := range map[string]bool{"https://graph.microsoft.com": true, "http://127.0.0.1:1": true,
+		"http://graph.microsoft.com": false, "": false, "graph.microsoft.com": false} {
+		c := valid
+		c.GraphBaseURL = graph
+		if _, err := identity.New(c); (err == nil) != ok {
+			t.Errorf("Graph base URL %q: err = %v, want accepted %v", graph, err, ok)
+		}
+	}
 }
 
 // A proof asked for before the consent must not be reused after it: the
