@@ -127,7 +127,7 @@ func TestBrowserSignInWithMicrosoft(t *testing.T) {
 	ctx := newChrome(t)
 	c := portal(t, unique("op-br-"))
 	tn := newTenant(t)
-	id, authURL := invitation(t, c)
+	id, authURL := invitationIn(t, c, tn)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(authURL),
 		chromedp.WaitVisible(chromedp.ID("signin")), shot("signin-1-welcome"),
@@ -169,7 +169,7 @@ func TestBrowserDeviceCode(t *testing.T) {
 	ctx := newChrome(t)
 	c := portal(t, unique("op-brd-"))
 	tn := newTenant(t)
-	id, authURL := invitation(t, c)
+	id, authURL := invitationIn(t, c, tn)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(authURL),
 		chromedp.WaitVisible(chromedp.ID("start")), shot("device-1-welcome"),
@@ -229,5 +229,47 @@ func TestBrowserDeviceCode(t *testing.T) {
 	if s := invitationStatus(t, c, id); s["status"] != "AUTHENTICATION_COMPLETE" || s["authenticatedBy"] != tn.admin ||
 		!strings.Contains(done, "successfully completed") {
 		t.Fatalf("invitation %v, page %q", s, done)
+	}
+}
+
+// A Fabrikam administrator opens a Contoso customer's link in a browser,
+// signs in and consents in Fabrikam: the wizard does not complete but says
+// the operator must confirm the tenant, naming it, and the invitation
+// waits for staff.
+func TestBrowserWrongTenantWaitsForStaff(t *testing.T) {
+	t.Parallel()
+	ctx := newChrome(t)
+	c := portal(t, unique("op-brw-"))
+	contoso, fabrikam := newTenant(t), newTenant(t)
+	id, authURL := invitationIn(t, c, contoso)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(authURL),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.Click(chromedp.ID("signin")),
+		signInPages(fabrikam.admin),
+		acceptConsent(),
+		chromedp.WaitVisible(chromedp.ID("continue")),
+		chromedp.Click(chromedp.ID("continue")),
+		chromedp.WaitVisible(chromedp.CSS("input[name=consent_org]:checked")),
+		acceptConsent(),
+		chromedp.WaitVisible(chromedp.ID("confirming")), shot("wrong-tenant-confirming"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"must confirm that this tenant belongs to the customer", fabrikam.name, fabrikam.id, fabrikam.domain} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "successfully completed") {
+		t.Errorf("page says completed:\n%s", page)
+	}
+	if s := invitationStatus(t, c, id); s["status"] != "AWAITING_CONFIRMATION" || s["tenantId"] != fabrikam.id {
+		t.Fatalf("invitation %v, want AWAITING_CONFIRMATION in %s", s, fabrikam.id)
 	}
 }

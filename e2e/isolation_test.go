@@ -36,6 +36,7 @@ func TestIsolationOnEveryRoute(t *testing.T) {
 		"POST /v1/upgrades/{id}/resume":    map[string]any{"licenseType": "OC_PRO", "licensedUsers": 25},
 		"PUT /v1/settings/email":           map[string]any{"senderName": "B"},
 		"POST /v1/settings/email/test":     map[string]any{"to": "b-admin@fabrikam.example"},
+		"PATCH /v1/customers/{id}":         map[string]any{"domain": "fabrikam.example"},
 	}
 	routes := 0
 	for _, r := range env.Template.Routes {
@@ -55,7 +56,7 @@ func TestIsolationOnEveryRoute(t *testing.T) {
 			path = strings.Replace(path, "{id}", id, 1)
 		}
 		var body any
-		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 			body = bodies[key]
 			if body == nil {
 				body = map[string]any{}

@@ -45,6 +45,7 @@ const statusWords: Record<string, string> = {
   IN_PROGRESS: "In progress",
   TOKEN_ACQUIRED: "Token acquired",
   AUTHENTICATION_COMPLETE: "Authentication Complete",
+  AWAITING_CONFIRMATION: "Tenant to confirm",
   EXPIRED: "Expired",
   REVOKED: "Revoked",
   FAILED: "Failed",

@@ -107,6 +107,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
+	review, err := upgrade.NewReview(st, pub, upgrade.SystemClock{}, log)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, api.WithTenantReview(review), api.WithCustomerUpdates(portal))
 	return api.NewHandler(portal, operatorClaim, log, append(opts, resume, api.WithIdempotency(guard), api.WithOperatorLimit(limit))...)
 }
 

@@ -74,6 +74,15 @@ type App struct {
 	// RequiredScopes are the Microsoft Graph delegated permissions the app
 	// asks for; empty means User.Read.
 	RequiredScopes []string
+	// GroupMembershipClaims is the manifest's groupMembershipClaims:
+	// "DirectoryRole" or "All" puts the user's directory roles (wids) in
+	// the app's ID and access tokens; empty puts none, as in Entra.
+	GroupMembershipClaims string
+}
+
+// directoryRoleClaims reports whether the app's tokens carry wids.
+func (a App) directoryRoleClaims() bool {
+	return a.GroupMembershipClaims == "DirectoryRole" || a.GroupMembershipClaims == "All"
 }
 
 // GlobalAdministrator is the role template id of the Global Administrator
@@ -121,6 +130,17 @@ func (u User) canConsentForOrganization() bool {
 		}
 	}
 	return false
+}
+
+// canGrantAppPermissions reports whether one of the user's roles may
+// grant tenant-wide consent to Microsoft Graph application permissions:
+// only a Global Administrator or a Privileged Role Administrator. A Cloud
+// Application Administrator or Application Administrator may consent to
+// any permission except Graph's app roles.
+func (u User) canGrantAppPermissions() bool {
+	return slices.ContainsFunc(u.Roles, func(r string) bool {
+		return r == GlobalAdministrator || r == PrivilegedRoleAdministrator
+	})
 }
 
 // errNotFound marks lookups of tenants, apps or users that do not exist.

@@ -189,8 +189,12 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 		t.Fatalf("AcquireTokenByAuthCode: %v", err)
 	}
 	claims := decodeClaims(t, res.AccessToken)
-	if claims["tid"] != ContosoTenantID || claims["scp"] != "User.Read" || claims["preferred_username"] != ContosoAdmin {
-		t.Errorf("claims = %v, want Contoso admin with scp User.Read", claims)
+	if claims["tid"] != ContosoTenantID || claims["scp"] != "User.Read" || claims["upn"] != ContosoAdmin || claims["ver"] != "1.0" {
+		t.Errorf("claims = %v, want Contoso admin with scp User.Read in a v1.0 Graph token", claims)
+	}
+	// The registration does not ask for directory roles (groupMembershipClaims).
+	if _, ok := claims["wids"]; ok {
+		t.Errorf("wids in the token of an app that did not ask for them: %v", claims["wids"])
 	}
 	// MSAL keys the account by client_info: <oid>.<home tenant>.
 	if !strings.HasSuffix(res.Account.HomeAccountID, "."+ContosoTenantID) || res.IDToken.PreferredUsername != ContosoAdmin {
@@ -269,6 +273,10 @@ func TestAdminConsent(t *testing.T) {
 		{"older endpoint cancelled", "/adminconsent", ContosoAdmin, "cancel",
 			map[string]string{"error": "permission_denied", "state": "xyz"}, "The admin canceled the request", false},
 		{"not an admin", "/v2.0/adminconsent", ContosoUser, "needadmin",
+			map[string]string{"admin_consent": "True", "error": "access_denied", "state": "xyz"}, "AADSTS90094: ", false},
+		// Graph's application permissions need a Global Administrator or a
+		// Privileged Role Administrator.
+		{"Cloud Application Administrator", "/v2.0/adminconsent", ContosoCloudAppAdmin, "needadmin",
 			map[string]string{"admin_consent": "True", "error": "access_denied", "state": "xyz"}, "AADSTS90094: ", false},
 	}
 	for _, tc := range tests {

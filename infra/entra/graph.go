@@ -112,8 +112,12 @@ func (e *Emulator) graphToken(r *http.Request) (graphCaller, error) {
 	if !ok || strings.TrimSpace(raw) == "" {
 		return graphCaller{}, graphAuthError("Access token is empty.")
 	}
+	signed, err := graphSigned(raw)
+	if err != nil {
+		return graphCaller{}, graphAuthError("Access token validation failure. Invalid signature or malformed token.")
+	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	_, err = jwt.ParseWithClaims(signed, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		for _, k := range []*signingKey{e.current, e.previous} {
 			if k.kid == kid {
@@ -136,11 +140,11 @@ func (e *Emulator) graphToken(r *http.Request) (graphCaller, error) {
 	if _, ok := e.dir.tenant(tid); !ok {
 		return graphCaller{}, graphAuthError("Access token validation failure. Invalid tenant.")
 	}
-	if iss, _ := claims["iss"].(string); !strings.HasSuffix(iss, "/"+tid+"/v2.0") {
+	if iss, _ := claims["iss"].(string); iss != graphIssuer(tid) {
 		return graphCaller{}, graphAuthError("Access token validation failure. Invalid issuer.")
 	}
 	c := graphCaller{tenantID: tid}
-	c.appID, _ = claims["azp"].(string)
+	c.appID, _ = claims["appid"].(string)
 	if scp, _ := claims["scp"].(string); scp != "" {
 		c.scopes = strings.Fields(scp)
 		c.userOID, _ = claims["oid"].(string)

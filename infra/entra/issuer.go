@@ -41,6 +41,9 @@ type tokenSpec struct {
 	key       keyChoice
 	set       map[string]any
 	drop      []string
+	// graph marks a token for Microsoft Graph: signed with a nonce header
+	// (see signGraph).
+	graph bool
 }
 
 // WithAudience sets aud instead of the portal audience.
@@ -189,7 +192,12 @@ func (e *Emulator) appToken(base, tenantID, clientID, resource string, roles []s
 	if len(roles) > 0 {
 		claims["roles"] = roles
 	}
-	return e.issue(claims, tokenSpec{lifetime: DefaultTokenLifetime})
+	spec := tokenSpec{lifetime: DefaultTokenLifetime}
+	if e.isGraphAudience(resource) {
+		toGraphClaims(claims, tenantID)
+		spec.graph = true
+	}
+	return e.issue(claims, spec)
 }
 
 // issue adds the time claims, applies overrides, and signs.
@@ -221,7 +229,12 @@ func (e *Emulator) issue(claims jwt.MapClaims, spec tokenSpec) (issuedToken, err
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["kid"] = key.kid
-	signed, err := t.SignedString(signer.priv)
+	var signed string
+	if spec.graph {
+		signed, err = signGraph(t, signer)
+	} else {
+		signed, err = t.SignedString(signer.priv)
+	}
 	if err != nil {
 		return issuedToken{}, fmt.Errorf("sign token: %w", err)
 	}

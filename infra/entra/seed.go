@@ -22,6 +22,10 @@ const (
 	// FabrikamGuest is a member of Fabrikam who is also a B2B guest in
 	// Contoso, where they sign in with this address.
 	FabrikamGuest = "carol@fabrikam.example"
+	// ContosoCloudAppAdmin is a Cloud Application Administrator of
+	// Contoso: may consent to delegated permissions for the organization,
+	// not to Microsoft Graph's application permissions.
+	ContosoCloudAppAdmin = "cloudadmin@contoso.example"
 )
 
 // seedCustomers adds Contoso and Fabrikam with a Global Administrator, a
@@ -40,6 +44,8 @@ func (e *Emulator) seedCustomers() error {
 	users := []User{
 		{TenantID: ContosoTenantID, UserPrincipalName: ContosoAdmin, DisplayName: "Contoso Admin", Roles: []string{GlobalAdministrator}, MFA: true},
 		{TenantID: ContosoTenantID, UserPrincipalName: ContosoUser, DisplayName: "Contoso User"},
+		{TenantID: ContosoTenantID, UserPrincipalName: ContosoCloudAppAdmin, DisplayName: "Contoso Cloud App Admin",
+			Roles: []string{CloudApplicationAdministrator}},
 		{
 			TenantID: ContosoTenantID, UserPrincipalName: "carol_fabrikam.example#EXT#@contoso.onmicrosoft.com",
 			Mail: FabrikamGuest, DisplayName: "Carol (Fabrikam)", HomeTenantID: FabrikamTenantID,

@@ -207,7 +207,7 @@ func (e *Emulator) proceed(w http.ResponseWriter, r *http.Request, ix *interacti
 		e.writePage(w, r, http.StatusOK, pageData{View: "deviceconfirm", Title: "Are you trying to sign in to " + ix.client.DisplayName + "?",
 			User: user.signInName(), Ctx: ix.id})
 	case flowAdminConsent:
-		if !user.canConsentForOrganization() {
+		if !user.canConsentForOrganization() || len(ix.client.RequiredRoles) > 0 && !user.canGrantAppPermissions() {
 			e.needAdminPage(w, r, ix, user)
 			return
 		}
@@ -266,7 +266,8 @@ func (e *Emulator) handleConsent(w http.ResponseWriter, r *http.Request) {
 	accept := r.PostForm.Get("action") == "accept"
 	org := r.PostForm.Get("consent_org") == "on" && user.canConsentForOrganization()
 	t, _ := e.dir.tenant(user.TenantID)
-	if accept && !user.canConsentForOrganization() && (!t.UserConsent || ix.kind == flowAdminConsent) {
+	appRolesRefused := ix.kind == flowAdminConsent && len(ix.client.RequiredRoles) > 0 && !user.canGrantAppPermissions()
+	if accept && (appRolesRefused || !user.canConsentForOrganization() && (!t.UserConsent || ix.kind == flowAdminConsent)) {
 		// A forged form cannot grant what the page would not offer.
 		e.needAdminPage(w, r, ix, user)
 		return

@@ -71,11 +71,16 @@ func TestMSALClientCredentials(t *testing.T) {
 				t.Fatalf("AcquireTokenByCredential: %v", err)
 			}
 			claims := decodeClaims(t, res.AccessToken)
-			if claims["aud"] != tc.wantAud || claims["tid"] != DefaultOperatorTenantID || claims["azp"] != serviceClientID {
-				t.Errorf("aud/tid/azp = %v/%v/%v, want %s/%s/%s", claims["aud"], claims["tid"], claims["azp"], tc.wantAud, DefaultOperatorTenantID, serviceClientID)
+			// Graph's tokens name the client v1.0's way.
+			party, acr := "azp", "azpacr"
+			if tc.wantAud == GraphResource {
+				party, acr = "appid", "appidacr"
 			}
-			if claims["idtyp"] != "app" || claims["azpacr"] != "1" {
-				t.Errorf("idtyp/azpacr = %v/%v, want app/1", claims["idtyp"], claims["azpacr"])
+			if claims["aud"] != tc.wantAud || claims["tid"] != DefaultOperatorTenantID || claims[party] != serviceClientID {
+				t.Errorf("aud/tid/%s = %v/%v/%v, want %s/%s/%s", party, claims["aud"], claims["tid"], claims[party], tc.wantAud, DefaultOperatorTenantID, serviceClientID)
+			}
+			if claims["idtyp"] != "app" || claims[acr] != "1" {
+				t.Errorf("idtyp/%s = %v/%v, want app/1", acr, claims["idtyp"], claims[acr])
 			}
 			var roles []string
 			if raw, ok := claims["roles"].([]any); ok {
@@ -189,7 +194,7 @@ func TestConsentInCustomerTenantEnablesClientCredentials(t *testing.T) {
 		t.Fatalf("status = %d, body %v", status, body)
 	}
 	claims := decodeClaims(t, body["access_token"].(string))
-	if claims["tid"] != contosoID || claims["iss"] != base+"/"+contosoID+"/v2.0" {
+	if claims["tid"] != contosoID || claims["iss"] != "https://sts.windows.net/"+contosoID+"/" {
 		t.Errorf("tid/iss = %v/%v, want the customer tenant", claims["tid"], claims["iss"])
 	}
 	if roles, _ := claims["roles"].([]any); len(roles) != 2 || roles[0] != "Domain.Read.All" || roles[1] != "Organization.Read.All" {

@@ -141,7 +141,16 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		delete(access, "scp")
 	}
 	e.addStaffClaims(access, g)
-	at, err := e.issue(access, tokenSpec{lifetime: DefaultTokenLifetime})
+	wids := directoryRoles(g.user)
+	if g.client.directoryRoleClaims() {
+		access["wids"] = wids
+	}
+	spec := tokenSpec{lifetime: DefaultTokenLifetime}
+	if e.isGraphAudience(aud) {
+		toGraphClaims(access, g.tenantID)
+		spec.graph = true
+	}
+	at, err := e.issue(access, spec)
 	if err != nil {
 		e.internalError(w, r, err)
 		return
@@ -155,6 +164,9 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		"sub":                pairwiseSubject(g.user.ObjectID, g.client.ClientID),
 		"tid":                g.tenantID,
 		"ver":                "2.0",
+	}
+	if g.client.directoryRoleClaims() {
+		id["wids"] = wids
 	}
 	if g.nonce != "" {
 		id["nonce"] = g.nonce
@@ -182,6 +194,21 @@ func (e *Emulator) writeUserTokens(w http.ResponseWriter, r *http.Request, g use
 		}
 	}
 	writeTokenResponse(w, resp)
+}
+
+// memberRole is the role template id every member user holds ("User" in
+// Microsoft's list of built-in roles); Entra puts it in wids with the
+// directory roles.
+const memberRole = "b79fbf4d-3ef9-4689-8143-76b194e85509"
+
+// directoryRoles is the wids claim: the user's directory role template
+// ids, and the member role for members (guests do not hold it).
+func directoryRoles(u User) []string {
+	wids := slices.Clone(u.Roles)
+	if !u.guest() {
+		wids = append(wids, memberRole)
+	}
+	return wids
 }
 
 // newRefreshToken issues a refresh token for the grant and returns it with

@@ -82,6 +82,8 @@ func (s *Stack) startEntra(ctx context.Context, stateDir, secret string, log *sl
 			RequiredRoles: ServiceAppPermissions,
 			// Device code sign-in (seed steps 10-16) is a public client flow.
 			AllowPublicClientFlows: true,
+			// The wizard reads the administrator's directory roles (wids).
+			GroupMembershipClaims: "DirectoryRole",
 		}},
 	})
 	if err != nil {

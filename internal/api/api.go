@@ -61,6 +61,9 @@ type Handler struct {
 	// actions and settings are optional parts (invitations.go).
 	actions  InvitationActions
 	settings EmailSettings
+	// review and customers serve the tenant routes (tenant.go).
+	review    TenantReview
+	customers CustomerUpdater
 	// finisher serves resume, cancel and the service routes (services.go).
 	finisher Finisher
 	// idem replays the state-changing routes' answers (idempotency.go).
@@ -99,24 +102,27 @@ func NewHandler(portal Portal, operatorClaim string, log *slog.Logger, opts ...O
 		o(h)
 	}
 	h.routes = map[string]route{
-		"POST /v1/customers":                    h.createCustomer,
-		"GET /v1/customers":                     h.listCustomers,
-		"GET /v1/customers/{id}":                h.getCustomerOverview,
-		"POST /v1/customers/{id}/upgrades":      h.createUpgrade,
-		"GET /v1/upgrades":                      h.listUpgrades,
-		"GET /v1/upgrades/{id}":                 h.getUpgrade,
-		"GET /v1/invitations":                   h.listInvitations,
-		"GET /v1/invitations/{id}":              h.getInvitation,
-		"POST /v1/upgrades/{id}/resume":         h.resume,
-		"POST /v1/upgrades/{id}/cancel":         h.cancel,
-		"POST /v1/invitations/{id}/resend":      h.resendInvitation,
-		"POST /v1/invitations/{id}/regenerate":  h.regenerateInvitation,
-		"POST /v1/invitations/{id}/revoke":      h.revokeInvitation,
-		"GET /v1/services/{id}":                 h.getService,
-		"GET /v1/services/{id}/sip-connections": h.listSIPConnections,
-		"GET /v1/settings/email":                h.getEmailSettings,
-		"PUT /v1/settings/email":                h.putEmailSettings,
-		"POST /v1/settings/email/test":          h.testEmailSettings,
+		"POST /v1/customers":                       h.createCustomer,
+		"GET /v1/customers":                        h.listCustomers,
+		"GET /v1/customers/{id}":                   h.getCustomerOverview,
+		"PATCH /v1/customers/{id}":                 h.updateCustomer,
+		"POST /v1/customers/{id}/upgrades":         h.createUpgrade,
+		"GET /v1/upgrades":                         h.listUpgrades,
+		"GET /v1/upgrades/{id}":                    h.getUpgrade,
+		"GET /v1/invitations":                      h.listInvitations,
+		"GET /v1/invitations/{id}":                 h.getInvitation,
+		"POST /v1/upgrades/{id}/resume":            h.resume,
+		"POST /v1/upgrades/{id}/cancel":            h.cancel,
+		"POST /v1/invitations/{id}/resend":         h.resendInvitation,
+		"POST /v1/invitations/{id}/regenerate":     h.regenerateInvitation,
+		"POST /v1/invitations/{id}/revoke":         h.revokeInvitation,
+		"POST /v1/invitations/{id}/confirm-tenant": h.confirmTenant,
+		"POST /v1/invitations/{id}/refuse-tenant":  h.refuseTenant,
+		"GET /v1/services/{id}":                    h.getService,
+		"GET /v1/services/{id}/sip-connections":    h.listSIPConnections,
+		"GET /v1/settings/email":                   h.getEmailSettings,
+		"PUT /v1/settings/email":                   h.putEmailSettings,
+		"POST /v1/settings/email/test":             h.testEmailSettings,
 	}
 	return h, nil
 }
@@ -245,7 +251,7 @@ func page(r request) (upgrade.Page, []fault.FieldError) {
 }
 
 type newCustomerBody struct {
-	name, kind, domain string
+	name, kind, domain, tenantID string
 }
 
 func (h *Handler) createCustomer(ctx context.Context, r request) (result, error) {
@@ -258,10 +264,12 @@ func (h *Handler) createCustomer(ctx context.Context, r request) (result, error)
 		field{name: "name", required: true, into: &b.name},
 		field{name: "kind", required: true, into: &b.kind},
 		field{name: "domain", into: &b.domain},
+		field{name: "tenantId", into: &b.tenantID},
 	); err != nil {
 		return result{}, err
 	}
-	c, err := h.portal.CreateCustomer(ctx, r.operatorID, upgrade.CustomerInput{Name: b.name, Kind: b.kind, Domain: b.domain})
+	c, err := h.portal.CreateCustomer(ctx, r.operatorID, upgrade.CustomerInput{Name: b.name, Kind: b.kind, Domain: b.domain,
+		TenantID: b.tenantID})
 	if err != nil {
 		return result{}, err
 	}

@@ -14,6 +14,7 @@ type customerJSON struct {
 	Name          string    `json:"name"`
 	Kind          string    `json:"kind"`
 	Domain        string    `json:"domain,omitempty"`
+	TenantID      string    `json:"tenantId,omitempty"`
 	License       string    `json:"license"`
 	LicensedUsers int       `json:"licensedUsers"`
 	ReservedUsers int       `json:"reservedUsers"`
@@ -21,7 +22,7 @@ type customerJSON struct {
 }
 
 func customerOut(c upgrade.Customer) customerJSON {
-	return customerJSON{ID: c.ID, Name: c.Name, Kind: string(c.Kind), Domain: c.Domain, License: string(c.License),
+	return customerJSON{ID: c.ID, Name: c.Name, Kind: string(c.Kind), Domain: c.Domain, TenantID: c.TenantID, License: string(c.License),
 		LicensedUsers: c.LicensedUsers, ReservedUsers: c.ReservedUsers, CreatedAt: c.CreatedAt.UTC()}
 }
 
@@ -83,6 +84,10 @@ type invitationJSON struct {
 	ExpiresAt       time.Time  `json:"expiresAt"`
 	TenantID        string     `json:"tenantId,omitempty"`
 	AuthenticatedBy string     `json:"authenticatedBy,omitempty"`
+	// TenantName and TenantDomains describe the proven tenant, for staff
+	// to judge one AWAITING_CONFIRMATION.
+	TenantName    string   `json:"tenantName,omitempty"`
+	TenantDomains []string `json:"tenantDomains,omitempty"`
 }
 
 func invitationOut(i upgrade.Invitation) invitationJSON {
@@ -95,6 +100,7 @@ func invitationOut(i upgrade.Invitation) invitationJSON {
 		out.EmailSentAt = &t
 	}
 	out.LastError, out.LastMailKind = i.LastError, string(i.LastMailKind)
+	out.TenantName, out.TenantDomains = i.TenantName, i.TenantDomains
 	return out
 }
 

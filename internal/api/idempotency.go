@@ -28,13 +28,16 @@ func WithIdempotency(i Idempotency) Option { return func(h *Handler) { h.idem = 
 // idempotency layer. Creating an upgrade is not among them: it keeps its
 // key in its own transaction (upgrade.Store.CreateUpgrade).
 var replayable = map[string]bool{
-	"POST /v1/customers":                   true,
-	"POST /v1/upgrades/{id}/resume":        true,
-	"POST /v1/upgrades/{id}/cancel":        true,
-	"POST /v1/invitations/{id}/resend":     true,
-	"POST /v1/invitations/{id}/regenerate": true,
-	"POST /v1/invitations/{id}/revoke":     true,
-	"POST /v1/settings/email/test":         true,
+	"POST /v1/customers":                       true,
+	"POST /v1/upgrades/{id}/resume":            true,
+	"POST /v1/upgrades/{id}/cancel":            true,
+	"POST /v1/invitations/{id}/resend":         true,
+	"POST /v1/invitations/{id}/regenerate":     true,
+	"POST /v1/invitations/{id}/revoke":         true,
+	"POST /v1/invitations/{id}/confirm-tenant": true,
+	"POST /v1/invitations/{id}/refuse-tenant":  true,
+	"PATCH /v1/customers/{id}":                 true,
+	"POST /v1/settings/email/test":             true,
 }
 
 // CodeRequestInProgress is the problem code of a request whose

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ocpro/upgrade/internal/event"
+	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
@@ -26,6 +27,19 @@ func NewConsentPublisher(client PutEventsAPI, busName string) (*ConsentPublisher
 
 // AuthenticationCompleted implements wizard.Publisher.
 func (p *ConsentPublisher) AuthenticationCompleted(ctx context.Context, e wizard.AuthenticationCompleted) error {
+	return put(ctx, p.client, p.bus, &event.AuthenticationCompleted{
+		InvitationID: e.InvitationID, OperatorID: e.OperatorID, CustomerID: e.CustomerID,
+		UpgradeID: e.UpgradeID, ServiceID: e.ServiceID, TenantID: e.TenantID,
+	})
+}
+
+var _ upgrade.CompletionPublisher = (*Publisher)(nil)
+
+// AuthenticationCompleted implements upgrade.CompletionPublisher: staff
+// confirming a tenant completes an authentication as the wizard does, and
+// announces it with the same event (source ocpro.consent), which the
+// token validation function receives either way.
+func (p *Publisher) AuthenticationCompleted(ctx context.Context, e upgrade.AuthenticationCompleted) error {
 	return put(ctx, p.client, p.bus, &event.AuthenticationCompleted{
 		InvitationID: e.InvitationID, OperatorID: e.OperatorID, CustomerID: e.CustomerID,
 		UpgradeID: e.UpgradeID, ServiceID: e.ServiceID, TenantID: e.TenantID,

@@ -30,6 +30,7 @@ import (
 
 	"github.com/ocpro/upgrade/internal/cloud"
 	"github.com/ocpro/upgrade/internal/secret"
+	"github.com/ocpro/upgrade/internal/graph"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
@@ -88,17 +89,38 @@ func New(c Config) (*Entra, error) {
 		return nil, errors.New("identity: nil HTTP client")
 	case c.RedirectURI == "":
 		return nil, errors.New("identity: empty redirect URI")
+	case !graphURLOK(c.GraphBaseURL):
+		return nil, fmt.Errorf("identity: Graph base URL %q is not an https URL", c.GraphBaseURL)
 	}
-	graph := cloud.GlobalGraph
+	graphRes := cloud.GlobalGraph
 	if c.GraphBaseURL != "" {
-		if graph, err = cloud.GraphResource(c.GraphBaseURL); err != nil {
+		if graphRes, err = cloud.GraphResource(c.GraphBaseURL); err != nil {
 			return nil, fmt.Errorf("identity: %w", err)
 		}
 	}
+	c.GraphBaseURL = strings.TrimRight(c.GraphBaseURL, "/")
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), graph: graph, keys: map[string]any{}}, nil
+	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), graph: graphRes, keys: map[string]any{}}, nil
+}
+
+// graphURLOK accepts an https URL, or plain http to a loopback address
+// (a local stand-in the probe of cold starts points everything at): an
+// application token must never cross a network in clear.
+func graphURLOK(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return false
 }
 
 // metadata is the part of the organizations authority's OpenID
@@ -301,7 +323,8 @@ func (e *Entra) redeem(ctx context.Context, form url.Values, confidential bool) 
 		return wizard.Tokens{}, &wizard.SignInError{Reason: wizard.ReasonTokenRefused}
 	}
 	upn := claims.PreferredUsername
-	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken}, nil
+	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken,
+		DirectoryRoles: claims.Roles}, nil
 }
 
 // errKeysUnavailable marks a failure to read the authority's signing
@@ -313,6 +336,10 @@ type idClaims struct {
 	TenantID          string `json:"tid"`
 	ObjectID          string `json:"oid"`
 	PreferredUsername string `json:"preferred_username"`
+	// Roles is wids: the account's directory role template ids, which
+	// Entra puts in tokens of apps whose registration asks for them
+	// (groupMembershipClaims DirectoryRole or All).
+	Roles []string `json:"wids"`
 	jwt.RegisteredClaims
 }
 
@@ -431,20 +458,56 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 		}
 		return wizard.Grant{}, fmt.Errorf("identity: app token: %w", err)
 	}
-	var c struct {
-		TenantID string   `json:"tid"`
-		Roles    []string `json:"roles"`
-		jwt.RegisteredClaims
-	}
 	// The token came straight from the authority over TLS for this
-	// request; its signature is Graph's business, its claims are ours.
-	if _, _, err := jwt.NewParser().ParseUnverified(res.AccessToken, &c); err != nil {
-		return wizard.Grant{}, fmt.Errorf("identity: app token claims: %w", err)
+	// request; its signature is Graph's business (package graph), its
+	// claims are ours, and Graph's answer proves the tenant.
+	c, err := graph.ReadToken(res.AccessToken, tenantID, e.host, e.graph, e.c.Now())
+	if err != nil {
+		return wizard.Grant{}, fmt.Errorf("identity: app token: %w", err)
 	}
 	if len(c.Roles) == 0 {
 		return wizard.Grant{}, wizard.ErrNotConsented
 	}
-	return wizard.Grant{TenantID: c.TenantID, Roles: c.Roles}, nil
+	org, err := e.organization(ctx, res.AccessToken, tenantID)
+	if err != nil {
+		return wizard.Grant{}, err
+	}
+	return wizard.Grant{TenantID: c.TenantID, Roles: c.Roles, Organization: org}, nil
+}
+
+// organization asks Graph, with the application token, which organization
+// the token opens; it must be the token's tenant. Graph's 403 means the
+// tenant did not grant what reading it takes: no consent to count.
+func (e *Entra) organization(ctx context.Context, accessToken, tenantID string) (wizard.Organization, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.c.GraphBaseURL+"/v1.0/organization", nil)
+	if err != nil {
+		return wizard.Organization{}, fmt.Errorf("identity: organization request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.c.HTTPClient.Do(req)
+	if err != nil {
+		return wizard.Organization{}, &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	switch {
+	case err != nil, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+		return wizard.Organization{}, &wizard.SignInError{Reason: wizard.ReasonUnavailable}
+	case resp.StatusCode == http.StatusForbidden:
+		return wizard.Organization{}, wizard.ErrNotConsented
+	case resp.StatusCode != http.StatusOK:
+		return wizard.Organization{}, fmt.Errorf("identity: Graph organization: status %d", resp.StatusCode)
+	}
+	o, err := graph.ParseOrganization(body, tenantID)
+	if err != nil {
+		return wizard.Organization{}, fmt.Errorf("identity: %w", err)
+	}
+	out := wizard.Organization{ID: strings.ToLower(o.ID), DisplayName: o.DisplayName}
+	for _, d := range o.VerifiedDomains {
+		out.VerifiedDomains = append(out.VerifiedDomains, d.Name)
+	}
+	return out, nil
 }
 
 // confidential builds an MSAL client for one proof. The proof must not

@@ -33,7 +33,7 @@ func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
 	t.Helper()
 	em, base := newEmulator(t)
 	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
-		RedirectURI: redirect, HTTPClient: em.Client()})
+		RedirectURI: redirect, GraphBaseURL: base, HTTPClient: em.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func newEmulator(t *testing.T) (*entra.Emulator, string) {
 	t.Helper()
 	em, err := entra.New(entra.Config{Apps: []entra.App{{
 		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
-		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required,
+		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required, GroupMembershipClaims: "DirectoryRole",
 		// As the operator registers it: the device code flow is a public
 		// client flow, and Entra then refuses the secret on its polls.
 		AllowPublicClientFlows: true,
@@ -118,6 +118,11 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 			if tok.TenantID != tt.wantTenant || tok.UPN != entra.ContosoAdmin || tok.ObjectID == "" || tok.RefreshToken == "" || !tok.Public {
 				t.Fatalf("tokens = %+v", tok)
 			}
+			// The registration asks for directory roles: the ID token's
+			// wids name the Global Administrator role.
+			if !slices.Contains(tok.DirectoryRoles, wizard.GlobalAdministrator) {
+				t.Fatalf("directory roles = %v, want the Global Administrator's", tok.DirectoryRoles)
+			}
 		})
 	}
 }
@@ -147,6 +152,12 @@ func TestAppGrantProvesConsent(t *testing.T) {
 			t.Errorf("roles %v lack %s", g.Roles, r)
 		}
 	}
+	// The token is Graph's v1.0 token, whose signature no client can
+	// check; Graph's answer for the token names the tenant instead.
+	o := g.Organization
+	if o.ID != entra.ContosoTenantID || o.DisplayName != "Contoso" || !slices.Contains(o.VerifiedDomains, "contoso.example") {
+		t.Errorf("organization = %+v, want Contoso with contoso.example", o)
+	}
 }
 
 func TestURLs(t *testing.T) {
@@ -173,6 +184,16 @@ func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
 	if _, err := identity.New(identity.Config{AuthorityHost: "http://insecure", ClientID: "x"}); err == nil {
 		t.Error("http authority accepted")
+	}
+	valid := identity.Config{AuthorityHost: "https://login.example", ClientID: "x", Secret: staticSecret("s"),
+		RedirectURI: "https://invite.example/consent/callback", HTTPClient: http.DefaultClient}
+	for graph, ok := range map[string]bool{"https://graph.microsoft.com": true, "http://127.0.0.1:1": true,
+		"http://graph.microsoft.com": false, "": false, "graph.microsoft.com": false} {
+		c := valid
+		c.GraphBaseURL = graph
+		if _, err := identity.New(c); (err == nil) != ok {
+			t.Errorf("Graph base URL %q: err = %v, want accepted %v", graph, err, ok)
+		}
 	}
 }
 
@@ -237,7 +258,7 @@ func TestDiscoveryOncePerContainer(t *testing.T) {
 	em, base := newEmulator(t)
 	counter := &discoveryCounter{next: em.Client().Transport, failuresDue: 1}
 	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
-		RedirectURI: redirect, HTTPClient: &http.Client{Transport: counter}})
+		RedirectURI: redirect, GraphBaseURL: base, HTTPClient: &http.Client{Transport: counter}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,6 +189,8 @@ func (h *Handler) render(ctx context.Context, v wizard.View, err error, b cookie
 		title = "Tenant Activation"
 	case wizard.StepFinishing:
 		title = "Finishing authentication"
+	case wizard.StepConfirming:
+		title = "Waiting for confirmation"
 	case wizard.StepProblem:
 		title = "Authentication not completed"
 		status = http.StatusBadRequest
@@ -386,16 +388,24 @@ func outcomeText(o wizard.Outcome) string {
 		return "This account does not belong to a Microsoft 365 organization that can be used. Sign in with your tenant's Global Admin account."
 	case wizard.OutcomeAcquired:
 		return "The Token Invitation wizard has successfully acquired a token."
+	case wizard.OutcomeNeedsRole:
+		return needsRoleText
 	}
 	return "The sign-in did not complete. You can start again."
 }
+
+// needsRoleText names the roles of wizard.AccountRoles.
+const needsRoleText = "This account holds no administrator role that can manage Microsoft Teams for your organization. " +
+	"Sign in with an account that is a Global Administrator or a Teams Administrator of your tenant: " +
+	"it becomes the account the service uses to manage Teams for the upgraded service."
 
 func problemText(p wizard.Problem) string {
 	switch p {
 	case wizard.ProblemDeclined:
 		return "Consent was declined, so your tenant was not connected. Go back and accept on behalf of your organization to continue."
 	case wizard.ProblemNeedsAdmin:
-		return "Only an administrator can grant this consent. Sign in with a Global Admin account of your tenant, or ask one to open the link."
+		return "Only a Global Administrator or a Privileged Role Administrator can grant this consent to Microsoft Graph application permissions " +
+			"(a Cloud Application Administrator or Application Administrator cannot). Sign in with such an account of your tenant, or ask its holder to open the link."
 	case wizard.ProblemWrongAccount:
 		return "This account does not belong to the tenant being connected. Go back and sign in with your tenant's Global Admin account " +
 			"(sign out of the other account first, or use a private window)."
@@ -413,6 +423,8 @@ func problemText(p wizard.Problem) string {
 		return "There were too many attempts with this link. Ask your operator to send you a new invitation."
 	case wizard.ProblemUnavailable:
 		return "Microsoft is not answering right now. Please try again in a few minutes."
+	case wizard.ProblemNeedsRole:
+		return needsRoleText
 	case wizard.ProblemWrongTenant:
 		return "Consent was given for another tenant than the one you signed in to. Go back and start again with the same account."
 	}

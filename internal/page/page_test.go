@@ -114,6 +114,9 @@ func TestPageHeaders(t *testing.T) {
 			route: "GET /consent/callback", wantStatus: http.StatusOK, wantType: "text/html; charset=utf-8"},
 		{name: "finishing", wiz: fakeWizard{result: wizard.Result{View: wizard.View{Step: wizard.StepFinishing, Token: linkToken, RetryIn: 4 * time.Second}}},
 			route: "GET /consent/callback", wantStatus: http.StatusOK, wantType: "text/html; charset=utf-8"},
+		{name: "waiting for the operator's confirmation", wiz: fakeWizard{result: wizard.Result{View: wizard.View{Step: wizard.StepConfirming,
+			TenantID: "t", TenantName: "Fabrikam", TenantDomains: []string{"fabrikam.example"}}}},
+			route: "GET /consent/callback", wantStatus: http.StatusOK, wantType: "text/html; charset=utf-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,5 +275,39 @@ func TestFinishingPageRefreshes(t *testing.T) {
 		if !strings.Contains(resp.Body, want) {
 			t.Errorf("finishing page lacks %q:\n%s", want, resp.Body)
 		}
+	}
+}
+
+// The confirming page names the tenant as staff will see it, and the
+// needs-role page names the roles.
+func TestTenantPagesSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		view wizard.View
+		want []string
+	}{
+		{"confirming", wizard.View{Step: wizard.StepConfirming, TenantID: "9a4c7e21-3f6b-4d8e-a1c5-7b2e0d9f6c38", TenantName: "Fabrikam",
+			TenantDomains: []string{"fabrikam.onmicrosoft.com", "fabrikam.example"}},
+			[]string{"must confirm that this tenant belongs to the customer", "Fabrikam", "9a4c7e21-3f6b-4d8e-a1c5-7b2e0d9f6c38", "fabrikam.onmicrosoft.com, fabrikam.example"}},
+		{"needs a role", wizard.View{Step: wizard.StepProblem, Problem: wizard.ProblemNeedsRole}, []string{"Global Administrator or a Teams Administrator"}},
+		{"needs an admin who may consent", wizard.View{Step: wizard.StepProblem, Problem: wizard.ProblemNeedsAdmin},
+			[]string{"Global Administrator or a Privileged Role Administrator", "Cloud Application Administrator"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			h := newHandler(t, "https://invite.example.net", &fakeWizard{result: wizard.Result{View: tt.view}}, &logs)
+			resp, err := h.Handle(context.Background(), request("GET /consent/callback", "/consent/callback"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(resp.Body, w) {
+					t.Errorf("page lacks %q:\n%s", w, resp.Body)
+				}
+			}
+		})
 	}
 }

@@ -90,7 +90,7 @@ func newWizardBench(tb testing.TB) *wizardBench {
 	}
 	em, err := entra.New(entra.Config{Apps: []entra.App{{ClientID: benchClientID, DisplayName: "Operator Connect",
 		Secrets: []string{benchSecret}, MultiTenant: true, RedirectURIs: []string{benchBaseURL + "/consent/callback"},
-		RequiredRoles: benchRoles}}})
+		RequiredRoles: benchRoles, GroupMembershipClaims: "DirectoryRole"}}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func newWizardBench(tb testing.TB) *wizardBench {
 		tb.Fatal(err)
 	}
 	id, err := identity.New(identity.Config{AuthorityHost: authority, ClientID: benchClientID, Secret: staticSecret(benchSecret),
-		RedirectURI: benchBaseURL + "/consent/callback", HTTPClient: em.Client()})
+		RedirectURI: benchBaseURL + "/consent/callback", GraphBaseURL: authority, HTTPClient: em.Client()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -26,6 +26,7 @@ type customerRecord struct {
 	Name                   string
 	Kind                   string
 	Domain                 string `dynamodbav:",omitempty"`
+	TenantID               string `dynamodbav:",omitempty"`
 	License                string
 	LicenseRank            int
 	LicensedUsers          int
@@ -38,14 +39,14 @@ func toCustomerRecord(c upgrade.Customer) customerRecord {
 		PK: customerPK(c.OperatorID, c.ID), SK: skMain,
 		GSI1PK: opKey(c.OperatorID, "CUSTOMERS"), GSI1SK: sortKey(c.CreatedAt, c.ID),
 		Type: typeCustomer, ID: c.ID, OperatorID: c.OperatorID, Name: c.Name, Kind: string(c.Kind), Domain: c.Domain,
-		License: string(c.License), LicenseRank: c.License.Rank(), LicensedUsers: c.LicensedUsers,
+		TenantID: c.TenantID, License: string(c.License), LicenseRank: c.License.Rank(), LicensedUsers: c.LicensedUsers,
 		ReservedUsers: c.ReservedUsers, CreatedAt: c.CreatedAt.UTC(),
 	}
 }
 
 func (r customerRecord) domain() upgrade.Customer {
 	return upgrade.Customer{ID: r.ID, OperatorID: r.OperatorID, Name: r.Name, Kind: upgrade.CustomerKind(r.Kind),
-		Domain: r.Domain, License: upgrade.License(r.License), LicensedUsers: r.LicensedUsers,
+		Domain: r.Domain, TenantID: r.TenantID, License: upgrade.License(r.License), LicensedUsers: r.LicensedUsers,
 		ReservedUsers: r.ReservedUsers, CreatedAt: r.CreatedAt}
 }
 
@@ -101,6 +102,8 @@ type invitationRecord struct {
 	AuthenticatedByObjectID string     `dynamodbav:",omitempty"`
 	AuthenticatedAt         *time.Time `dynamodbav:",omitempty"`
 	GrantedPermissions      []string   `dynamodbav:",omitempty,stringset"`
+	TenantName              string     `dynamodbav:",omitempty"`
+	TenantDomains           []string   `dynamodbav:",omitempty"`
 	// The fields below are kept by the invitation mails (mail.go). Times
 	// that conditions compare are Unix milliseconds: numbers compare
 	// correctly where RFC 3339 text with a trimmed fraction does not.
@@ -155,7 +158,8 @@ func (r invitationRecord) domain() upgrade.Invitation {
 		SendInvitation: r.SendInvitation, Generation: r.Generation, EmailSent: r.EmailSent, DeliveryStatus: r.DeliveryStatus,
 		RemindersSent: r.RemindersSent, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
 		TenantID: r.TenantID, AuthenticatedBy: r.AuthenticatedBy,
-		AuthenticatedByObjectID: r.AuthenticatedByObjectID, GrantedPermissions: r.GrantedPermissions}
+		AuthenticatedByObjectID: r.AuthenticatedByObjectID, GrantedPermissions: r.GrantedPermissions,
+		TenantName: r.TenantName, TenantDomains: r.TenantDomains}
 	if r.EmailSentAt != nil {
 		i.EmailSentAt = *r.EmailSentAt
 	}

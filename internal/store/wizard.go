@@ -116,12 +116,16 @@ func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) 
 		e.put("TenantID", t.TenantID, false)
 		e.put("AuthenticatedBy", t.UPN, false)
 		e.put("AuthenticatedByObjectID", t.ObjectID, false)
-	case upgrade.InvitationAuthenticationComplete:
-		e.put("AuthenticatedAt", t.At.UTC(), false)
+	case upgrade.InvitationAuthenticationComplete, upgrade.InvitationAwaitingConfirmation:
+		if t.To == upgrade.InvitationAuthenticationComplete {
+			e.put("AuthenticatedAt", t.At.UTC(), false)
+		}
 		e.is("TenantID", t.TenantID, false)
 		if len(t.Granted) > 0 {
 			e.put("GrantedPermissions", &types.AttributeValueMemberSS{Value: t.Granted}, false)
 		}
+		e.put("TenantName", t.TenantName, t.TenantName == "")
+		e.put("TenantDomains", t.TenantDomains, len(t.TenantDomains) == 0)
 	}
 	if upgrade.InvitationConcluded.Contains(t.To) {
 		// Nothing is due any more for a finished invitation: no reminder,

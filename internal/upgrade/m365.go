@@ -247,7 +247,10 @@ type AuthenticationCompleted struct {
 	CustomerID   string
 	UpgradeID    string
 	InvitationID string
-	TenantID     string
+	// ServiceID is the upgrade's service; the token validation does not
+	// need it, the event carries it for other receivers.
+	ServiceID string
+	TenantID  string
 }
 
 // M365Deps are the M365 service's collaborators; Logger and

@@ -54,8 +54,14 @@ type Customer struct {
 	OperatorID string
 	Name       string
 	Kind       CustomerKind
-	// Domain is the customer's primary DNS domain, optional.
+	// Domain is the customer's primary DNS domain, optional. A tenant that
+	// verified it may complete the customer's invitations.
 	Domain string
+	// TenantID is the customer's Microsoft Entra tenant id, optional
+	// (Operator Connect customers have one). Once set, the customer's
+	// invitations complete only in that tenant, and it never changes to
+	// another (see BindTenant).
+	TenantID string
 	// License is the licence the customer holds today; new customers are on
 	// OC Essentials.
 	License License
@@ -130,6 +136,11 @@ type Invitation struct {
 	// GrantedPermissions are the application permissions (roles) an app
 	// token for the tenant carried when consent was proven.
 	GrantedPermissions []string
+	// TenantName and TenantDomains are the proven tenant as Microsoft
+	// Graph describes it (display name, verified domains), recorded with
+	// AUTHENTICATION_COMPLETE or AWAITING_CONFIRMATION for staff to judge.
+	TenantName    string
+	TenantDomains []string
 	// The fields below are kept by the invitation mails (mail.go).
 	//
 	// MailWanted is the mail asked for and not yet settled (sent, failed

@@ -107,6 +107,8 @@ type CustomerInput struct {
 	Name   string
 	Kind   string
 	Domain string
+	// TenantID is the customer's Microsoft Entra tenant id, optional.
+	TenantID string
 }
 
 // CreateCustomer records a lead or customer on OC Essentials.
@@ -116,11 +118,13 @@ func (s *Portal) CreateCustomer(ctx context.Context, operatorID string, in Custo
 	errs = append(errs, e...)
 	domain, e := ValidateDomain(in.Domain)
 	errs = append(errs, e...)
+	tenant, e := ValidateTenantID(in.TenantID)
+	errs = append(errs, e...)
 	if err := fault.InvalidFields(errs...); err != nil {
 		return Customer{}, err
 	}
 	c := Customer{
-		ID: s.ids.NewID(), OperatorID: operatorID, Name: name, Kind: kind, Domain: domain,
+		ID: s.ids.NewID(), OperatorID: operatorID, Name: name, Kind: kind, Domain: domain, TenantID: tenant,
 		License: Essentials, CreatedAt: s.clock.Now().UTC(),
 	}
 	if err := s.store.CreateCustomer(ctx, c); err != nil {

@@ -163,10 +163,10 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 	}
 	a := asked{license: license, users: in.LicensedUsers, held: u.Service.LicensedUsers}
 	if refused := licenseRefused(c.License, a, nil); len(refused.Fields) > 0 {
-		return Upgrade{}, refused
+		return f.refusedUnlessDone(ctx, operatorID, upgradeID, license, in.LicensedUsers, refused)
 	}
 	if refused := usersRefused(c.ReservedUsers, a, nil); len(refused.Fields) > 0 {
-		return Upgrade{}, refused
+		return f.refusedUnlessDone(ctx, operatorID, upgradeID, license, in.LicensedUsers, refused)
 	}
 
 	v, err := f.validator.Validate(ctx, TenantRef{OperatorID: operatorID, CustomerID: u.CustomerID,
@@ -247,6 +247,22 @@ func (f *Finisher) afterRace(ctx context.Context, operatorID, upgradeID string, 
 		return Upgrade{}, fault.New(fault.PreconditionFailed, "The upgrade was cancelled.")
 	}
 	return Upgrade{}, fault.New(fault.PreconditionFailed, fmt.Sprintf("The invitation is %s; the upgrade cannot be resumed now.", inv.Status))
+}
+
+// refusedUnlessDone answers a resume whose customer no longer allows the
+// licence or the users. A concurrent resume of the same upgrade that
+// completed between this one's reads of the upgrade and of the customer
+// changed the customer (its licence is now the target): the upgrade is
+// then answered as completed, as a replay, rather than refused.
+func (f *Finisher) refusedUnlessDone(ctx context.Context, operatorID, upgradeID string, license License, users int, refused error) (Upgrade, error) {
+	u, inv, err := f.load(ctx, operatorID, upgradeID)
+	if err != nil {
+		return Upgrade{}, err
+	}
+	if u.Status == UpgradeCompleted {
+		return f.replay(u, inv, license, users)
+	}
+	return Upgrade{}, refused
 }
 
 // Cancel ends a waiting upgrade: the invitation is revoked, the short name

@@ -382,3 +382,47 @@ func TestResumeRacingCancel(t *testing.T) {
 		}
 	}
 }
+
+// interleaving runs hook once, inside the first GetCustomer after it is
+// armed: another request's write lands between this request's reads.
+type interleaving struct {
+	*memory.Store
+	mu   sync.Mutex
+	hook func()
+}
+
+func (s *interleaving) GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error) {
+	s.mu.Lock()
+	h := s.hook
+	s.hook = nil
+	s.mu.Unlock()
+	if h != nil {
+		h()
+	}
+	return s.Store.GetCustomer(ctx, operatorID, id)
+}
+
+// Two resumes of one upgrade, the second reading the customer after the
+// first completed it (its licence now the target): the second answers the
+// completed upgrade, as a replay, not "the customer already holds it".
+func TestResumeAfterAConcurrentResumeCompleted(t *testing.T) {
+	t.Parallel()
+	fx := newFinishFixture(t)
+	ctx := context.Background()
+	st := &interleaving{Store: fx.store}
+	late, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: fx.validator, Publisher: fx.pub, Clock: fx.clock,
+		IDs: &seqIDs{}, SIPDomain: "sip.example.net.", ApplicationID: "app-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := upgrade.ResumeInput{LicenseType: "OC_PRO", LicensedUsers: 10}
+	st.hook = func() {
+		if _, err := fx.finisher.Resume(ctx, "op", fx.u.ID, in); err != nil {
+			t.Errorf("first resume: %v", err)
+		}
+	}
+	got, err := late.Resume(ctx, "op", fx.u.ID, in)
+	if err != nil || got.Status != upgrade.UpgradeCompleted {
+		t.Fatalf("second resume = %+v, %v; want the completed upgrade", got, err)
+	}
+}

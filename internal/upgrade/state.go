@@ -16,7 +16,9 @@ import (
 type InvitationStatus string
 
 // The invitation states: PENDING -> IN_PROGRESS -> TOKEN_ACQUIRED ->
-// AUTHENTICATION_COMPLETE; or EXPIRED, REVOKED, FAILED.
+// AUTHENTICATION_COMPLETE; or EXPIRED, REVOKED, FAILED. A tenant the
+// service cannot tell is the customer's waits in AWAITING_CONFIRMATION
+// for staff to confirm it (AUTHENTICATION_COMPLETE) or refuse it (FAILED).
 const (
 	InvitationPending                InvitationStatus = "PENDING"
 	InvitationInProgress             InvitationStatus = "IN_PROGRESS"
@@ -25,12 +27,17 @@ const (
 	InvitationExpired                InvitationStatus = "EXPIRED"
 	InvitationRevoked                InvitationStatus = "REVOKED"
 	InvitationFailed                 InvitationStatus = "FAILED"
+	// InvitationAwaitingConfirmation: consent was proven in a tenant that
+	// neither carries the customer's tenant id nor verifies the
+	// customer's domain; staff must confirm or refuse it before resume.
+	InvitationAwaitingConfirmation InvitationStatus = "AWAITING_CONFIRMATION"
 )
 
 // InvitationStatuses lists every invitation state, for validating filters.
 var InvitationStatuses = States[InvitationStatus]{
 	InvitationPending, InvitationInProgress, InvitationTokenAcquired,
 	InvitationAuthenticationComplete, InvitationExpired, InvitationRevoked, InvitationFailed,
+	InvitationAwaitingConfirmation,
 }
 
 // ServiceStatus is the state of a service.
@@ -81,11 +88,16 @@ var (
 	// the live ones and a completed authentication not yet resumed. The
 	// operator's own Revoke takes only a live link.
 	InvitationRevocable = States[InvitationStatus]{InvitationPending, InvitationInProgress, InvitationTokenAcquired,
-		InvitationAuthenticationComplete}
+		InvitationAuthenticationComplete, InvitationAwaitingConfirmation}
 	// InvitationConcluded holds the states the wizard ends in: the
 	// administrator's part is over, one way or the other, and nothing is
 	// due for the sweep until the operator acts.
-	InvitationConcluded = States[InvitationStatus]{InvitationAuthenticationComplete, InvitationFailed}
+	InvitationConcluded = States[InvitationStatus]{InvitationAuthenticationComplete, InvitationFailed,
+		InvitationAwaitingConfirmation}
+	// InvitationProven holds the states that record a tenant proven to
+	// have consented: the wizard's verdict on it (complete, or awaiting
+	// staff) names the same tenant either way.
+	InvitationProven = States[InvitationStatus]{InvitationAuthenticationComplete, InvitationAwaitingConfirmation}
 	// InvitationResumable holds the states in which the operator may
 	// resume the upgrade.
 	InvitationResumable = States[InvitationStatus]{InvitationAuthenticationComplete}
@@ -116,14 +128,19 @@ var InvitationMoves = Moves[InvitationStatus]{
 	InvitationInProgress: {InvitationPending},
 	// A sign-in succeeded (guide steps 10-16).
 	InvitationTokenAcquired: InvitationLive,
-	// An application token proved the tenant's consent (guide steps 17-20).
-	InvitationAuthenticationComplete: {InvitationTokenAcquired},
+	// An application token proved the consent of the customer's tenant
+	// (guide steps 17-20), or staff confirmed the tenant.
+	InvitationAuthenticationComplete: {InvitationTokenAcquired, InvitationAwaitingConfirmation},
+	// An application token proved the consent of a tenant the service
+	// cannot tell is the customer's.
+	InvitationAwaitingConfirmation: {InvitationTokenAcquired},
 	// The sweep, once the link is past its expiry.
 	InvitationExpired: InvitationAwaiting,
 	// The operator revokes the link, or cancels the upgrade.
 	InvitationRevoked: InvitationRevocable,
-	// The invitation's attempts at Microsoft are spent.
-	InvitationFailed: InvitationLive,
+	// The invitation's attempts at Microsoft are spent, or staff refused
+	// the tenant.
+	InvitationFailed: {InvitationPending, InvitationInProgress, InvitationTokenAcquired, InvitationAwaitingConfirmation},
 }
 
 // ServiceMoves are the service's transitions: resume activates it, cancel

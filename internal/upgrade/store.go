@@ -14,6 +14,13 @@ type Store interface {
 	CreateCustomer(ctx context.Context, c Customer) error
 	// GetCustomer returns ErrNotFound for an unknown id or another operator's.
 	GetCustomer(ctx context.Context, operatorID, id string) (Customer, error)
+	// BindTenant records tenantID as the customer's Microsoft tenant when
+	// it has none, or has this one; ErrTenantBound when it has another,
+	// ErrNotFound when there is no such customer.
+	BindTenant(ctx context.Context, operatorID, customerID, tenantID string) error
+	// SetCustomerDomain sets (or, with "", removes) the customer's domain;
+	// ErrNotFound when there is no such customer.
+	SetCustomerDomain(ctx context.Context, operatorID, customerID, domain string) error
 	// ListCustomers lists an operator's customers, newest first.
 	ListCustomers(ctx context.Context, operatorID string, p Page) (List[Customer], error)
 	// CreateUpgrade stores the upgrade, its service and invitation, claims the
@@ -62,3 +69,7 @@ var (
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with another request")
 	ErrBadCursor            = errors.New("bad cursor")
 )
+
+// ErrTenantBound means the customer is bound to another Microsoft tenant
+// than the one given: a customer never moves to another tenant silently.
+var ErrTenantBound = errors.New("customer is bound to another tenant")

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/ocpro/upgrade/internal/secret"
+	"github.com/ocpro/upgrade/internal/graph"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -59,16 +59,6 @@ func (c *Checker) graphGet(ctx context.Context, path, accessToken string) (graph
 	return graphProof{path: path, body: body}, nil
 }
 
-// organization is the part of Graph's organization resource the check
-// reads.
-type organization struct {
-	ID              string `json:"id"`
-	VerifiedDomains []struct {
-		Name      string `json:"name"`
-		IsDefault bool   `json:"isDefault"`
-	} `json:"verifiedDomains"`
-}
-
 // application runs the application check for one tenant.
 func (c *Checker) application(ctx context.Context, tenantID string) upgrade.CheckResult {
 	app, err := c.client(ctx)
@@ -90,20 +80,15 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 	if err != nil {
 		return failed(c.msalFailure(ctx, err))
 	}
-	claims, err := c.keys.verify(ctx, res.AccessToken, tenantID)
-	if errors.Is(err, errKeysUnavailable) {
-		c.log.WarnContext(ctx, "tenant signing keys unavailable", "tenantId", tenantID, "error", err)
-		return failed(fromTransport(err))
-	}
+	// The token came from the authority over TLS for this request; its
+	// signature is for Graph to check. Its claims say what Microsoft
+	// granted, and Graph's answer below proves the tenant.
+	claims, err := graph.ReadToken(res.AccessToken, tenantID, c.cfg.AuthorityHost, c.resource, c.clock())
 	if err != nil {
 		c.log.WarnContext(ctx, "app token refused", "tenantId", tenantID, "error", err)
-		return failed(upgrade.CheckFailure{Code: upgrade.FailureWrongTenant,
-			Reason: "The token Microsoft issued for the tenant did not pass verification (signature, issuer, audience or tenant)."})
-	}
-	if claims.TenantID != tenantID {
 		c.forgetTokens()
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureWrongTenant,
-			Reason: "Microsoft issued the token for another tenant than the customer's."})
+			Reason: "The token Microsoft issued was not for the customer's tenant and Microsoft Graph (tenant, issuer, audience or lifetime)."})
 	}
 	if m := missing(c.cfg.RequiredRoles, claims.Roles); len(m) > 0 {
 		c.forgetTokens()
@@ -122,23 +107,14 @@ func (c *Checker) application(ctx context.Context, tenantID string) upgrade.Chec
 // applicationPassed builds the passing result from Graph's organization
 // answer, which must name the tenant.
 func applicationPassed(p graphProof, tenantID string, roles []string) upgrade.CheckResult {
-	var list struct {
-		Value []organization `json:"value"`
-	}
-	if err := json.Unmarshal(p.body, &list); err != nil || len(list.Value) != 1 {
-		return failed(upgrade.CheckFailure{Code: upgrade.FailureGraphRefused, Reason: "Microsoft Graph answered the organization request with something unexpected."})
-	}
-	org := list.Value[0]
-	if !strings.EqualFold(org.ID, tenantID) {
+	org, err := graph.ParseOrganization(p.body, tenantID)
+	if errors.Is(err, graph.ErrOtherOrganization) {
 		return failed(upgrade.CheckFailure{Code: upgrade.FailureWrongTenant, Reason: "Microsoft Graph answered for another organization than the customer's tenant."})
 	}
-	r := upgrade.CheckResult{Passed: true, Permissions: slices.Sorted(slices.Values(roles))}
-	for _, d := range org.VerifiedDomains {
-		if d.IsDefault {
-			r.TenantDomain = d.Name
-		}
+	if err != nil {
+		return failed(upgrade.CheckFailure{Code: upgrade.FailureGraphRefused, Reason: "Microsoft Graph answered the organization request with something unexpected."})
 	}
-	return r
+	return upgrade.CheckResult{Passed: true, Permissions: slices.Sorted(slices.Values(roles)), TenantDomain: org.DefaultDomain()}
 }
 
 // msalFailure classifies an error of MSAL: Microsoft's answer when there

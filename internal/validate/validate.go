@@ -4,10 +4,11 @@
 // reported on its own:
 //
 //   - application: an app-only token for the tenant from MSAL Go (client
-//     credentials; MSAL answers from its cache first), its signature
-//     checked against the tenant's published keys, its tid equal to the
-//     tenant and its roles holding every required permission, then
-//     GET /v1.0/organization with it, which must answer the tenant;
+//     credentials; MSAL answers from its cache first), read without
+//     checking its signature (a Graph token's is for Graph alone; see
+//     package graph), its tid equal to the tenant and its roles holding
+//     every required permission, then GET /v1.0/organization with it,
+//     which must answer the tenant: that answer is the proof;
 //   - delegated, where a refresh token is kept: the sealed token is opened,
 //     redeemed at the token endpoint (MSAL Go does not expose the refresh
 //     token grant), the rotated token is sealed and stored in its place,
@@ -36,9 +37,6 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-// graphAppID is Microsoft Graph's application id, the other form its
-// tokens' aud takes.
-const graphAppID = "00000003-0000-0000-c000-000000000000"
 
 // maxInlineRetry is the longest Retry-After a check waits out itself
 // before trying once more; longer waits are reported as transient.
@@ -99,13 +97,12 @@ type Config struct {
 
 // Checker runs the checks. It is safe for concurrent use and meant to live
 // as long as the Lambda container: it builds its MSAL client once, on first
-// need, and caches the tenants' signing keys.
+// need.
 type Checker struct {
 	cfg Config
 	// resource is Graph's resource identifier, derived from GraphBaseURL.
 	resource string
 	http     *http.Client
-	keys     *keyCache
 	clock    func() time.Time
 	log      *slog.Logger
 
@@ -148,7 +145,7 @@ func New(cfg Config) (*Checker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Checker{cfg: cfg, resource: resource, http: cfg.HTTPClient, keys: newKeyCache(cfg.HTTPClient, cfg.AuthorityHost, resource),
+	return &Checker{cfg: cfg, resource: resource, http: cfg.HTTPClient,
 		clock: cfg.Clock, log: cfg.Logger}, nil
 }
 

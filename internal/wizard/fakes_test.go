@@ -47,6 +47,7 @@ func newStore(t *testing.T) *store {
 	s := &store{Store: memory.New()}
 	ctx := context.Background()
 	if err := s.CreateCustomer(ctx, upgrade.Customer{ID: "cust", OperatorID: "op", Name: "Contoso", Kind: upgrade.KindCustomer,
+		Domain:  customerDomain,
 		License: upgrade.Essentials, CreatedAt: start}); err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +268,11 @@ func (m *identity) AppGrant(_ context.Context, tenantID string) (wizard.Grant, e
 	if !ok {
 		return wizard.Grant{}, wizard.ErrNotConsented
 	}
+	if g.Organization.ID == "" {
+		// Graph answers for the tenant; its domain is its id's first part.
+		first, _, _ := strings.Cut(tenantID, "-")
+		g.Organization = wizard.Organization{ID: tenantID, DisplayName: "Tenant " + first, VerifiedDomains: []string{first + ".example"}}
+	}
 	return g, nil
 }
 
@@ -366,10 +372,13 @@ type world struct {
 }
 
 const (
-	tenantA  = "aaaaaaaa-0000-4000-8000-000000000001"
-	tenantB  = "bbbbbbbb-0000-4000-8000-000000000002"
-	roleCall = "TeamsTelephoneNumber.ReadWrite.All"
-	roleOrg  = "Organization.Read.All"
+	tenantA = "aaaaaaaa-0000-4000-8000-000000000001"
+	// customerDomain is the domain of the customer of these tests, which
+	// tenantA verified (see identity.AppGrant).
+	customerDomain = "aaaaaaaa.example"
+	tenantB        = "bbbbbbbb-0000-4000-8000-000000000002"
+	roleCall       = "TeamsTelephoneNumber.ReadWrite.All"
+	roleOrg        = "Organization.Read.All"
 )
 
 var start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
@@ -450,6 +459,18 @@ func (w *world) welcome(t *testing.T, token, binding string) string {
 // tenant and returns the binding and form token of that browser.
 func (w *world) signedIn(t *testing.T, token, tenant string) (binding, form string) {
 	t.Helper()
+	res, binding, form := w.signInAs(t, token, wizard.Tokens{TenantID: tenant, ObjectID: "oid-admin", UPN: "admin@" + tenant,
+		RefreshToken: "refresh-secret-" + tenant, DirectoryRoles: adminRoles})
+	if res.Redirect != "/invite/"+token {
+		t.Fatalf("sign-in callback: %+v", res)
+	}
+	return binding, form
+}
+
+// signInAs opens the link in a new browser and signs in with Microsoft,
+// which answers with tokens, and returns the callback's result.
+func (w *world) signInAs(t *testing.T, token string, tokens wizard.Tokens) (res wizard.Result, binding, form string) {
+	t.Helper()
 	ctx := context.Background()
 	binding = wizard.NewBinding()
 	form = w.welcome(t, token, binding)
@@ -458,15 +479,28 @@ func (w *world) signedIn(t *testing.T, token, tenant string) (binding, form stri
 		t.Fatalf("start sign-in: %+v, %v", res, err)
 	}
 	// Microsoft issues a code for the challenge of the request.
-	code := "code-" + tenant
+	code := "code-" + tokens.TenantID + "-" + tokens.ObjectID
 	w.ms.mu.Lock()
 	state := w.ms.authorize.Get("state")
-	w.ms.codes[code] = codeGrant{challenge: w.ms.authorize.Get("code_challenge"),
-		tokens: wizard.Tokens{TenantID: tenant, ObjectID: "oid-admin", UPN: "admin@" + tenant, RefreshToken: "refresh-secret-" + tenant}}
+	w.ms.codes[code] = codeGrant{challenge: w.ms.authorize.Get("code_challenge"), tokens: tokens}
 	w.ms.mu.Unlock()
 	res, err = w.svc.HandleCallback(ctx, wizard.Callback{State: state, Code: code}, binding)
-	if err != nil || res.Redirect != "/invite/"+token {
-		t.Fatalf("sign-in callback: %+v, %v", res, err)
+	if err != nil {
+		t.Fatalf("sign-in callback: %v", err)
 	}
-	return binding, form
+	return res, binding, form
 }
+
+// setCustomer changes the customer of these tests.
+func (s *store) setCustomer(t *testing.T, f func(*upgrade.Customer)) {
+	t.Helper()
+	c, err := s.Store.GetCustomer(context.Background(), "op", "cust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(&c)
+	s.SetCustomer(c)
+}
+
+// adminRoles are the directory roles of the administrators who sign in.
+var adminRoles = []string{wizard.GlobalAdministrator}

@@ -62,6 +62,10 @@ type Store interface {
 	// last attempt is still prev, so that of concurrent status requests
 	// only one asks Microsoft. It returns false when another request won.
 	ClaimConfirm(ctx context.Context, invitationID string, prev, now time.Time) (bool, error)
+	// BindTenant records tenantID as the customer's tenant when the
+	// customer has none, with a conditional write; upgrade.ErrTenantBound
+	// when it is bound to another.
+	BindTenant(ctx context.Context, operatorID, customerID, tenantID string) error
 	// SaveCredential keeps the sealed delegated refresh token.
 	SaveCredential(ctx context.Context, invitationID string, c Credential) error
 	// PutState stores a one-time state.
@@ -135,8 +139,12 @@ type Transition struct {
 	TenantID string
 	UPN      string
 	ObjectID string
-	// Granted is recorded on AUTHENTICATION_COMPLETE.
-	Granted []string
+	// Granted, TenantName and TenantDomains are recorded on
+	// AUTHENTICATION_COMPLETE and AWAITING_CONFIRMATION, which like
+	// completion must name the recorded tenant.
+	Granted       []string
+	TenantName    string
+	TenantDomains []string
 }
 
 // Outcome is how a device code attempt ended, empty while it runs.
@@ -156,7 +164,9 @@ const (
 	// OutcomeWrongAccount: the account is not in a tenant that can be
 	// used (AADSTS50020, a personal account).
 	OutcomeWrongAccount Outcome = "WRONG_ACCOUNT"
-	OutcomeFailed       Outcome = "FAILED"
+	// OutcomeNeedsRole: the account holds none of AccountRoles.
+	OutcomeNeedsRole Outcome = "NEEDS_ROLE"
+	OutcomeFailed    Outcome = "FAILED"
 )
 
 // Device is a device code attempt as stored.
@@ -234,7 +244,8 @@ type DeviceCode struct {
 }
 
 // Tokens is the verified outcome of a delegated sign-in: the ID token's
-// tid, oid and preferred_username, checked, and the refresh token.
+// tid, oid, preferred_username and directory roles (wids), checked, and
+// the refresh token.
 type Tokens struct {
 	TenantID     string
 	ObjectID     string
@@ -243,12 +254,25 @@ type Tokens struct {
 	// Public marks tokens of a public client flow (device code): their
 	// refresh token is redeemed without the client secret.
 	Public bool
+	// DirectoryRoles are the role template ids of the account's directory
+	// roles; none when the token named none.
+	DirectoryRoles []string
 }
 
-// Grant is what an application token for a tenant proves.
+// Grant is what an application token for a tenant proves: Microsoft
+// granted Roles in TenantID, and Graph, asked with the token, answered
+// for Organization.
 type Grant struct {
-	TenantID string
-	Roles    []string
+	TenantID     string
+	Roles        []string
+	Organization Organization
+}
+
+// Organization is a tenant as Microsoft Graph describes it.
+type Organization struct {
+	ID              string
+	DisplayName     string
+	VerifiedDomains []string
 }
 
 // AuthenticationCompleted is the event for the rest of the service: ids

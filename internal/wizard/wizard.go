@@ -118,6 +118,9 @@ const (
 	StepFinishing Step = "finishing"
 	// StepActivated is the Tenant Activation page (19-20).
 	StepActivated Step = "activated"
+	// StepConfirming says consent was proven in a tenant the operator
+	// must first confirm as the customer's.
+	StepConfirming Step = "confirming"
 	// StepProblem explains what went wrong and what to do next.
 	StepProblem Step = "problem"
 )
@@ -140,6 +143,8 @@ const (
 	ProblemUnavailable  Problem = "unavailable"
 	ProblemMicrosoft    Problem = "microsoft"
 	ProblemWrongTenant  Problem = "wrong_tenant"
+	// ProblemNeedsRole: the account holds none of AccountRoles.
+	ProblemNeedsRole Problem = "needs_role"
 )
 
 // View is what a wizard page shows. Token is the link token for the page's
@@ -159,6 +164,10 @@ type View struct {
 	UPN      string
 	TenantID string
 	Granted  []string
+	// TenantName and TenantDomains describe the proven tenant on
+	// StepConfirming.
+	TenantName    string
+	TenantDomains []string
 
 	Problem Problem
 	// Code is Microsoft's AADSTS number for ProblemMicrosoft and friends.
@@ -394,7 +403,12 @@ func (s *Service) Poll(ctx context.Context, token, binding string) (View, error)
 		}
 		return s.view(ctx, inv, token, binding)
 	}
-	if err := s.acquire(ctx, inv, tokens); err != nil {
+	if err := s.acquire(ctx, inv, tokens); errors.Is(err, errNeedsRole) {
+		if err := s.c.Store.SettleDevice(ctx, inv.ID, d.Interval, OutcomeNeedsRole); err != nil {
+			return View{}, err
+		}
+		return s.view(ctx, inv, token, binding)
+	} else if err != nil {
 		return View{}, err
 	}
 	if err := s.c.Store.SettleDevice(ctx, inv.ID, d.Interval, OutcomeAcquired); err != nil {
@@ -407,6 +421,12 @@ func (s *Service) Poll(ctx context.Context, token, binding string) (View, error)
 // acquire keeps the delegated credential sealed and records who signed in:
 // TOKEN_ACQUIRED. Signing in again (another account) replaces both.
 func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens) error {
+	if !holdsAccountRole(t) {
+		// Its refresh token would become the tenant account credentials:
+		// keep nothing of an account that cannot do what they are for.
+		s.c.Logger.InfoContext(ctx, "sign-in without a required directory role", "invitationId", inv.ID, "tenantId", t.TenantID)
+		return errNeedsRole
+	}
 	now := s.c.Clock.Now()
 	if t.RefreshToken != "" {
 		sealed, err := s.c.Sealer.Seal(ctx, []byte(t.RefreshToken), CredentialContext(t.TenantID, inv.ID))
@@ -588,7 +608,9 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 			}
 			return Result{}, fmt.Errorf("redeem code: %w", err)
 		}
-		if err := s.acquire(ctx, inv, tokens); err != nil {
+		if err := s.acquire(ctx, inv, tokens); errors.Is(err, errNeedsRole) {
+			return problem(ProblemNeedsRole, "", true, token)
+		} else if err != nil {
 			return Result{}, err
 		}
 		return Result{Redirect: "/invite/" + token}, nil
@@ -688,19 +710,26 @@ func (s *Service) complete(ctx context.Context, inv upgrade.Invitation, tenant s
 	if err != nil {
 		return View{}, fmt.Errorf("app token: %w", err)
 	}
-	if g.TenantID != tenant {
-		return notConsented, fmt.Errorf("app token for tenant %s names %s: %w", tenant, g.TenantID, ErrNotConsented)
+	if g.TenantID != tenant || g.Organization.ID != tenant {
+		return notConsented, fmt.Errorf("app token for tenant %s names %s (Graph: %s): %w", tenant, g.TenantID, g.Organization.ID, ErrNotConsented)
 	}
 	for _, r := range s.c.RequiredRoles {
 		if !slices.Contains(g.Roles, r) {
 			return notConsented, fmt.Errorf("tenant %s lacks %s: %w", tenant, r, ErrNotConsented)
 		}
 	}
-	now := s.c.Clock.Now()
 	granted := slices.Sorted(slices.Values(g.Roles))
+	ours, err := s.bind(ctx, inv, tenant, g.Organization)
+	if err != nil {
+		return View{}, err
+	}
+	if !ours {
+		return s.awaitConfirmation(ctx, inv, tenant, granted, g.Organization)
+	}
+	now := s.c.Clock.Now()
 	err = s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: now,
 		To:       upgrade.InvitationAuthenticationComplete,
-		TenantID: tenant, Granted: granted})
+		TenantID: tenant, Granted: granted, TenantName: g.Organization.DisplayName, TenantDomains: g.Organization.VerifiedDomains})
 	if errors.Is(err, ErrConflict) {
 		// Another tab completed it, or the link died meanwhile.
 		return View{}, ErrNeutral

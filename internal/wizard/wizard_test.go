@@ -399,8 +399,11 @@ func TestPollOutcomes(t *testing.T) {
 		{"account of another tenant", signInErr(wizard.ReasonWrongAccount, "50020"), wizard.OutcomeWrongAccount, wizard.StepDevice, upgrade.InvitationInProgress},
 		{"something else", signInErr(wizard.ReasonOther, "9999999"), wizard.OutcomeFailed, wizard.StepDevice, upgrade.InvitationInProgress},
 		{"Microsoft unavailable: keep waiting", signInErr(wizard.ReasonUnavailable, ""), wizard.OutcomeNone, wizard.StepDevice, upgrade.InvitationInProgress},
-		{"token acquired", pollAnswer{tokens: wizard.Tokens{TenantID: tenantA, ObjectID: "oid", UPN: "admin@a.example", RefreshToken: "refresh-secret"}},
+		{"token acquired", pollAnswer{tokens: wizard.Tokens{TenantID: tenantA, ObjectID: "oid", UPN: "admin@a.example", RefreshToken: "refresh-secret", DirectoryRoles: adminRoles}},
 			wizard.OutcomeAcquired, wizard.StepAcquired, upgrade.InvitationTokenAcquired},
+		// Its refresh token would become the tenant account credentials.
+		{"account without a directory role", pollAnswer{tokens: wizard.Tokens{TenantID: tenantA, ObjectID: "oid", UPN: "user@a.example", RefreshToken: "refresh-secret"}},
+			wizard.OutcomeNeedsRole, wizard.StepDevice, upgrade.InvitationInProgress},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -701,7 +704,7 @@ func TestSignInStateIsOneTime(t *testing.T) {
 	}
 	w.ms.mu.Lock()
 	state, challenge := w.ms.authorize.Get("state"), w.ms.authorize.Get("code_challenge")
-	w.ms.codes["the-code"] = codeGrant{challenge: challenge, tokens: wizard.Tokens{TenantID: tenantA, UPN: "admin@a.example", ObjectID: "oid"}}
+	w.ms.codes["the-code"] = codeGrant{challenge: challenge, tokens: wizard.Tokens{TenantID: tenantA, UPN: "admin@a.example", ObjectID: "oid", DirectoryRoles: adminRoles}}
 	w.ms.mu.Unlock()
 	cb := wizard.Callback{State: state, Code: "the-code"}
 	if res, err := w.svc.HandleCallback(context.Background(), cb, binding); err != nil || res.Redirect != "/invite/"+tok {
@@ -764,7 +767,7 @@ func TestAttemptLimits(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, 0)
-	w.ms.polls = []pollAnswer{{tokens: wizard.Tokens{TenantID: tenantA, UPN: "admin@a.example", RefreshToken: "refresh-secret-device"}}}
+	w.ms.polls = []pollAnswer{{tokens: wizard.Tokens{TenantID: tenantA, UPN: "admin@a.example", RefreshToken: "refresh-secret-device", DirectoryRoles: adminRoles}}}
 	tok, binding := w.startDevice(t)
 	w.clock.advance(5 * time.Second)
 	if _, err := w.svc.Poll(context.Background(), tok, binding); err != nil {

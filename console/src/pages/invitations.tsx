@@ -8,12 +8,13 @@ import { failureOf, must } from "../api/client";
 import { summary, type Failure } from "../problem";
 import { href, navigate } from "../router";
 import { Submission } from "../session";
+import { decisionText, reviewOf } from "../tenant";
 import { FailureNotice, Field, Notice, Status, Table, useLoad, when, YesNo } from "../ui";
 
 type Invitation = components["schemas"]["Invitation"];
 type Status = components["schemas"]["InvitationStatus"];
 
-const statuses: Status[] = ["PENDING", "IN_PROGRESS", "TOKEN_ACQUIRED", "AUTHENTICATION_COMPLETE", "EXPIRED", "REVOKED", "FAILED"];
+const statuses: Status[] = ["PENDING", "IN_PROGRESS", "TOKEN_ACQUIRED", "AWAITING_CONFIRMATION", "AUTHENTICATION_COMPLETE", "EXPIRED", "REVOKED", "FAILED"];
 
 export function InvitationsPage(props: { token: string }) {
   const api = useApi();
@@ -70,7 +71,35 @@ function InvitationCard(props: { inv: Invitation; onChange: () => void }) {
   const inv = props.inv;
   const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
-  const [submissions] = useState(() => ({ resend: new Submission(), regenerate: new Submission(), revoke: new Submission() }));
+  const [submissions] = useState(() => ({
+    resend: new Submission(),
+    regenerate: new Submission(),
+    revoke: new Submission(),
+    confirm: new Submission(),
+    refuse: new Submission(),
+  }));
+  const review = reviewOf(inv);
+
+  const decide = async (decision: "confirm" | "refuse") => {
+    if (!review || !confirm(decisionText(decision, review))) return;
+    setBusy(true);
+    try {
+      const s = submissions[decision];
+      const opts = { params: { path: { id: inv.id }, header: { "Idempotency-Key": s.keyFor({ action: decision, id: inv.id }) } } };
+      must(
+        decision === "confirm"
+          ? await api.POST("/v1/invitations/{id}/confirm-tenant", opts)
+          : await api.POST("/v1/invitations/{id}/refuse-tenant", opts),
+      );
+      s.done();
+      setMessage({ kind: "ok", text: decision === "confirm" ? "The tenant is confirmed; the upgrade can be resumed." : "The tenant is refused." });
+      props.onChange();
+    } catch (err) {
+      setMessage({ kind: "error", text: summary(failureOf(err)) });
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const act = async (action: "resend" | "regenerate" | "revoke", done: string) => {
     if (action !== "resend" && !confirm(action === "revoke" ? "Revoke this link? It stops working at once." : "Make a new link? The old one stops working.")) return;
@@ -106,7 +135,7 @@ function InvitationCard(props: { inv: Invitation; onChange: () => void }) {
     }
   };
 
-  const live = !["EXPIRED", "REVOKED", "FAILED", "AUTHENTICATION_COMPLETE"].includes(inv.status);
+  const live = !["EXPIRED", "REVOKED", "FAILED", "AUTHENTICATION_COMPLETE", "AWAITING_CONFIRMATION"].includes(inv.status);
   return (
     <section class="card invitation" aria-labelledby={"inv-" + inv.id}>
       <h2 id={"inv-" + inv.id}>
@@ -144,6 +173,15 @@ function InvitationCard(props: { inv: Invitation; onChange: () => void }) {
             <th scope="row">Expires</th>
             <td>{when(inv.expiresAt)}</td>
           </tr>
+          {review && (
+            <tr class="tenant-review">
+              <th scope="row">Tenant to confirm</th>
+              <td>
+                {review.name} (<span class="mono">{review.id}</span>), verified domains: {review.domains.join(", ") || "none"}
+                {review.matches.length > 0 && ` (the administrator's domain: ${review.matches.join(", ")})`}
+              </td>
+            </tr>
+          )}
           <tr>
             <th scope="row">AuthURL</th>
             <td>{inv.authUrl ? <a class="mono authurl" href={inv.authUrl} rel="noreferrer" target="_blank">{inv.authUrl}</a> : "No working link"}</td>
@@ -155,6 +193,16 @@ function InvitationCard(props: { inv: Invitation; onChange: () => void }) {
           <button type="button" class="secondary" onClick={() => void copy()}>
             Copy AuthURL
           </button>
+        )}
+        {review && (
+          <>
+            <button type="button" class="confirm-tenant" disabled={busy} onClick={() => void decide("confirm")}>
+              Confirm tenant
+            </button>
+            <button type="button" class="danger refuse-tenant" disabled={busy} onClick={() => void decide("refuse")}>
+              Refuse tenant
+            </button>
+          </>
         )}
         {live && (
           <>

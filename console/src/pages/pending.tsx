@@ -11,7 +11,7 @@ import { FailureNotice, Status, Table, useLoad, YesNo } from "../ui";
 /** POLL_MS is how often the page asks again while an invitation is open. */
 const POLL_MS = 3000;
 
-const open = new Set(["PENDING", "IN_PROGRESS", "TOKEN_ACQUIRED", "AUTHENTICATION_COMPLETE"]);
+const open = new Set(["PENDING", "IN_PROGRESS", "TOKEN_ACQUIRED", "AWAITING_CONFIRMATION", "AUTHENTICATION_COMPLETE"]);
 
 export function PendingPage() {
   const api = useApi();

@@ -187,6 +187,14 @@ func (s *Store) SetInvitation(inv upgrade.Invitation) {
 	s.invitations[inv.ID] = inv
 }
 
+// SetCustomer replaces a customer, for tests that need one as another
+// writer left it (bound to a tenant, say).
+func (s *Store) SetCustomer(c upgrade.Customer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.customers[c.ID] = c
+}
+
 // sortKey orders like the DynamoDB store's GSI sort keys.
 func sortKey(t time.Time, id string) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + id

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -29,18 +30,21 @@ func (s *Store) TransitionInvitation(_ context.Context, t wizard.Transition) err
 	if !ok || !from.Contains(inv.Status) || !t.At.Before(inv.ExpiresAt) {
 		return wizard.ErrConflict
 	}
-	if t.To == upgrade.InvitationAuthenticationComplete && (inv.TenantID == "" || inv.TenantID != t.TenantID) {
+	if upgrade.InvitationProven.Contains(t.To) && (inv.TenantID == "" || inv.TenantID != t.TenantID) {
 		return wizard.ErrConflict
 	}
 	inv.Status = t.To
 	switch t.To {
 	case upgrade.InvitationTokenAcquired:
 		inv.TenantID, inv.AuthenticatedBy, inv.AuthenticatedByObjectID = t.TenantID, t.UPN, t.ObjectID
-	case upgrade.InvitationAuthenticationComplete:
-		inv.AuthenticatedAt = t.At.UTC()
+	case upgrade.InvitationAuthenticationComplete, upgrade.InvitationAwaitingConfirmation:
+		if t.To == upgrade.InvitationAuthenticationComplete {
+			inv.AuthenticatedAt = t.At.UTC()
+		}
 		if len(t.Granted) > 0 {
 			inv.GrantedPermissions = append([]string(nil), t.Granted...)
 		}
+		inv.TenantName, inv.TenantDomains = t.TenantName, slices.Clone(t.TenantDomains)
 	}
 	s.invitations[inv.ID] = inv
 	return nil

@@ -106,9 +106,16 @@ func (f fixture) in(t *testing.T, status upgrade.InvitationStatus) upgrade.Invit
 	inv := f.invitation(t)
 	switch status {
 	case upgrade.InvitationPending:
-	case upgrade.InvitationTokenAcquired:
+	case upgrade.InvitationTokenAcquired, upgrade.InvitationAwaitingConfirmation:
 		if err := f.s.TransitionInvitation(context.Background(), acquired(inv, "tenant-a")); err != nil {
 			t.Fatal(err)
+		}
+		if status == upgrade.InvitationAwaitingConfirmation {
+			tr := move(inv, status)
+			tr.TenantID = "tenant-a"
+			if err := f.s.TransitionInvitation(context.Background(), tr); err != nil {
+				t.Fatal(err)
+			}
 		}
 	default:
 		f.setStatus(t, f.s, inv.ID, status)
