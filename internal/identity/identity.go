@@ -29,8 +29,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ocpro/upgrade/internal/cloud"
-	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/graph"
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
 
@@ -89,38 +89,18 @@ func New(c Config) (*Entra, error) {
 		return nil, errors.New("identity: nil HTTP client")
 	case c.RedirectURI == "":
 		return nil, errors.New("identity: empty redirect URI")
-	case !graphURLOK(c.GraphBaseURL):
-		return nil, fmt.Errorf("identity: Graph base URL %q is not an https URL", c.GraphBaseURL)
 	}
 	graphRes := cloud.GlobalGraph
-	if c.GraphBaseURL != "" {
-		if graphRes, err = cloud.GraphResource(c.GraphBaseURL); err != nil {
-			return nil, fmt.Errorf("identity: %w", err)
-		}
+	if c.GraphBaseURL == "" {
+		c.GraphBaseURL = cloud.GlobalGraph
+	} else if graphRes, err = cloud.GraphResource(c.GraphBaseURL); err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
 	}
 	c.GraphBaseURL = strings.TrimRight(c.GraphBaseURL, "/")
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return &Entra{c: c, host: strings.TrimRight(c.AuthorityHost, "/"), graph: graphRes, keys: map[string]any{}}, nil
-}
-
-// graphURLOK accepts an https URL, or plain http to a loopback address
-// (a local stand-in the probe of cold starts points everything at): an
-// application token must never cross a network in clear.
-func graphURLOK(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	switch u.Scheme {
-	case "https":
-		return true
-	case "http":
-		h := u.Hostname()
-		return h == "localhost" || h == "127.0.0.1" || h == "::1"
-	}
-	return false
 }
 
 // metadata is the part of the organizations authority's OpenID

@@ -173,7 +173,7 @@ func TestURLs(t *testing.T) {
 		}
 	}
 	c := id.AdminConsentURL(entra.ContosoTenantID, "S2")
-	for _, want := range []string{"/" + entra.ContosoTenantID + "/v2.0/adminconsent?", "state=S2", "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"} {
+	for _, want := range []string{"/" + entra.ContosoTenantID + "/v2.0/adminconsent?", "state=S2", "scope=https%3A%2F%2F", "%2F.default"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("admin consent URL %s lacks %s", c, want)
 		}
@@ -187,8 +187,8 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 	valid := identity.Config{AuthorityHost: "https://login.example", ClientID: "x", Secret: staticSecret("s"),
 		RedirectURI: "https://invite.example/consent/callback", HTTPClient: http.DefaultClient}
-	for graph, ok := range map[string]bool{"https://graph.microsoft.com": true, "http://127.0.0.1:1": true,
-		"http://graph.microsoft.com": false, "": false, "graph.microsoft.com": false} {
+	for graph, ok := range map[string]bool{"https://graph.microsoft.com": true, "http://127.0.0.1:1": false,
+		"http://graph.microsoft.com": false, "": true, "graph.microsoft.com": false} {
 		c := valid
 		c.GraphBaseURL = graph
 		if _, err := identity.New(c); (err == nil) != ok {

@@ -25,7 +25,7 @@ func TestAppGrantAfterSecretRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: c, RedirectURI: redirect, HTTPClient: em.Client()})
+	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: c, RedirectURI: redirect, HTTPClient: em.Client(), GraphBaseURL: base})
 	if err != nil {
 		t.Fatal(err)
 	}

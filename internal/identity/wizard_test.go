@@ -89,9 +89,10 @@ func newWizardWorld(t *testing.T) *wizardWorld {
 func (w *wizardWorld) invite(t *testing.T, id string) string {
 	t.Helper()
 	now := w.clock.Now()
+	w.store.SetCustomer(upgrade.Customer{ID: "cust", OperatorID: "op", Name: "Contoso", Kind: upgrade.KindCustomer, Domain: "contoso.example"})
 	w.store.SetInvitation(upgrade.Invitation{ID: id, OperatorID: "op", CustomerID: "cust", UpgradeID: "up", ServiceID: "svc",
 		Status: upgrade.InvitationPending, Generation: 1, CreatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour),
-		CustomerName: "Contoso", ServiceName: "Contoso Teams", License: upgrade.Pro})
+		CustomerName: "Contoso", ServiceName: "Contoso Teams", License: upgrade.Pro, AdminEmail: "it-admin@contoso.example"})
 	tok, err := w.links.Token(context.Background(), id, 1)
 	if err != nil {
 		t.Fatal(err)

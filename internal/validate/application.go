@@ -12,8 +12,8 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
-	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/graph"
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 

@@ -37,7 +37,6 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
-
 // maxInlineRetry is the longest Retry-After a check waits out itself
 // before trying once more; longer waits are reported as transient.
 const maxInlineRetry = 3 * time.Second
