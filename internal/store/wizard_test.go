@@ -177,7 +177,7 @@ func TestCredentialIsStoredSealed(t *testing.T) {
 	ctx := context.Background()
 	sealer := newSealer(t)
 	refresh := "1.AXEArefresh-token-that-must-never-be-stored-in-plain-text"
-	encCtx := wizard.CredentialContext("tenant-a", "inv")
+	encCtx := upgrade.CredentialContext("tenant-a", "inv")
 	blob, err := sealer.Seal(ctx, []byte(refresh), encCtx)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestCredentialIsStoredSealed(t *testing.T) {
 	if plain, err := sealer.Open(ctx, c.SealedRefresh, encCtx); err != nil || string(plain) != refresh {
 		t.Fatalf("open: %q, %v", plain, err)
 	}
-	if _, err := sealer.Open(ctx, c.SealedRefresh, wizard.CredentialContext("tenant-b", "inv")); !errors.Is(err, seal.ErrOpen) {
+	if _, err := sealer.Open(ctx, c.SealedRefresh, upgrade.CredentialContext("tenant-b", "inv")); !errors.Is(err, seal.ErrOpen) {
 		t.Fatalf("opened under another tenant: %v", err)
 	}
 	if _, err := w.GetCredential(ctx, "other"); !errors.Is(err, upgrade.ErrNotFound) {

@@ -40,6 +40,15 @@ type KeptCredential struct {
 	Public bool
 }
 
+// CredentialContext is the encryption context a kept refresh token is
+// sealed with, by the wizard that keeps it and the validation that opens
+// and rotates it. It binds the blob to its tenant and invitation and names
+// its purpose, on which the roles that may decrypt refresh tokens are
+// conditioned.
+func CredentialContext(tenantID, invitationID string) map[string]string {
+	return map[string]string{"tenantId": tenantID, "invitationId": invitationID, "purpose": "refresh_token"}
+}
+
 // The stable codes of validation failures. The portal may switch on them.
 const (
 	FailureConsentRevoked       = "consent_revoked"

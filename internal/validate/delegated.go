@@ -25,8 +25,7 @@ func (c *Checker) delegatedOnce(ctx context.Context, t upgrade.TenantRef) (*upgr
 		return nil, fmt.Errorf("read kept credential: %w", err)
 	}
 	prev := kept.Sealed
-	encCtx := EncryptionContext(t.TenantID, t.InvitationID)
-	plain, err := c.cfg.Sealer.Open(ctx, prev, encCtx)
+	plain, err := c.cfg.Sealer.Open(ctx, prev, upgrade.CredentialContext(t.TenantID, t.InvitationID))
 	if err != nil {
 		return nil, fmt.Errorf("open kept credential: %w", err)
 	}
@@ -51,7 +50,7 @@ func (c *Checker) delegatedOnce(ctx context.Context, t upgrade.TenantRef) (*upgr
 }
 
 func (c *Checker) rotate(ctx context.Context, t upgrade.TenantRef, prev []byte, next string) error {
-	sealed, err := c.cfg.Sealer.Seal(ctx, []byte(next), EncryptionContext(t.TenantID, t.InvitationID))
+	sealed, err := c.cfg.Sealer.Seal(ctx, []byte(next), upgrade.CredentialContext(t.TenantID, t.InvitationID))
 	if err != nil {
 		return fmt.Errorf("seal rotated credential: %w", err)
 	}

@@ -62,14 +62,6 @@ type Sealer interface {
 	Open(ctx context.Context, blob []byte, encCtx map[string]string) ([]byte, error)
 }
 
-// EncryptionContext is the context kept refresh tokens are sealed with; it
-// binds a blob to its tenant and invitation and names its purpose, on which
-// the roles that may decrypt kept refresh tokens are conditioned. It is
-// wizard.CredentialContext, which seals them.
-func EncryptionContext(tenantID, invitationID string) map[string]string {
-	return map[string]string{"tenantId": tenantID, "invitationId": invitationID, "purpose": "refresh_token"}
-}
-
 // Config configures a Checker. Credentials and Sealer are optional
 // together: without them only the application check runs.
 type Config struct {

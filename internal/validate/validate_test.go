@@ -297,7 +297,7 @@ func TestDelegatedCheck(t *testing.T) {
 			if tt.spoil != nil {
 				tt.spoil(f, rt)
 			}
-			sealed, _ := plainSealer{}.Seal(context.Background(), []byte(rt), validate.EncryptionContext(contoso.TenantID, contoso.InvitationID))
+			sealed, _ := plainSealer{}.Seal(context.Background(), []byte(rt), upgrade.CredentialContext(contoso.TenantID, contoso.InvitationID))
 			creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}, public: true}
 			v, err := f.checker(t, creds, secret).Validate(context.Background(), contoso)
 			if err != nil {

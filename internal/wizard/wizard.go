@@ -429,7 +429,7 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 	}
 	now := s.c.Clock.Now()
 	if t.RefreshToken != "" {
-		sealed, err := s.c.Sealer.Seal(ctx, []byte(t.RefreshToken), CredentialContext(t.TenantID, inv.ID))
+		sealed, err := s.c.Sealer.Seal(ctx, []byte(t.RefreshToken), upgrade.CredentialContext(t.TenantID, inv.ID))
 		if err != nil {
 			return fmt.Errorf("seal refresh token: %w", err)
 		}
@@ -444,13 +444,6 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 	}
 	s.c.Logger.InfoContext(ctx, "token acquired", "invitationId", inv.ID, "tenantId", t.TenantID)
 	return nil
-}
-
-// CredentialContext is the encryption context of a kept refresh token; its
-// purpose is what lets only the functions that open refresh tokens decrypt
-// them (validate.EncryptionContext opens with the same context).
-func CredentialContext(tenantID, invitationID string) map[string]string {
-	return map[string]string{"tenantId": tenantID, "invitationId": invitationID, "purpose": "refresh_token"}
 }
 
 // StartSignIn is "Sign in with Microsoft": a one-time state bound to the

@@ -434,7 +434,7 @@ func TestPollOutcomes(t *testing.T) {
 				t.Fatalf("invitation %+v, page %+v", inv, v)
 			}
 			c := w.store.credential("inv1")
-			plain, err := sealer{}.Open(context.Background(), c, wizard.CredentialContext(tenantA, "inv1"))
+			plain, err := sealer{}.Open(context.Background(), c, upgrade.CredentialContext(tenantA, "inv1"))
 			if err != nil || string(plain) != "refresh-secret" || strings.Contains(string(c), "refresh-secret") {
 				t.Fatalf("credential %q: %q, %v", c, plain, err)
 			}
