@@ -17,7 +17,8 @@ func TestListensOn(t *testing.T) {
 	if ok, err := listensOn(os.Getpid(), port); err != nil || !ok {
 		t.Fatalf("listensOn(self, %d) = %v, %v; want true", port, ok, err)
 	}
-	// PID 1 does not hold this test's socket.
+	// PID 1 does not hold this test's socket. An error (no permission to
+	// read PID 1's descriptors) says the same.
 	if ok, _ := listensOn(1, port); ok {
 		t.Fatalf("listensOn(1, %d) = true; want false", port)
 	}

@@ -282,15 +282,15 @@ func (e *Entra) redeem(ctx context.Context, form url.Values, confidential bool) 
 		return wizard.Tokens{}, err
 	}
 	form.Set("client_id", e.c.ClientID)
-	if confidential {
-		secret, err := e.c.Secret.ClientSecret(ctx)
-		if err != nil {
-			return wizard.Tokens{}, fmt.Errorf("identity: client secret: %w", err)
-		}
-		form.Set("client_secret", secret)
-	}
 	var r tokenResponse
-	if err := e.post(ctx, m.TokenEndpoint, form, &r); err != nil {
+	err = e.postAs(ctx, m.TokenEndpoint, form, confidential, &r)
+	if confidential && secret.RefreshIfStale(ctx, e.c.Secret, err) {
+		// The secret was rotated since this container read it. Entra
+		// authenticates the client before it looks at the grant, so the
+		// code is still unredeemed: try once more with the new secret.
+		err = e.postAs(ctx, m.TokenEndpoint, form, confidential, &r)
+	}
+	if err != nil {
 		return wizard.Tokens{}, err
 	}
 	claims, err := e.validateIDToken(ctx, m, r.IDToken)
@@ -305,6 +305,19 @@ func (e *Entra) redeem(ctx context.Context, form url.Values, confidential bool) 
 	upn := claims.PreferredUsername
 	return wizard.Tokens{TenantID: claims.TenantID, ObjectID: claims.ObjectID, UPN: upn, RefreshToken: r.RefreshToken,
 		DirectoryRoles: claims.Roles}, nil
+}
+
+// postAs posts form to the token endpoint, with the client secret as it
+// reads now when confidential.
+func (e *Entra) postAs(ctx context.Context, endpoint string, form url.Values, confidential bool, out any) error {
+	if confidential {
+		s, err := e.c.Secret.ClientSecret(ctx)
+		if err != nil {
+			return fmt.Errorf("identity: client secret: %w", err)
+		}
+		form.Set("client_secret", s)
+	}
+	return e.post(ctx, endpoint, form, out)
 }
 
 // errKeysUnavailable marks a failure to read the authority's signing

@@ -78,11 +78,15 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 		{name: "declined", arrange: func(em *entra.Emulator, c string) error { return em.DeclineDeviceCode(c) }, wantReason: wizard.ReasonDeclined},
 		{name: "conditional access blocks device code", arrange: func(em *entra.Emulator, c string) error {
 			em.BlockDeviceCode(entra.ContosoTenantID, true)
-			_ = em.ApproveDeviceCode(c, entra.ContosoAdmin) // Fails with AADSTS53003 by design.
+			if err := em.ApproveDeviceCode(c, entra.ContosoAdmin); err == nil {
+				return errors.New("a blocked device code was approved")
+			}
 			return nil
 		}, wantReason: wizard.ReasonBlocked},
 		{name: "non-admin cannot consent", arrange: func(em *entra.Emulator, c string) error {
-			_ = em.ApproveDeviceCode(c, entra.ContosoUser) // Fails with AADSTS65001 by design.
+			if err := em.ApproveDeviceCode(c, entra.ContosoUser); err == nil {
+				return errors.New("a user who may not consent approved the device code")
+			}
 			return nil
 		}, wantReason: wizard.ReasonNeedsAdmin},
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -77,47 +78,73 @@ type tokenAnswer struct {
 // refresh token (device code) goes without the client secret: Entra
 // refuses a secret on it (AADSTS700025).
 func (c *Checker) delegated(ctx context.Context, tenantID, refresh string, public bool) (upgrade.CheckResult, string) {
-	form := url.Values{
-		"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {c.cfg.ClientID},
-		// Everything the tenant granted for Graph, and a new refresh token.
-		"scope": {c.resource + "/.default offline_access"},
+	tok, f := c.redeemRefresh(ctx, tenantID, refresh, public)
+	if f != nil && !public && secret.RefreshIfStale(ctx, c.cfg.Secret, aadstsError(f.AADSTS)) {
+		// The secret was rotated since this container read it. Entra
+		// authenticates the client before it looks at the refresh
+		// token, so the token is unspent: try once more with the new
+		// secret.
+		tok, f = c.redeemRefresh(ctx, tenantID, refresh, public)
 	}
-	if !public {
-		secret, err := c.cfg.Secret.ClientSecret(ctx)
-		if err != nil {
-			c.log.ErrorContext(ctx, "delegated check cannot start", "error", err)
-			return failed(upgrade.CheckFailure{Code: upgrade.FailureSecretInvalid, Transient: true,
-				Reason: "The operator application's credential could not be read; check Secrets Manager."}), ""
-		}
-		form.Set("client_secret", secret)
-	}
-	endpoint := c.cfg.AuthorityHost + "/" + url.PathEscape(tenantID) + "/oauth2/v2.0/token"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return failed(upgrade.CheckFailure{Code: upgrade.FailureOther, Reason: "The token endpoint address is not valid."}), ""
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return failed(fromTransport(err)), ""
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphBody))
-	if err != nil {
-		return failed(fromTransport(err)), ""
-	}
-	if resp.StatusCode != http.StatusOK {
-		return failed(fromIdentity(resp.StatusCode, resp.Header, body)), ""
-	}
-	var tok tokenAnswer
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return failed(upgrade.CheckFailure{Code: upgrade.FailureOther, Reason: "Microsoft answered the token request without a token."}), ""
+	if f != nil {
+		return failed(*f), ""
 	}
 	proof, f := c.graphGet(ctx, "/v1.0/me", tok.AccessToken)
 	if f != nil {
 		return failed(*f), tok.RefreshToken
 	}
 	return delegatedPassed(proof), tok.RefreshToken
+}
+
+// aadstsError is Microsoft's error number as the error text that
+// secret.RefreshIfStale reads.
+type aadstsError int
+
+func (e aadstsError) Error() string { return fmt.Sprintf("AADSTS%d", int(e)) }
+
+// redeemRefresh posts the refresh token grant, confidential (with the
+// client secret as it reads now) unless public.
+func (c *Checker) redeemRefresh(ctx context.Context, tenantID, refresh string, public bool) (tokenAnswer, *upgrade.CheckFailure) {
+	form := url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {c.cfg.ClientID},
+		// Everything the tenant granted for Graph, and a new refresh token.
+		"scope": {c.resource + "/.default offline_access"},
+	}
+	if !public {
+		s, err := c.cfg.Secret.ClientSecret(ctx)
+		if err != nil {
+			c.log.ErrorContext(ctx, "delegated check cannot start", "error", err)
+			return tokenAnswer{}, &upgrade.CheckFailure{Code: upgrade.FailureSecretInvalid, Transient: true,
+				Reason: "The operator application's credential could not be read; check Secrets Manager."}
+		}
+		form.Set("client_secret", s)
+	}
+	endpoint := c.cfg.AuthorityHost + "/" + url.PathEscape(tenantID) + "/oauth2/v2.0/token"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return tokenAnswer{}, &upgrade.CheckFailure{Code: upgrade.FailureOther, Reason: "The token endpoint address is not valid."}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		f := fromTransport(err)
+		return tokenAnswer{}, &f
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGraphBody))
+	if err != nil {
+		f := fromTransport(err)
+		return tokenAnswer{}, &f
+	}
+	if resp.StatusCode != http.StatusOK {
+		f := fromIdentity(resp.StatusCode, resp.Header, body)
+		return tokenAnswer{}, &f
+	}
+	var tok tokenAnswer
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		return tokenAnswer{}, &upgrade.CheckFailure{Code: upgrade.FailureOther, Reason: "Microsoft answered the token request without a token."}
+	}
+	return tok, nil
 }
 
 // delegatedPassed builds the passing result from Graph's /me answer.

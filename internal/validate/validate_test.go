@@ -57,7 +57,7 @@ func newFixtureWith(t *testing.T, cfg entra.Config) *fixture {
 	cfg.Apps = []entra.App{{
 		ClientID: clientID, DisplayName: "Operator Connect", HomeTenantID: entra.DefaultOperatorTenantID,
 		Secrets: []string{secret}, MultiTenant: true, RequiredRoles: []string{"Organization.Read.All"},
-		RequiredScopes: []string{"User.Read"},
+		RequiredScopes: []string{"User.Read"}, RedirectURIs: []string{redirectURI},
 		// As the operator registers it: device code needs public client
 		// flows, and Entra then refuses the secret on its refreshes.
 		AllowPublicClientFlows: true,
@@ -297,7 +297,8 @@ func TestDelegatedCheck(t *testing.T) {
 			if tt.spoil != nil {
 				tt.spoil(f, rt)
 			}
-			sealed, _ := plainSealer{}.Seal(context.Background(), []byte(rt), upgrade.CredentialContext(contoso.TenantID, contoso.InvitationID))
+			sealed, err := plainSealer{}.Seal(context.Background(), []byte(rt), upgrade.CredentialContext(contoso.TenantID, contoso.InvitationID))
+			must(t, err)
 			creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}, public: true}
 			v, err := f.checker(t, creds, secret).Validate(context.Background(), contoso)
 			if err != nil {
@@ -310,7 +311,8 @@ func TestDelegatedCheck(t *testing.T) {
 			if d.Passed != tt.wantPass {
 				t.Fatalf("passed = %v, want %v (%+v)", d.Passed, tt.wantPass, d.Failure)
 			}
-			kept, _ := creds.Credential(context.Background(), contoso.InvitationID)
+			kept, err := creds.Credential(context.Background(), contoso.InvitationID)
+			must(t, err)
 			stored := kept.Sealed
 			if tt.wantPass {
 				if d.Account != entra.ContosoAdmin {
@@ -380,8 +382,14 @@ func TestTokensAreForTheConfiguredGraph(t *testing.T) {
 	var scopes []string
 	recording := &http.Client{Timeout: 10 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
-			body, _ := io.ReadAll(r.Body)
-			form, _ := url.ParseQuery(string(body))
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return nil, err
+			}
+			form, err := url.ParseQuery(string(body))
+			if err != nil {
+				return nil, err
+			}
 			mu.Lock()
 			scopes = append(scopes, form.Get("scope"))
 			mu.Unlock()
