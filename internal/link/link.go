@@ -86,7 +86,7 @@ func (s *Signer) Token(ctx context.Context, invitationID string, generation int)
 	if invitationID == "" || len(invitationID) > maxIDLen || strings.ContainsAny(invitationID, "./|") {
 		return "", fmt.Errorf("link: unusable invitation id %q", invitationID)
 	}
-	mac, err := s.mac(ctx, invitationID, generation)
+	mac, err := Sum(ctx, s.keys, message(invitationID, generation))
 	if err != nil {
 		return "", err
 	}
@@ -143,23 +143,9 @@ func (s *Signer) Verify(ctx context.Context, token string, lookup Lookup) (strin
 	if !found {
 		gen = -1
 	}
-	ok, err := s.matches(ctx, id, gen, got)
+	ok, err := Check(ctx, s.keys, message(id, gen), got)
 	if err != nil {
 		return "", err
-	}
-	if r, rotating := s.keys.(Rotating); !ok && rotating {
-		// Made with a key this container has not read yet, or forged: read
-		// the keys again (at most as often as the source allows) and try
-		// once more.
-		read, err := r.Refresh(ctx)
-		if err != nil {
-			return "", fmt.Errorf("link: refresh key: %w", err)
-		}
-		if read {
-			if ok, err = s.matches(ctx, id, gen, got); err != nil {
-				return "", err
-			}
-		}
 	}
 	if !ok || !found {
 		return "", ErrInvalid
@@ -167,17 +153,53 @@ func (s *Signer) Verify(ctx context.Context, token string, lookup Lookup) (strin
 	return id, nil
 }
 
-// matches reports whether mac is the MAC of an invitation's generation
-// under the current key or, during a rotation, the previous one.
-func (s *Signer) matches(ctx context.Context, id string, generation int, mac []byte) (bool, error) {
-	want, err := s.mac(ctx, id, generation)
+// Check reports whether mac is the MAC of msg under keys: under the
+// current key, during a rotation under the previous one, and, when neither
+// matches and keys rotate, under the keys read again, for a MAC made with
+// a key this container has not read yet (or forged: the source limits how
+// often it reads).
+func Check(ctx context.Context, keys KeySource, msg string, mac []byte) (bool, error) {
+	ok, err := matches(ctx, keys, msg, mac)
+	if ok || err != nil {
+		return ok, err
+	}
+	r, rotating := keys.(Rotating)
+	if !rotating {
+		return false, nil
+	}
+	read, err := r.Refresh(ctx)
+	if err != nil {
+		return false, fmt.Errorf("link: refresh key: %w", err)
+	}
+	if !read {
+		return false, nil
+	}
+	return matches(ctx, keys, msg, mac)
+}
+
+// Sum returns the MAC of msg under the current key of keys.
+func Sum(ctx context.Context, keys KeySource, msg string) ([]byte, error) {
+	key, err := keys.Key(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("link: key: %w", err)
+	}
+	if len(key) < MinKeySize {
+		return nil, fmt.Errorf("link: key has %d bytes, need at least %d", len(key), MinKeySize)
+	}
+	return macWith(key, msg), nil
+}
+
+// matches reports whether mac is the MAC of msg under the current key or,
+// during a rotation, the previous one.
+func matches(ctx context.Context, keys KeySource, msg string, mac []byte) (bool, error) {
+	want, err := Sum(ctx, keys, msg)
 	if err != nil {
 		return false, err
 	}
 	if hmac.Equal(mac, want) {
 		return true, nil
 	}
-	r, rotating := s.keys.(Rotating)
+	r, rotating := keys.(Rotating)
 	if !rotating {
 		return false, nil
 	}
@@ -188,22 +210,16 @@ func (s *Signer) matches(ctx context.Context, id string, generation int, mac []b
 	if len(prev) < MinKeySize {
 		return false, nil // no rotation in its window
 	}
-	return hmac.Equal(mac, macWith(prev, id, generation)), nil
+	return hmac.Equal(mac, macWith(prev, msg)), nil
 }
 
-func (s *Signer) mac(ctx context.Context, invitationID string, generation int) ([]byte, error) {
-	key, err := s.keys.Key(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("link: key: %w", err)
-	}
-	if len(key) < MinKeySize {
-		return nil, fmt.Errorf("link: key has %d bytes, need at least %d", len(key), MinKeySize)
-	}
-	return macWith(key, invitationID, generation), nil
+// message is what a link's MAC covers: the invitation and its generation.
+func message(invitationID string, generation int) string {
+	return "invite/v1|" + invitationID + "|" + strconv.Itoa(generation)
 }
 
-func macWith(key []byte, invitationID string, generation int) []byte {
+func macWith(key []byte, msg string) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("invite/v1|" + invitationID + "|" + strconv.Itoa(generation)))
+	m.Write([]byte(msg))
 	return m.Sum(nil)
 }

@@ -341,6 +341,47 @@ func (k *countingKey) Key(context.Context) ([]byte, error) {
 	return []byte("link-key-link-key-link-key-link-key!"), nil
 }
 
+// rotatingKey is a key kept in rotation as secret.Key keeps the link key:
+// cur and prev are what this container read; stored is what Secrets
+// Manager holds now, which Refresh reads.
+type rotatingKey struct {
+	mu        sync.Mutex
+	cur, prev []byte
+	stored    []byte
+	refreshes int
+}
+
+func (k *rotatingKey) Key(context.Context) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cur, nil
+}
+
+func (k *rotatingKey) Previous(context.Context) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.prev, nil
+}
+
+func (k *rotatingKey) Refresh(context.Context) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshes++
+	if k.stored == nil {
+		return true, nil
+	}
+	k.prev, k.cur, k.stored = k.cur, k.stored, nil
+	return true, nil
+}
+
+// rotate makes next the current key and the current one the previous, as
+// after a rotation this container has read.
+func (k *rotatingKey) rotate(next string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.prev, k.cur = k.cur, []byte(next)
+}
+
 // clock is a settable clock.
 type clock struct {
 	mu  sync.Mutex
@@ -367,6 +408,7 @@ type world struct {
 	pub     *publisher
 	clock   *clock
 	linkKey *countingKey
+	formKey *rotatingKey
 	signer  *link.Signer
 	logs    *bytes.Buffer
 }
@@ -385,7 +427,8 @@ var start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
 func newWorld(t *testing.T, maxAttempts int) *world {
 	t.Helper()
-	w := &world{store: newStore(t), pub: &publisher{}, clock: &clock{now: start}, linkKey: &countingKey{}, logs: &bytes.Buffer{},
+	w := &world{store: newStore(t), pub: &publisher{}, clock: &clock{now: start}, linkKey: &countingKey{},
+		formKey: &rotatingKey{cur: []byte("form-key-form-key-form-key-form-key!")}, logs: &bytes.Buffer{},
 		ms: &identity{codes: map[string]codeGrant{}, grants: map[string]wizard.Grant{},
 			device: wizard.DeviceCode{DeviceCode: "device-code-secret", UserCode: "ABCD2345", VerificationURI: "https://login.example/devicelogin",
 				Interval: 5 * time.Second, ExpiresIn: 15 * time.Minute}}}
@@ -394,7 +437,7 @@ func newWorld(t *testing.T, maxAttempts int) *world {
 		t.Fatal(err)
 	}
 	w.svc, err = wizard.New(wizard.Config{Store: w.store, Identity: w.ms, Sealer: sealer{}, Publisher: w.pub, Links: w.signer,
-		FormKeys: link.StaticKey("form-key-form-key-form-key-form-key!"), Clock: w.clock,
+		FormKeys: w.formKey, Clock: w.clock,
 		Logger:        slog.New(slog.NewTextHandler(&syncWriter{w: w.logs}, nil)),
 		RequiredRoles: []string{roleCall, roleOrg}, MaxAttempts: maxAttempts})
 	if err != nil {

@@ -242,6 +242,38 @@ func (w *world) withStatus(t *testing.T, s upgrade.InvitationStatus) string {
 	return tok
 }
 
+// The form key is the link key, which rotates: a page rendered before a
+// rotation still posts after it, and so does a page rendered by a
+// container that read the new key before this one did.
+func TestFormTokenSurvivesKeyRotation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, 0)
+	tok := w.invite(t, "inv1")
+	b := wizard.NewBinding()
+	before := w.welcome(t, tok, b)
+	w.formKey.rotate("form-key-2-form-key-2-form-key-2-form-key-2")
+	if _, err := w.svc.StartSignIn(context.Background(), tok, b, before); err != nil {
+		t.Fatalf("a page of the previous key: %v", err)
+	}
+
+	w2 := newWorld(t, 0)
+	tok2 := w2.invite(t, "inv1")
+	w2.formKey.rotate("form-key-3-form-key-3-form-key-3-form-key-3")
+	newer := w2.welcome(t, tok2, b)
+	// This container still holds the key before; Secrets Manager holds
+	// the one the page was made with.
+	w2.formKey.mu.Lock()
+	w2.formKey.cur, w2.formKey.prev = w2.formKey.prev, nil
+	w2.formKey.stored = []byte("form-key-3-form-key-3-form-key-3-form-key-3")
+	w2.formKey.mu.Unlock()
+	if _, err := w2.svc.StartSignIn(context.Background(), tok2, b, newer); err != nil {
+		t.Fatalf("a page of a key this container had not read: %v", err)
+	}
+	if w2.formKey.refreshes != 1 {
+		t.Errorf("%d refreshes, want 1", w2.formKey.refreshes)
+	}
+}
+
 // A POST needs the form token of this browser's page.
 func TestFormTokenBindsBrowser(t *testing.T) {
 	t.Parallel()
