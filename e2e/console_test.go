@@ -375,10 +375,11 @@ func TestConsoleWalksTheGuide(t *testing.T) {
 	}
 	_ = chromedp.Do(ctx, consoleShot("m365-failed-390"))
 
-	// Email settings: the preview of the Welcome mail and a test mail.
-	// Test mails go to the staff member's own address (or a saved test
-	// recipient).
-	testTo := env.StaffUser
+	// Email settings: the preview of the Welcome mail as it is sent (the
+	// deployment's From name, the signature last, host names defanged),
+	// a saved test recipient, and a test mail to it: test mails go only
+	// to the staff member's own address or a saved test recipient.
+	testTo := "it-desk@operator.example"
 	err = chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
 		clickText("nav//a", "Email settings"),
@@ -389,9 +390,26 @@ func TestConsoleWalksTheGuide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, ctx, "the test mail queued", has(".notice", testTo))
-	if s := textOf(t, ctx, "pre.mail"); !strings.Contains(s, "Contoso") || strings.Contains(s, "{{") {
-		t.Errorf("preview %q", s)
+	eventually(t, ctx, "the test mail refused for a recipient not on the list", has("#test-to-error", "test recipient"))
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("mail-welcomeBody"), "\nQuestions: see help.operator.example"),
+		chromedp.SendKeys(chromedp.ID("mail-testRecipients"), testTo),
+		clickText("button", "Save settings"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "the settings saved", has(".notice", "The settings are saved"))
+	if err := chromedp.Do(ctx, clickText("button", "Send test mail")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "the test mail queued", has(".notice", "goes to "+testTo))
+	s := textOf(t, ctx, "pre.mail")
+	if !strings.Contains(s, "Contoso") || strings.Contains(s, "{{") || !strings.Contains(s, "help[.]operator[.]example") {
+		t.Errorf("preview %q: want Contoso, no placeholder, and the host name defanged", s)
+	}
+	if from := textOf(t, ctx, "#preview-from"); !strings.Contains(from, "Live Platform") {
+		t.Errorf("preview From %q: want the deployment's operator name", from)
 	}
 	_ = chromedp.Do(ctx, consoleShot("email-settings"))
 	accessible(t, ctx, "Email settings")

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatExpiry, render, type Values } from "./preview";
+import cases from "./defang.cases.json";
+import { defang, defangAround, formatExpiry, render, signed, type Values } from "./preview";
 
 const values: Values = {
   operator: "Live Platform",
@@ -29,5 +30,16 @@ describe("the Welcome mail preview", () => {
   });
   it("writes the expiry as the mails do", () => {
     expect(formatExpiry(new Date("2026-12-07T10:05:00Z"))).toBe("Monday 7 December 2026, 10:05 UTC");
+  });
+});
+
+describe("the preview defangs operator text as the mail does", () => {
+  it("follows the table the API is held to", () => {
+    for (const c of cases.defang) expect(defang(c.input), c.input).toBe(c.output);
+    for (const c of cases.around) expect(defangAround(c.input, c.link), c.input).toBe(c.output);
+  });
+  it("signs with the sender name as the last line, and not with blanks", () => {
+    expect(signed("Text", "The Team")).toBe("Text\n\nThe Team");
+    expect(signed("Text", "  ")).toBe("Text");
   });
 });

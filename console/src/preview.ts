@@ -51,3 +51,40 @@ export function formatExpiry(d: Date): string {
   const mm = String(d.getUTCMinutes()).padStart(2, "0");
   return `${days[d.getUTCDay()]} ${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()}, ${hh}:${mm} UTC`;
 }
+
+// The full stop and its look-alikes that mail clients may read as one in a
+// host name (internal/mail/defang.go).
+const dots = ".\u2024\u3002\uFE52\uFF0E\uFF61";
+const hostish = new RegExp(`[\\p{L}\\p{N}_\\-]+(?:[${dots}][\\p{L}\\p{N}_\\-]+)+`, "gu");
+const schemeish = /[a-z][a-z0-9+.-]*:\/|\b(?:mailto|tel|sips?|callto|im|xmpp|javascript|data|file|ms-[a-z-]+):/giu;
+const www = new RegExp(`www[${dots}]`, "giu");
+const dot = new RegExp(`[${dots}]`, "gu");
+
+/**
+ * defang writes operator text as the mail carries it: every dot of a host
+ * name as "[.]" and every scheme's colon as "[:]", so that no mail client
+ * turns it into a link; numbers such as 1.5 stay as they are.
+ */
+export function defang(s: string): string {
+  s = s.replace(hostish, (m) => {
+    const labels = m.split(dot);
+    if (!labels.slice(1).some((l) => /\p{L}/u.test(l))) return m;
+    return m.replace(dot, "[.]");
+  });
+  s = s.replace(www, (m) => m.slice(0, 3) + "[.]");
+  return s.replace(schemeish, (m) => {
+    const i = m.indexOf(":");
+    return m.slice(0, i) + "[:]" + m.slice(i + 1);
+  });
+}
+
+/** defangAround is defang for a text holding the service's own link, which stays a link. */
+export function defangAround(s: string, link: string): string {
+  if (!link) return defang(s);
+  return s.split(link).map(defang).join(link);
+}
+
+/** signed adds the operator's sender name to its text as the last line, as the mail does. */
+export function signed(text: string, senderName: string): string {
+  return senderName.trim() ? text + "\n\n" + senderName : text;
+}

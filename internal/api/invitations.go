@@ -24,6 +24,16 @@ type EmailSettings interface {
 	// own address is staff (empty when its token names none); the mail
 	// function sends it.
 	RequestTest(ctx context.Context, operatorID, staff, to, requestID string) error
+	// FromName is the From display name of every mail, which no setting
+	// changes.
+	FromName() string
+}
+
+// settingsBody is the settings as the portal reads them, with the From
+// name the mails go out under, so that a preview shows the mail as sent.
+type settingsBody struct {
+	mail.Settings
+	FromName string `json:"fromName"`
 }
 
 // Option adds an optional part of the portal API to a Handler; routes whose
@@ -74,7 +84,7 @@ func (h *Handler) getEmailSettings(ctx context.Context, r request) (result, erro
 	if err != nil {
 		return result{}, err
 	}
-	return result{status: http.StatusOK, body: s}, nil
+	return result{status: http.StatusOK, body: settingsBody{s, h.settings.FromName()}}, nil
 }
 
 func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, error) {
@@ -86,7 +96,11 @@ func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, erro
 		return result{}, err
 	}
 	var s mail.Settings
+	// fromName is read-only: a client may send back what it read, and
+	// nothing it says changes the From name.
+	var fromName string
 	if err := decodeObject(raw,
+		field{name: "fromName", into: &fromName},
 		field{name: "senderName", into: &s.SenderName},
 		field{name: "replyTo", into: &s.ReplyTo},
 		field{name: "welcomeSubject", into: &s.WelcomeSubject},
@@ -101,7 +115,7 @@ func (h *Handler) putEmailSettings(ctx context.Context, r request) (result, erro
 	if err != nil {
 		return result{}, err
 	}
-	return result{status: http.StatusOK, body: saved}, nil
+	return result{status: http.StatusOK, body: settingsBody{saved, h.settings.FromName()}}, nil
 }
 
 func (h *Handler) testEmailSettings(ctx context.Context, r request) (result, error) {

@@ -288,6 +288,16 @@ func TestEmailSettingsRoutes(t *testing.T) {
 	if res.StatusCode != 200 || got["welcomeSubject"] != saved["welcomeSubject"] || got["reminderBody"] != saved["reminderBody"] {
 		t.Errorf("GET after PUT = %d %s", res.StatusCode, res.Body)
 	}
+	// The From name is the deployment's: every answer names it, and a PUT
+	// that sends another changes nothing.
+	if def["fromName"] != "Live Platform" || saved["fromName"] != "Live Platform" || got["fromName"] != "Live Platform" {
+		t.Errorf("fromName = %v, %v, %v; want the deployment's operator name", def["fromName"], saved["fromName"], got["fromName"])
+	}
+	spoof := golden(t, "put-email-settings.json")
+	spoof.Body = strings.Replace(spoof.Body, `{`, `{"fromName":"Microsoft 365 Security",`, 1)
+	if res, after := call(t, f.h, spoof); res.StatusCode != 200 || after["fromName"] != "Live Platform" {
+		t.Errorf("PUT with a fromName = %d %s", res.StatusCode, res.Body)
+	}
 	// Another operator still sees the defaults.
 	if res, other := call(t, f.h, withOperator(golden(t, "get-email-settings.json"), "other-operator")); res.StatusCode != 200 ||
 		other["welcomeSubject"] != def["welcomeSubject"] {

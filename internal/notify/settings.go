@@ -73,6 +73,10 @@ func NewSettings(d SettingsDeps) (*Settings, error) {
 	return &Settings{store: d.Store, requests: d.Requests, limit: d.TestMails, clock: d.Clock, log: d.Logger, operator: d.OperatorName}, nil
 }
 
+// FromName is the From display name of every mail: the deployment's
+// operator name, never a setting (layout.Renderer signs with it).
+func (s *Settings) FromName() string { return s.operator }
+
 // Get returns the operator's settings, or the defaults until it saves its
 // own.
 func (s *Settings) Get(ctx context.Context, operatorID string) (mail.Settings, error) {

@@ -4,16 +4,17 @@ import { useEffect, useState } from "preact/hooks";
 import { useApi } from "../app";
 import type { components } from "../api/schema";
 import { failureOf, must } from "../api/client";
-import { formatExpiry, render } from "../preview";
+import { defang, defangAround, formatExpiry, render, signed } from "../preview";
 import type { Failure } from "../problem";
 import { Submission } from "../session";
 import { FailureNotice, Field, Notice, useLoad } from "../ui";
 
 type Settings = components["schemas"]["EmailSettings"];
 
-// testRecipients is a list, not a text field.
-const fields: { key: Exclude<keyof Settings, "testRecipients">; label: string; long?: boolean }[] = [
-  { key: "senderName", label: "Sender name" },
+// testRecipients is a list, not a text field, and fromName is the
+// deployment's, not a setting.
+const fields: { key: Exclude<keyof Settings, "testRecipients" | "fromName">; label: string; long?: boolean }[] = [
+  { key: "senderName", label: "Signature (the last line of your text)" },
   { key: "replyTo", label: "Reply-to address (optional)" },
   { key: "welcomeSubject", label: "Welcome mail subject" },
   { key: "welcomeBody", label: "Welcome mail text", long: true },
@@ -28,7 +29,11 @@ export function EmailSettingsPage() {
   const [failure, setFailure] = useState<Failure | null>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
-  useEffect(() => setForm(loaded.data), [loaded.data]);
+  const [recipients, setRecipients] = useState("");
+  useEffect(() => {
+    setForm(loaded.data);
+    setRecipients((loaded.data?.testRecipients ?? []).join("\n"));
+  }, [loaded.data]);
   if (loaded.failure) return <FailureNotice failure={loaded.failure} />;
   if (!form) return <p aria-live="polite">Loading…</p>;
 
@@ -36,10 +41,14 @@ export function EmailSettingsPage() {
     e.preventDefault();
     setBusy(true);
     setSaved(false);
-    const body: Settings = { ...form };
+    // The From name is the deployment's: the API ignores it, so it is not sent.
+    const { fromName: _, ...settings } = form;
+    const body: Settings = { ...settings, testRecipients: recipientList(recipients) };
     if (!body.replyTo) delete body.replyTo;
     try {
-      setForm(must(await api.PUT("/v1/settings/email", { body })));
+      const saved = must(await api.PUT("/v1/settings/email", { body }));
+      setForm(saved);
+      setRecipients((saved.testRecipients ?? []).join("\n"));
       setFailure(null);
       setSaved(true);
     } catch (err) {
@@ -49,15 +58,18 @@ export function EmailSettingsPage() {
     }
   };
 
+  // The mail fills {{operator}} with the From name and defangs everything
+  // but the service's own link.
+  const from = form.fromName ?? "";
   const sample = {
-    operator: form.senderName,
+    operator: from,
     customer: "Contoso",
     service: "OC Pro",
     link: location.origin + "/invite/…",
     expires: formatExpiry(new Date(Date.now() + 7 * 24 * 3600 * 1000)),
   };
   const subject = render(form.welcomeSubject, sample);
-  const bodyText = render(form.welcomeBody, sample);
+  const bodyText = render(signed(form.welcomeBody, form.senderName), sample);
 
   return (
     <>
@@ -91,6 +103,22 @@ export function EmailSettingsPage() {
               }
             </Field>
           ))}
+          <Field
+            id="mail-testRecipients"
+            label="Test recipients (optional)"
+            hint="Besides your own address, test mails may go only to these: one address per line, at most 10."
+            error={failure?.fields["testRecipients"]}
+          >
+            {(d) => (
+              <textarea
+                id="mail-testRecipients"
+                rows={3}
+                value={recipients}
+                aria-describedby={d || undefined}
+                onInput={(e) => setRecipients(e.currentTarget.value)}
+              />
+            )}
+          </Field>
           <button type="submit" disabled={busy}>
             Save settings
           </button>
@@ -98,19 +126,27 @@ export function EmailSettingsPage() {
         <section class="card preview" aria-labelledby="preview-title">
           <h2 id="preview-title">Welcome mail preview</h2>
           <p class="hint">As it will be sent to the administrator of a customer called Contoso.</p>
-          <p>
-            <strong>From:</strong> {form.senderName}
+          <p id="preview-from">
+            <strong>From:</strong> {from}
             {form.replyTo ? ` (replies to ${form.replyTo})` : ""}
           </p>
           <p>
-            <strong>Subject:</strong> {subject.ok ? subject.text : <span class="error">Error: {subject.message}</span>}
+            <strong>Subject:</strong> {subject.ok ? defang(subject.text) : <span class="error">Error: {subject.message}</span>}
           </p>
-          {bodyText.ok ? <pre class="mail">{bodyText.text}</pre> : <p class="error">Error: {bodyText.message}</p>}
+          {bodyText.ok ? <pre class="mail">{defangAround(bodyText.text, sample.link)}</pre> : <p class="error">Error: {bodyText.message}</p>}
         </section>
       </div>
       <TestMail />
     </>
   );
+}
+
+/** recipientList reads the test recipients, one per line; blank lines do not count. */
+function recipientList(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 function TestMail() {
