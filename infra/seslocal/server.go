@@ -25,8 +25,9 @@ import (
 )
 
 // DefaultStartTimeout is how long Start waits for the server to answer when
-// Options.StartTimeout is zero. It is ready in about 0.3 s on an idle machine.
-const DefaultStartTimeout = 15 * time.Second
+// Options.StartTimeout is zero. It is ready in about 0.3 s on an idle
+// machine; the margin is for a busy one (see dynamolocal's).
+const DefaultStartTimeout = 60 * time.Second
 
 // Options say where aws-ses-v2-local is installed and how to run it.
 type Options struct {
