@@ -19,7 +19,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -144,39 +143,35 @@ type OutboxItem struct {
 	Expires time.Time
 }
 
-// ScanAPI is the one call ScanOutbox makes.
-type ScanAPI interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+// DecodeOutboxItem reads an item of the table (a stream record's new
+// image, or a test's read) as an outbox item; ok is false for any other
+// item.
+func DecodeOutboxItem(item map[string]types.AttributeValue) (it OutboxItem, ok bool, err error) {
+	pk, _ := item["PK"].(*types.AttributeValueMemberS)
+	sk, _ := item["SK"].(*types.AttributeValueMemberS)
+	if pk == nil || sk == nil || !strings.HasPrefix(pk.Value, OutboxKeyPrefix) || sk.Value != OutboxSK {
+		return OutboxItem{}, false, nil
+	}
+	var r outboxRecord
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return OutboxItem{}, false, fmt.Errorf("decode outbox item: %w", err)
+	}
+	id := strings.TrimPrefix(r.PK, OutboxKeyPrefix)
+	return OutboxItem{Message: event.Message{ID: id, Source: r.Source, DetailType: r.DetailType, Detail: []byte(r.Detail)},
+		Expires: time.Unix(r.TTL, 0).UTC()}, true, nil
 }
 
-// ScanOutbox reads every outbox item of the table, in no order. It is for
-// tests and local tools, which must see what the stream will carry; the
-// service never scans.
-func ScanOutbox(ctx context.Context, db ScanAPI, table string) ([]OutboxItem, error) {
-	if db == nil || table == "" {
-		return nil, errors.New("store: scan outbox needs a client and a table")
+// OutboxEvent reads the outbox item of event id with a strongly
+// consistent read; found is false when there is none. Tests use it to see
+// what a change wrote.
+func (s *Store) OutboxEvent(ctx context.Context, id string) (it OutboxItem, found bool, err error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(outboxPK(id), OutboxSK),
+		ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return OutboxItem{}, false, fmt.Errorf("get outbox item %s: %w", id, err)
 	}
-	var out []OutboxItem
-	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
-		FilterExpression: aws.String("begins_with(PK, :p) AND SK = :sk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": &types.AttributeValueMemberS{Value: OutboxKeyPrefix}, ":sk": &types.AttributeValueMemberS{Value: OutboxSK}}}
-	for {
-		res, err := db.Scan(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("scan outbox: %w", err)
-		}
-		for _, item := range res.Items {
-			var r outboxRecord
-			if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-				return nil, fmt.Errorf("decode outbox item: %w", err)
-			}
-			out = append(out, OutboxItem{Message: event.Message{ID: strings.TrimPrefix(r.PK, OutboxKeyPrefix), Source: r.Source,
-				DetailType: r.DetailType, Detail: []byte(r.Detail)}, Expires: time.Unix(r.TTL, 0).UTC()})
-		}
-		if res.LastEvaluatedKey == nil {
-			return out, nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
+	if res.Item == nil {
+		return OutboxItem{}, false, nil
 	}
+	return DecodeOutboxItem(res.Item)
 }
