@@ -100,3 +100,17 @@ func Announced[D any, P interface {
 	}
 	return out
 }
+
+// OutboxMessage returns the outbox's event of id; found is false when no
+// change wrote it.
+func (s *Store) OutboxMessage(_ context.Context, id string) (event.Message, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.outbox {
+		if m.ID == id {
+			m.Detail = slices.Clone(m.Detail)
+			return m, true, nil
+		}
+	}
+	return event.Message{}, false, nil
+}
