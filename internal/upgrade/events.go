@@ -10,7 +10,7 @@ import (
 // same call that commits the state change causing it, so the store writes
 // it to its outbox in the same transaction: a committed change always has
 // its event, a change that lost its condition never does, and nothing is
-// published after the commit, where a crash would lose it.
+// sent after the commit, where a crash would lose it.
 
 // InvitationCreatedEvent asks for the Welcome mail of u's new invitation.
 // It carries ids only: never the link or the administrator's address.
