@@ -17,12 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
-	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/identity"
 	"github.com/ocpro/upgrade/internal/link"
@@ -47,7 +45,7 @@ func main() {
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*page.Handler, error) {
 	r := config.NewReader(getenv)
-	table, busName, publicBaseURL := config.Table.Read(r), config.EventBus.Read(r), config.PublicBaseURL.Read(r)
+	table, publicBaseURL := config.Table.Read(r), config.PublicBaseURL.Read(r)
 	operatorName, linkKeyARN := config.OperatorName.Read(r), config.LinkKeySecretARN.Read(r)
 	entra, graphBaseURL := config.ReadEntra(r), config.GraphBaseURL.Read(r)
 	if err := r.Err(); err != nil {
@@ -58,10 +56,6 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*p
 		return nil, fmt.Errorf("AWS config: %w", err)
 	}
 	st, err := store.NewWizard(dynamodb.NewFromConfig(cfg), table)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := bus.NewConsentPublisher(eventbridge.NewFromConfig(cfg), busName)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +84,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*p
 	if err != nil {
 		return nil, err
 	}
-	w, err := wizard.New(wizard.Config{Store: st, Identity: id, Sealer: sealer, Publisher: pub, Links: links,
+	w, err := wizard.New(wizard.Config{Store: st, Identity: id, Sealer: sealer, Links: links,
 		FormKeys: key, Clock: upgrade.SystemClock{}, Logger: log, RequiredRoles: entra.RequiredRoles})
 	if err != nil {
 		return nil, err

@@ -13,11 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
-	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/mail/ses"
@@ -45,7 +43,7 @@ func main() {
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*schedule.Handler, error) {
 	r := config.NewReader(getenv)
-	table, busName, reminders := config.Table.Read(r), config.EventBus.Read(r), config.Reminders.Read(r)
+	table, reminders := config.Table.Read(r), config.Reminders.Read(r)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -64,10 +62,6 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	pub, err := bus.NewPublisher(eventbridge.NewFromConfig(cfg), busName)
-	if err != nil {
-		return nil, err
-	}
 	account, err := ses.NewAccount(sesv2.NewFromConfig(cfg))
 	if err != nil {
 		return nil, err
@@ -76,7 +70,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	s, err := sweep.New(st, pub, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: reminders})
+	s, err := sweep.New(st, pace, upgrade.SystemClock{}, log, sweep.Config{Reminders: reminders})
 	if err != nil {
 		return nil, err
 	}

@@ -13,12 +13,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
-	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
 	"github.com/ocpro/upgrade/internal/link"
@@ -42,7 +40,7 @@ func main() {
 
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*api.Handler, error) {
 	r := config.NewReader(getenv)
-	table, busName, publicBaseURL := config.Table.Read(r), config.EventBus.Read(r), config.PublicBaseURL.Read(r)
+	table, publicBaseURL := config.Table.Read(r), config.PublicBaseURL.Read(r)
 	operatorClaim, operatorName, linkKeyARN := config.OperatorClaim.Read(r), config.OperatorName.Read(r), config.LinkKeySecretARN.Read(r)
 	ttl, reminders := config.InvitationTTL.Read(r), config.Reminders.Read(r)
 	// Resume validates the tenant in-process (finish.go).
@@ -66,10 +64,6 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	pub, err := bus.NewPublisher(eventbridge.NewFromConfig(cfg), busName)
-	if err != nil {
-		return nil, err
-	}
 	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err
@@ -79,7 +73,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 		return nil, err
 	}
 	portal, err := upgrade.NewPortal(upgrade.Deps{
-		Store: st, Publisher: pub, Links: links, Clock: upgrade.SystemClock{}, IDs: upgrade.RandomIDs{},
+		Store: st, Links: links, Clock: upgrade.SystemClock{}, IDs: upgrade.RandomIDs{},
 		Logger: log, InvitationTTL: ttl,
 	})
 	if err != nil {
@@ -99,15 +93,15 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	opts, err := mailParts(st, pub, links, ttl, reminders, operatorName, mailLimit, log)
+	opts, err := mailParts(st, links, ttl, reminders, operatorName, mailLimit, log)
 	if err != nil {
 		return nil, err
 	}
-	resume, err := resumeParts(cfg, entra, graphBaseURL, sipDomain, st, pub, log)
+	resume, err := resumeParts(cfg, entra, graphBaseURL, sipDomain, st, log)
 	if err != nil {
 		return nil, err
 	}
-	review, err := upgrade.NewReview(st, pub, upgrade.SystemClock{}, log)
+	review, err := upgrade.NewReview(st, upgrade.SystemClock{}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -116,16 +110,17 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 }
 
 // mailParts wires the Customer Invitations actions and the email settings.
-// The test mail is only published here: InvitationEmailFunction
-// renders and sends it, so this binary links neither templates nor SES.
-func mailParts(st *store.Store, pub *bus.Publisher, links *link.Signer, ttl time.Duration, reminders upgrade.ReminderPolicy,
+// The test mail is only requested here (an event in the table's outbox):
+// InvitationEmailFunction renders and sends it, so this binary links
+// neither templates nor SES.
+func mailParts(st *store.Store, links *link.Signer, ttl time.Duration, reminders upgrade.ReminderPolicy,
 	operator string, testMails *quota.Limiter, log *slog.Logger) ([]api.Option, error) {
-	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: st, Requests: pub, Links: links, Clock: upgrade.SystemClock{},
+	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: st, Links: links, Clock: upgrade.SystemClock{},
 		Logger: log, InvitationTTL: ttl, Reminders: reminders})
 	if err != nil {
 		return nil, err
 	}
-	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Requests: pub, TestMails: testMails, Clock: upgrade.SystemClock{},
+	set, err := notify.NewSettings(notify.SettingsDeps{Store: st, Outbox: st, TestMails: testMails, Clock: upgrade.SystemClock{},
 		Logger: log, OperatorName: operator})
 	if err != nil {
 		return nil, err

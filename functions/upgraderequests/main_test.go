@@ -33,7 +33,6 @@ func TestWire(t *testing.T) {
 		{"ttl defaults to a week", map[string]string{"INVITATION_TTL_HOURS": ""}, false},
 		{"no reminders", map[string]string{"REMINDER_OFFSETS_HOURS": ""}, false},
 		{"missing table", map[string]string{"TABLE_NAME": ""}, true},
-		{"missing bus", map[string]string{"EVENT_BUS_NAME": ""}, true},
 		{"missing base URL", map[string]string{"PUBLIC_BASE_URL": ""}, true},
 		{"base URL not a URL", map[string]string{"PUBLIC_BASE_URL": "not a url"}, true},
 		{"missing key ARN", map[string]string{"LINK_KEY_SECRET_ARN": ""}, true},

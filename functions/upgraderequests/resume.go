@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/api"
-	"github.com/ocpro/upgrade/internal/bus"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -18,12 +17,12 @@ import (
 // resumeParts wires resume, cancel and the service routes.
 // Resume validates the tenant in-process with the validation library, so
 // this function holds the Entra credential and the token key too.
-func resumeParts(cfg aws.Config, entra config.Entra, graphBaseURL, sipDomain string, st *store.Store, pub *bus.Publisher, log *slog.Logger) (api.Option, error) {
+func resumeParts(cfg aws.Config, entra config.Entra, graphBaseURL, sipDomain string, st *store.Store, log *slog.Logger) (api.Option, error) {
 	checker, _, err := validate.NewFromConfig(entra, graphBaseURL, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}
-	f, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: checker, Publisher: pub, Clock: upgrade.SystemClock{},
+	f, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: checker, Clock: upgrade.SystemClock{},
 		IDs: upgrade.RandomIDs{}, SIPDomain: sipDomain, ApplicationID: entra.ClientID, Logger: log})
 	if err != nil {
 		return nil, err

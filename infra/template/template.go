@@ -20,6 +20,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// LocalStreamLabel is the label of a table's stream ARN locally (AWS
+// labels a stream with the time it was enabled).
+const LocalStreamLabel = "2026-01-01T00:00:00.000"
+
 // Options say how intrinsic functions resolve locally.
 type Options struct {
 	// Parameters override the parameter defaults of the template.
@@ -666,10 +670,14 @@ func (r *resolver) getAtt(expr string) (any, error) {
 	if !ok || !known {
 		return nil, fmt.Errorf("!GetAtt %s: no such resource", expr)
 	}
-	if attr != "Arn" {
-		return r.name(id), nil
-	}
 	name := r.name(id)
+	if attr == "StreamArn" && typ == "AWS::DynamoDB::Table" {
+		// The stream's label is the time it was enabled; locally it is fixed.
+		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/%s", r.opts.Region, r.opts.AccountID, name, LocalStreamLabel), nil
+	}
+	if attr != "Arn" {
+		return name, nil
+	}
 	switch typ {
 	case "AWS::DynamoDB::Table":
 		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", r.opts.Region, r.opts.AccountID, name), nil

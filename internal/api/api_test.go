@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +21,11 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
 )
 
-type recorder struct {
-	mu     sync.Mutex
-	events []upgrade.InvitationCreated
-	err    error
-}
+// recorder reads the events the store's outbox holds.
+type recorder struct{ store *memory.Store }
 
-func (r *recorder) InvitationCreated(_ context.Context, e upgrade.InvitationCreated) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return r.err
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
-}
+// count is the number of events written so far.
+func (r *recorder) count() int { return len(r.store.Outbox()) }
 
 type fixedClock struct{ t time.Time }
 
@@ -59,8 +45,9 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := fixture{pub: &recorder{}, store: memory.New()}
-	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Publisher: f.pub, Links: signer,
+	f := fixture{store: memory.New()}
+	f.pub = &recorder{store: f.store}
+	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Links: signer,
 		Clock: fixedClock{now}, IDs: upgrade.RandomIDs{}})
 	if err != nil {
 		t.Fatal(err)

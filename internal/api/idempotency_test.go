@@ -43,7 +43,7 @@ func idempotentHandler(t *testing.T, wrap func(api.Portal) api.Portal) *api.Hand
 		t.Fatal(err)
 	}
 	var portal api.Portal
-	portal, err = upgrade.NewPortal(upgrade.Deps{Store: memory.New(), Publisher: &recorder{}, Links: signer,
+	portal, err = upgrade.NewPortal(upgrade.Deps{Store: memory.New(), Links: signer,
 		Clock: fixedClock{now}, IDs: upgrade.RandomIDs{}})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocpro/upgrade/infra/testenv"
 	"github.com/ocpro/upgrade/internal/api"
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/notify"
@@ -20,46 +21,30 @@ import (
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
 )
 
-// actionStore adds the conditional write of upgrade.InvitationStore to the
-// memory store: it refuses a write whose "before" is no longer stored, as
-// the DynamoDB store's condition does.
+// actionStore is the memory store, whose UpdateInvitation refuses a write
+// whose "before" is no longer stored, as the DynamoDB store's condition
+// does.
 type actionStore struct {
 	*memory.Store
-	mu sync.Mutex
 }
 
-func (s *actionStore) UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, _ time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, err := s.GetInvitation(ctx, before.ID)
-	if err != nil {
-		return err
-	}
-	if cur.Status != before.Status || cur.Generation != before.Generation || cur.ResendCount != before.ResendCount ||
-		!cur.LastMailAt.Equal(before.LastMailAt) || !cur.MailRequestedAt.Equal(before.MailRequestedAt) {
-		return upgrade.ErrChanged
-	}
-	s.SetInvitation(after)
-	return nil
-}
-
-// mailRequests records the mail requests the actions publish.
-type mailRequests struct {
-	mu   sync.Mutex
-	reqs []upgrade.MailRequest
-}
-
-func (m *mailRequests) InvitationMailRequested(_ context.Context, r upgrade.MailRequest) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reqs = append(m.reqs, r)
-	return nil
-}
+// mailRequests reads the mail requests the actions wrote to the outbox.
+type mailRequests struct{ store *memory.Store }
 
 func (m *mailRequests) all() []upgrade.MailRequest {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]upgrade.MailRequest(nil), m.reqs...)
+	var out []upgrade.MailRequest
+	for _, e := range m.store.Outbox() {
+		var d event.InvitationMailRequested
+		if !d.Type().Is(e.Source, e.DetailType) {
+			continue
+		}
+		if err := event.Decode(e.Detail, &d); err != nil {
+			panic(err)
+		}
+		out = append(out, upgrade.MailRequest{InvitationID: d.InvitationID, OperatorID: d.OperatorID,
+			Generation: d.Generation, Mail: upgrade.MailKind(d.Mail)})
+	}
+	return out
 }
 
 // settingsStore keeps email settings in memory.
@@ -82,27 +67,33 @@ func (s *settingsStore) PutEmailSettings(_ context.Context, op string, v mail.Se
 	return nil
 }
 
-// testMails records the test mails the settings queue, or fails with err.
+// testMails is the outbox of the test mails: the memory store's, or one
+// failing with err.
 type testMails struct {
-	mu   sync.Mutex
-	reqs []notify.TestMail
-	err  error
+	store *memory.Store
+	err   error
 }
 
-func (m *testMails) TestMailRequested(_ context.Context, r notify.TestMail) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (m *testMails) PutEvent(ctx context.Context, msg event.Message) error {
 	if m.err != nil {
 		return m.err
 	}
-	m.reqs = append(m.reqs, r)
-	return nil
+	return m.store.PutEvent(ctx, msg)
 }
 
 func (m *testMails) all() []notify.TestMail {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]notify.TestMail(nil), m.reqs...)
+	var out []notify.TestMail
+	for _, e := range m.store.Outbox() {
+		var d event.TestMailRequested
+		if !d.Type().Is(e.Source, e.DetailType) {
+			continue
+		}
+		if err := event.Decode(e.Detail, &d); err != nil {
+			panic(err)
+		}
+		out = append(out, notify.TestMail{OperatorID: d.OperatorID, To: d.To, RequestID: d.RequestID})
+	}
+	return out
 }
 
 // mailFixture is a Handler with the Customer Invitations actions and the
@@ -132,20 +123,21 @@ func newMailFixtureWith(t *testing.T, limit notify.TestMailLimit) mailFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := mailFixture{store: &actionStore{Store: memory.New()}, req: &mailRequests{}, tests: &testMails{}}
+	st := memory.New()
+	f := mailFixture{store: &actionStore{Store: st}, req: &mailRequests{store: st}, tests: &testMails{store: st}}
 	clock := fixedClock{now}
-	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Publisher: &recorder{}, Links: signer,
+	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Links: signer,
 		Clock: clock, IDs: upgrade.RandomIDs{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: f.store, Requests: f.req, Links: signer, Clock: clock,
+	actions, err := upgrade.NewActions(upgrade.ActionDeps{Store: f.store, Links: signer, Clock: clock,
 		Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	settings, err := notify.NewSettings(notify.SettingsDeps{Store: &settingsStore{set: map[string]mail.Settings{}},
-		Requests: f.tests, TestMails: limit, Clock: clock, OperatorName: "Live Platform"})
+		Outbox: f.tests, TestMails: limit, Clock: clock, OperatorName: "Live Platform"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestOperatorLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	portal, err := upgrade.NewPortal(upgrade.Deps{Store: memory.New(), Publisher: &recorder{}, Links: signer,
+	portal, err := upgrade.NewPortal(upgrade.Deps{Store: memory.New(), Links: signer,
 		Clock: clock, IDs: upgrade.RandomIDs{}})
 	if err != nil {
 		t.Fatal(err)

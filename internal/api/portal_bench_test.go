@@ -47,11 +47,6 @@ func (passingValidator) Validate(_ context.Context, t upgrade.TenantRef) (upgrad
 		Application: upgrade.CheckResult{Passed: true, TenantDomain: "contoso.example", Permissions: []string{"Organization.Read.All"}}}, nil
 }
 
-// nopFinishPublisher drops Service Upgraded.
-type nopFinishPublisher struct{}
-
-func (nopFinishPublisher) ServiceUpgraded(context.Context, upgrade.ServiceUpgraded) error { return nil }
-
 // portalBench is the portal API and the M365 routes wired as
 // UpgradeRequestsFunction and TokenValidationFunction wire them, on a
 // DynamoDB client whose round trips and capacity are counted.
@@ -85,12 +80,12 @@ func newPortalBench(tb testing.TB) *portalBench {
 	// A log line per request would be most of what a benchmark measures
 	// and all of what it prints.
 	quiet := slog.New(slog.DiscardHandler)
-	portal, err := upgrade.NewPortal(upgrade.Deps{Store: st, Publisher: &recorder{}, Links: signer, Clock: clock,
+	portal, err := upgrade.NewPortal(upgrade.Deps{Store: st, Links: signer, Clock: clock,
 		IDs: upgrade.RandomIDs{}, Logger: quiet})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fin, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: passingValidator{}, Publisher: nopFinishPublisher{},
+	fin, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: passingValidator{},
 		Clock: clock, IDs: upgrade.RandomIDs{}, SIPDomain: "sip.operator.example", ApplicationID: "app-bench", Logger: quiet})
 	if err != nil {
 		tb.Fatal(err)

@@ -3,10 +3,10 @@ package api_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ocpro/upgrade/internal/api"
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
@@ -17,23 +17,12 @@ const (
 	fabrikamTenant = "9a4c7e21-3f6b-4d8e-a1c5-7b2e0d9f6c38"
 )
 
-// completions records the Authentication Completed events staff cause.
-type completions struct {
-	mu     sync.Mutex
-	events []upgrade.AuthenticationCompleted
-}
-
-func (c *completions) AuthenticationCompleted(_ context.Context, e upgrade.AuthenticationCompleted) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, e)
-	return nil
-}
+// completions reads the Authentication Completed events staff caused
+// from the outbox.
+type completions struct{ store *memory.Store }
 
 func (c *completions) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.events)
+	return len(memory.Announced[event.AuthenticationCompleted](c.store))
 }
 
 type tenantFixture struct {
@@ -44,17 +33,18 @@ type tenantFixture struct {
 
 func newTenantFixture(t *testing.T) tenantFixture {
 	t.Helper()
-	f := tenantFixture{store: memory.New(), pub: &completions{}}
+	f := tenantFixture{store: memory.New()}
+	f.pub = &completions{store: f.store}
 	signer, err := link.NewSigner(link.StaticKey(strings.Repeat("k", 32)), "https://portal.example.net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Publisher: &recorder{}, Links: signer,
+	portal, err := upgrade.NewPortal(upgrade.Deps{Store: f.store, Links: signer,
 		Clock: fixedClock{now}, IDs: upgrade.RandomIDs{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	review, err := upgrade.NewReview(f.store, f.pub, fixedClock{now}, nil)
+	review, err := upgrade.NewReview(f.store, fixedClock{now}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

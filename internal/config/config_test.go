@@ -20,8 +20,8 @@ func TestReaderNamesEveryProblemAtOnce(t *testing.T) {
 		read    func(*Reader)
 		wantErr string
 	}{
-		{"all set", map[string]string{"TABLE_NAME": "t", "EVENT_BUS_NAME": "b"},
-			func(r *Reader) { Table.Read(r); EventBus.Read(r) }, ""},
+		{"all set", map[string]string{"TABLE_NAME": "t", "OPERATOR_NAME": "b"},
+			func(r *Reader) { Table.Read(r); OperatorName.Read(r) }, ""},
 		{"one missing", map[string]string{"TABLE_NAME": "t"},
 			func(r *Reader) { Table.Read(r); PublicBaseURL.Read(r) }, "not set: PUBLIC_BASE_URL"},
 		{"every missing one, sorted", map[string]string{"TABLE_NAME": "t"},

@@ -18,8 +18,6 @@ import (
 var (
 	// Table is the DynamoDB table that holds every record.
 	Table = required("TABLE_NAME")
-	// EventBus is the custom EventBridge bus the functions publish to.
-	EventBus = required("EVENT_BUS_NAME")
 	// PublicBaseURL is the base of the links in mails and of the public
 	// pages, without a trailing slash so that paths can be appended.
 	PublicBaseURL = define("PUBLIC_BASE_URL", true, func(s string) (string, error) {

@@ -97,11 +97,14 @@ func (h *Handler) Handle(ctx context.Context, e events.CloudWatchEvent) error {
 		h.log.WarnContext(ctx, "unexpected event ignored", "source", e.Source, "detailType", e.DetailType)
 		return nil
 	}
-	if h.once == nil || e.ID == "" {
+	// The outbox may deliver one event twice, in two envelopes with two
+	// ids: the detail's eventId is the event's own.
+	key := event.IdempotencyKey(e.Source, e.ID, e.Detail)
+	if h.once == nil || key == "" {
 		return serve(ctx, e)
 	}
 	payload := append([]byte(e.Source+"\n"+e.DetailType+"\n"), e.Detail...)
-	return h.once.Run(ctx, IdempotencyScope, e.ID, payload, func(ctx context.Context) error { return serve(ctx, e) })
+	return h.once.Run(ctx, IdempotencyScope, key, payload, func(ctx context.Context) error { return serve(ctx, e) })
 }
 
 // route picks what serves e from its source and detail type alone, or nil.

@@ -54,8 +54,9 @@ func (r *recorder) calls() int {
 }
 
 // sample reads a sample event of events/invitationemail. The ocpro.*
-// samples are written by internal/bus's golden test from what the
-// publishers put; the aws.ses ones are SES's shape.
+// samples are written by internal/store's golden test from what the
+// outbox carries through the template's pipe; the aws.ses ones are SES's
+// shape.
 func sample(t *testing.T, name string) events.CloudWatchEvent {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "invitationemail", name))

@@ -153,3 +153,34 @@ func TestTestMailWithoutTestMailer(t *testing.T) {
 		t.Errorf("sent %d mails", n)
 	}
 }
+
+// TestOutboxRedeliveryRunsOnce: the pipe may put one outbox item on the
+// bus twice (a retried batch), each time in a new envelope with a new
+// envelope id; the detail's eventId is the same, and the handler works on
+// it once. One mail goes out.
+func TestOutboxRedeliveryRunsOnce(t *testing.T) {
+	testenv.Integration(t)
+	t.Parallel()
+	m, _, snd, inv := notifytest.Setup(t, nil)
+	once := &countingOnce{g: guard(t)}
+	h, err := courier.New(m, courier.WithOnce(once))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := event.NewMessage(&event.InvitationCreated{InvitationID: inv.ID, OperatorID: inv.OperatorID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, envelope := range []string{"envelope-1", "envelope-2", "envelope-3"} {
+		e := events.CloudWatchEvent{ID: envelope, Source: msg.Source, DetailType: msg.DetailType, Detail: msg.Detail}
+		if err := h.Handle(t.Context(), e); err != nil {
+			t.Fatalf("delivery in %s: %v", envelope, err)
+		}
+	}
+	if n := once.runs.Load(); n != 1 {
+		t.Errorf("the handler worked on one event %d times, want 1", n)
+	}
+	if n := len(snd.To()); n != 1 {
+		t.Errorf("sent %d mails, want 1", n)
+	}
+}

@@ -1,11 +1,13 @@
 // Package event defines, once, every event the service's functions send one
 // another over EventBridge: its source, its detail type, the struct of its
 // detail with the JSON names on the wire, and the version of that detail's
-// schema. The sender (internal/bus) encodes these types and the receivers'
-// glue (internal/courier, internal/trigger) decodes the same types, so the
-// compiler sees both ends of every event even though the functions deploy
-// separately. A golden sample of each event in events/ is written by the
-// sender's test and read by the receiver's test.
+// schema. The senders (the use cases, which hand a Message to their store
+// with the state change that causes it: a transactional outbox) encode
+// these types and the receivers' glue (internal/courier, internal/trigger)
+// decodes the same types, so the compiler sees both ends of every event
+// even though the functions deploy separately. A golden sample of each
+// event in events/ is written by the sender's test (internal/store, which
+// writes the outbox) and read by the receiver's test.
 //
 // # Changing an event
 //
@@ -23,6 +25,7 @@
 package event
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,12 +60,18 @@ type Detail interface {
 	schema() *Schema
 }
 
-// Schema carries the version of a detail's schema; every detail embeds it,
-// so it comes first in the detail's JSON.
+// Schema carries the version of a detail's schema and the event's own id;
+// every detail embeds it, so they come first in the detail's JSON.
 type Schema struct {
 	// Version is the schema version the sender wrote. Zero means the
 	// sender predates the field, whose details are version 1.
 	Version int `json:"schemaVersion"`
+	// EventID names the event for good. The outbox may deliver one event
+	// more than once, each time in a new EventBridge envelope with a new
+	// envelope id, so receivers key their idempotency on this id. It is
+	// optional (added within version 1): details sent before it existed
+	// have none, and receivers then fall back to the envelope id.
+	EventID string `json:"eventId,omitempty"`
 }
 
 func (s *Schema) schema() *Schema { return s }
@@ -106,4 +115,70 @@ func All() []Detail {
 		&InvitationCreated{}, &InvitationMailRequested{}, &TestMailRequested{},
 		&AuthenticationCompleted{}, &ServiceUpgraded{}, &InvitationExpired{},
 	}
+}
+
+// Message is one event as the outbox carries it to the bus: the store
+// writes it in the same transaction as the state change that causes it,
+// and the pipe turns it into an EventBridge event of Source and
+// DetailType whose detail is Detail, byte for byte.
+type Message struct {
+	// ID is the event's id, also inside Detail as eventId.
+	ID         string
+	Source     string
+	DetailType string
+	// Detail is Encode's JSON of the detail.
+	Detail []byte
+}
+
+// NewMessage stamps d with a new random event id and encodes it.
+func NewMessage(d Detail) (Message, error) {
+	return MessageWithID(NewID(), d)
+}
+
+// MessageWithID stamps d with the event id id and encodes it; tests use
+// it for samples that must not change from run to run.
+func MessageWithID(id string, d Detail) (Message, error) {
+	if id == "" {
+		return Message{}, fmt.Errorf("event: %s without an event id", d.Type().DetailType)
+	}
+	d.schema().EventID = id
+	b, err := Encode(d)
+	if err != nil {
+		return Message{}, err
+	}
+	t := d.Type()
+	return Message{ID: id, Source: t.Source, DetailType: t.DetailType, Detail: b}, nil
+}
+
+// NewID returns a random (version 4) UUID.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails on the supported platforms (Go 1.24+ crashes instead)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&15])
+	}
+	return string(out)
+}
+
+// IdempotencyKey is the key a receiver runs an event of source under: the
+// detail's eventId for the service's own events when it carries one (the
+// same outbox item delivered twice arrives in two envelopes with two
+// envelope ids but one eventId), else the envelope id envelopeID (AWS's
+// events, and ours sent before eventId existed).
+func IdempotencyKey(source, envelopeID string, detail []byte) string {
+	if source != SourceUpgrades && source != SourceConsent {
+		return envelopeID
+	}
+	var s Schema
+	if err := json.Unmarshal(detail, &s); err != nil || s.EventID == "" {
+		return envelopeID
+	}
+	return s.EventID
 }

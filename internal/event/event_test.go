@@ -113,3 +113,49 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestMessageCarriesItsID: the event id is in the detail, where receivers
+// find it whatever envelope the event arrives in, and each message gets
+// its own.
+func TestMessageCarriesItsID(t *testing.T) {
+	t.Parallel()
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for _, d := range event.All() {
+		m, err := event.NewMessage(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !uuid.MatchString(m.ID) || seen[m.ID] {
+			t.Errorf("%s: event id %q is not a fresh UUID", m.DetailType, m.ID)
+		}
+		seen[m.ID] = true
+		if got := event.IdempotencyKey(m.Source, "envelope", m.Detail); got != m.ID {
+			t.Errorf("%s: IdempotencyKey = %q, want the detail's %q", m.DetailType, got, m.ID)
+		}
+		if m.Source != d.Type().Source || m.DetailType != d.Type().DetailType {
+			t.Errorf("message %s / %s of a %s", m.Source, m.DetailType, d.Type().DetailType)
+		}
+	}
+	if _, err := event.MessageWithID("", &event.InvitationCreated{}); err == nil {
+		t.Error("MessageWithID(\"\") succeeded")
+	}
+}
+
+// TestIdempotencyKeyFallsBack: AWS's events, and the service's events
+// sent before eventId existed, are keyed on their envelope id.
+func TestIdempotencyKeyFallsBack(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ source, detail, want string }{
+		{event.SourceUpgrades, `{"schemaVersion":1,"invitationId":"i1"}`, "envelope"},
+		{event.SourceConsent, `{"schemaVersion":1,"eventId":""}`, "envelope"},
+		{event.SourceConsent, `{"schemaVersion":1,"eventId":"e1"}`, "e1"},
+		{event.SourceSES, `{"eventId":"e1"}`, "envelope"},
+		{event.SourceUpgrades, `not json`, "envelope"},
+	}
+	for _, tt := range tests {
+		if got := event.IdempotencyKey(tt.source, "envelope", []byte(tt.detail)); got != tt.want {
+			t.Errorf("IdempotencyKey(%s, %s) = %q, want %q", tt.source, tt.detail, got, tt.want)
+		}
+	}
+}

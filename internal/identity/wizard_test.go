@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ocpro/upgrade/infra/entra"
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
@@ -47,37 +48,23 @@ func (clearSealer) Open(_ context.Context, b []byte, _ map[string]string) ([]byt
 	return append([]byte(nil), b...), nil
 }
 
-// recordingPublisher stands in for EventBridge.
-type recordingPublisher struct {
-	mu   sync.Mutex
-	sent []wizard.AuthenticationCompleted
-}
-
-func (p *recordingPublisher) AuthenticationCompleted(_ context.Context, e wizard.AuthenticationCompleted) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.sent = append(p.sent, e)
-	return nil
-}
-
 type wizardWorld struct {
 	em    *entra.Emulator
 	svc   *wizard.Service
 	store *memory.Store
 	clock *stepClock
 	links *link.Signer
-	pub   *recordingPublisher
 }
 
 func newWizardWorld(t *testing.T) *wizardWorld {
 	t.Helper()
 	em, id := newEntra(t)
-	w := &wizardWorld{em: em, store: memory.New(), clock: &stepClock{now: time.Now().UTC()}, pub: &recordingPublisher{}}
+	w := &wizardWorld{em: em, store: memory.New(), clock: &stepClock{now: time.Now().UTC()}}
 	var err error
 	if w.links, err = link.NewSigner(link.StaticKey(strings.Repeat("k", 32)), "http://127.0.0.1:3000"); err != nil {
 		t.Fatal(err)
 	}
-	w.svc, err = wizard.New(wizard.Config{Store: w.store, Identity: id, Sealer: clearSealer{}, Publisher: w.pub, Links: w.links,
+	w.svc, err = wizard.New(wizard.Config{Store: w.store, Identity: id, Sealer: clearSealer{}, Links: w.links,
 		FormKeys: link.StaticKey(strings.Repeat("f", 32)), Clock: w.clock, Logger: slog.New(slog.DiscardHandler), RequiredRoles: required})
 	if err != nil {
 		t.Fatal(err)
@@ -250,8 +237,8 @@ func TestWizardWaitsForConsentToPropagate(t *testing.T) {
 		t.Fatalf("after Microsoft caught up: %+v", v)
 	}
 	inv, err := w.store.GetInvitation(ctx, "inv-propagation")
-	if err != nil || inv.Status != upgrade.InvitationAuthenticationComplete || len(w.pub.sent) != 1 {
-		t.Fatalf("invitation %s (%v), %d events", inv.Status, err, len(w.pub.sent))
+	if err != nil || inv.Status != upgrade.InvitationAuthenticationComplete || len(memory.Announced[event.AuthenticationCompleted](w.store)) != 1 {
+		t.Fatalf("invitation %s (%v), %d events", inv.Status, err, len(memory.Announced[event.AuthenticationCompleted](w.store)))
 	}
 	if a, _ := w.store.GetAttempt(ctx, "inv-propagation"); a.Redirects != 1 {
 		t.Fatalf("%d consent redirects, want the one", a.Redirects)

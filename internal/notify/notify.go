@@ -7,8 +7,9 @@
 //
 // A mail's identity is (invitation id, link generation, kind). Whoever wants
 // a mail (the portal on create, resend and regenerate, the sweep for
-// reminders) marks it wanted on the invitation and publishes a request; the
-// Mailer then:
+// reminders) marks it wanted on the invitation and, in the same write,
+// puts a request in the table's outbox, which the stream and the pipe carry
+// to the bus; the Mailer then:
 //
 //  1. reads the invitation (strongly consistent) and drops a request that
 //     is no longer wanted: a duplicate, a superseded generation, a settled

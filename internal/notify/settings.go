@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/fault"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -18,10 +19,17 @@ type SettingsStore interface {
 	PutEmailSettings(ctx context.Context, operatorID string, s mail.Settings, now time.Time) error
 }
 
-// TestMailRequester publishes an operator's request for a test mail, which
-// InvitationEmailFunction sends (bus.Publisher).
-type TestMailRequester interface {
-	TestMailRequested(ctx context.Context, r TestMail) error
+// Outbox takes an event that changes no state, the request for a test
+// mail, which InvitationEmailFunction sends: the store writes it to its
+// outbox alone, and the table's stream carries it to the bus like every
+// other event (store.Store.PutEvent).
+type Outbox interface {
+	PutEvent(ctx context.Context, m event.Message) error
+}
+
+// TestMailRequestedEvent asks for the test mail r.
+func TestMailRequestedEvent(r TestMail) event.Detail {
+	return &event.TestMailRequested{OperatorID: r.OperatorID, To: r.To, RequestID: r.RequestID}
 }
 
 // TestMailLimit counts an operator's test mails and refuses one beyond its
@@ -33,7 +41,7 @@ type TestMailLimit interface {
 // SettingsDeps are the collaborators of Settings. Logger is optional.
 type SettingsDeps struct {
 	Store     SettingsStore
-	Requests  TestMailRequester
+	Outbox    Outbox
 	TestMails TestMailLimit
 	Clock     upgrade.Clock
 	Logger    *slog.Logger
@@ -46,7 +54,7 @@ type SettingsDeps struct {
 // so that the portal API links neither a template engine nor SES.
 type Settings struct {
 	store    SettingsStore
-	requests TestMailRequester
+	outbox   Outbox
 	limit    TestMailLimit
 	clock    upgrade.Clock
 	log      *slog.Logger
@@ -58,8 +66,8 @@ func NewSettings(d SettingsDeps) (*Settings, error) {
 	switch {
 	case d.Store == nil:
 		return nil, errors.New("notify: nil SettingsStore")
-	case d.Requests == nil:
-		return nil, errors.New("notify: nil TestMailRequester")
+	case d.Outbox == nil:
+		return nil, errors.New("notify: nil Outbox")
 	case d.TestMails == nil:
 		return nil, errors.New("notify: nil TestMailLimit")
 	case d.Clock == nil:
@@ -70,7 +78,7 @@ func NewSettings(d SettingsDeps) (*Settings, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Settings{store: d.Store, requests: d.Requests, limit: d.TestMails, clock: d.Clock, log: d.Logger, operator: d.OperatorName}, nil
+	return &Settings{store: d.Store, outbox: d.Outbox, limit: d.TestMails, clock: d.Clock, log: d.Logger, operator: d.OperatorName}, nil
 }
 
 // FromName is the From display name of every mail: the deployment's
@@ -111,12 +119,13 @@ const CodeRecipientNotAllowed = "recipient_not_allowed"
 // "to": it validates the address, checks that it may receive test mails
 // (mail.Settings.MayReceiveTest; staff is the address of the staff member
 // who asks, from its sign-in), counts the mail against the operator's
-// share and publishes the request, and InvitationEmailFunction renders and
-// sends the mail (TestMailer). requestID ties the request to the mail
-// function's log lines. A malformed address is an Invalid error on the
-// field "to", one that may not receive test mails Unprocessable; beyond
-// the share it is TooManyRequests with the wait; a failed publish is
-// Transient, since nothing was queued and the operator may try again.
+// share and writes Test Mail Requested to the outbox, and
+// InvitationEmailFunction renders and sends the mail (TestMailer).
+// requestID ties the request to the mail function's log lines. A
+// malformed address is an Invalid error on the field "to", one that may
+// not receive test mails Unprocessable; beyond the share it is
+// TooManyRequests with the wait; a failed write is Transient, since
+// nothing was queued and the operator may try again.
 func (s *Settings) RequestTest(ctx context.Context, operatorID, staff, to, requestID string) error {
 	if errs := upgrade.ValidateAdminEmail(to); len(errs) > 0 {
 		for i := range errs {
@@ -135,7 +144,11 @@ func (s *Settings) RequestTest(ctx context.Context, operatorID, staff, to, reque
 	if err := s.limit.Take(ctx, operatorID); err != nil {
 		return err
 	}
-	if err := s.requests.TestMailRequested(ctx, TestMail{OperatorID: operatorID, To: to, RequestID: requestID}); err != nil {
+	m, err := event.NewMessage(TestMailRequestedEvent(TestMail{OperatorID: operatorID, To: to, RequestID: requestID}))
+	if err != nil {
+		return fmt.Errorf("request test mail: %w", err)
+	}
+	if err := s.outbox.PutEvent(ctx, m); err != nil {
 		return fault.Transient(fmt.Errorf("request test mail: %w", err), "The test mail cannot be queued right now; try again shortly.")
 	}
 	s.log.InfoContext(ctx, "test mail requested", "operatorId", operatorID, "apiRequestId", requestID)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestMail is an operator's request for a test mail of its settings, as
-// the portal publishes it.
+// the portal writes it to the outbox.
 type TestMail struct {
 	OperatorID string
 	// To is the address the operator gave; the portal has validated it.

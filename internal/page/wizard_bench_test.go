@@ -56,14 +56,6 @@ func (clearSealer) Open(_ context.Context, b []byte, _ map[string]string) ([]byt
 	return b, nil
 }
 
-// dropPublisher stands in for EventBridge.
-type dropPublisher struct{}
-
-func (dropPublisher) AuthenticationCompleted(context.Context, wizard.AuthenticationCompleted) error {
-	return nil
-}
-func (dropPublisher) InvitationCreated(context.Context, upgrade.InvitationCreated) error { return nil }
-
 // wizardBench is ConsentCallbackFunction's handler wired as its main wires
 // it, on a DynamoDB client whose round trips and capacity are counted, and
 // the portal that makes its fixtures.
@@ -111,7 +103,7 @@ func newWizardBench(tb testing.TB) *wizardBench {
 	// A log line per request would be most of what a benchmark measures.
 	quiet := slog.New(slog.DiscardHandler)
 	clock := upgrade.SystemClock{}
-	w, err := wizard.New(wizard.Config{Store: st, Identity: id, Sealer: clearSealer{}, Publisher: dropPublisher{}, Links: links,
+	w, err := wizard.New(wizard.Config{Store: st, Identity: id, Sealer: clearSealer{}, Links: links,
 		FormKeys: link.StaticKey(strings.Repeat("k", 32)), Clock: clock, Logger: quiet, RequiredRoles: benchRoles})
 	if err != nil {
 		tb.Fatal(err)
@@ -121,7 +113,7 @@ func newWizardBench(tb testing.TB) *wizardBench {
 		OperatorName: "Live Platform", Logger: quiet}); err != nil {
 		tb.Fatal(err)
 	}
-	if wb.portal, err = upgrade.NewPortal(upgrade.Deps{Store: st.Store, Publisher: dropPublisher{}, Links: links, Clock: clock,
+	if wb.portal, err = upgrade.NewPortal(upgrade.Deps{Store: st.Store, Links: links, Clock: clock,
 		IDs: upgrade.RandomIDs{}, Logger: quiet}); err != nil {
 		tb.Fatal(err)
 	}
@@ -275,7 +267,7 @@ func (wb *wizardBench) transitions(tb testing.TB, inv upgrade.Invitation, to ...
 func TestOpenLinkOnlyReads(t *testing.T) {
 	t.Parallel()
 	wb := newWizardBench(t)
-	past, err := upgrade.NewPortal(upgrade.Deps{Store: wb.store.Store, Publisher: dropPublisher{}, Links: wb.links,
+	past, err := upgrade.NewPortal(upgrade.Deps{Store: wb.store.Store, Links: wb.links,
 		Clock: pastClock{time.Now().Add(-upgrade.DefaultInvitationTTL - time.Hour)}, IDs: upgrade.RandomIDs{},
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

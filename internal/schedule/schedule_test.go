@@ -96,12 +96,6 @@ func (c *countingStore) DuePartitions(ctx context.Context, now time.Time) ([]str
 	return c.Store.DuePartitions(ctx, now)
 }
 
-// nopPublisher publishes nothing; the table holds no due invitation.
-type nopPublisher struct{}
-
-func (nopPublisher) InvitationMailRequested(context.Context, upgrade.MailRequest) error { return nil }
-func (nopPublisher) InvitationExpired(context.Context, upgrade.Invitation) error        { return nil }
-
 // TestRedeliveredScheduleEventSweepsOnce delivers one schedule event three
 // times at once and once more afterwards, through the real sweep and the
 // real idempotency records in DynamoDB Local: one sweep runs.
@@ -122,7 +116,7 @@ func TestRedeliveredScheduleEventSweepsOnce(t *testing.T) {
 	if perr != nil {
 		t.Fatal(perr)
 	}
-	s, err := sweep.New(st, nopPublisher{}, pace, upgrade.SystemClock{}, nil,
+	s, err := sweep.New(st, pace, upgrade.SystemClock{}, nil,
 		sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
 	if err != nil {
 		t.Fatal(err)

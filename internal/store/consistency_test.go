@@ -72,7 +72,7 @@ func invitationOnStaleReads(t *testing.T, now time.Time) (*store.Wizard, *upgrad
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := upgrade.NewActions(upgrade.ActionDeps{Store: w, Requests: nopRequests{}, Links: signer, Clock: fixed(now),
+	a, err := upgrade.NewActions(upgrade.ActionDeps{Store: w, Links: signer, Clock: fixed(now),
 		Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
 	if err != nil {
 		t.Fatal(err)
@@ -91,11 +91,6 @@ func invitationOnStaleReads(t *testing.T, now time.Time) (*store.Wizard, *upgrad
 type fixed time.Time
 
 func (f fixed) Now() time.Time { return time.Time(f) }
-
-type nopRequests struct{}
-
-func (nopRequests) InvitationMailRequested(context.Context, upgrade.MailRequest) error { return nil }
-func (nopRequests) InvitationExpired(context.Context, upgrade.Invitation) error        { return nil }
 
 // opens says whether the wizard would open token now: the link's check as
 // the wizard makes it, through the store.
@@ -168,7 +163,7 @@ func TestRaceOnStaleReads(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The sweep runs after the invitation's expiry.
-			sw, err := sweep.New(w, nopRequests{}, pace, fixed(now.Add(2*time.Hour)), nil,
+			sw, err := sweep.New(w, pace, fixed(now.Add(2*time.Hour)), nil,
 				sweep.Config{Reminders: upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}})
 			if err != nil {
 				t.Fatal(err)

@@ -18,6 +18,7 @@
 //	token-id claim    OP#<op>#TOKEN#<tokenId>              A                            -                                         -
 //	idempotency key   OP#<op>#IDEMPOTENCY#<sha256(key)>    A                            -                                         -   (ttl: 24 h)
 //	operator quota    QUOTA#<portal|testmail>#<op>         W#<window start, Unix s>     -                                         -   (ttl: window + 1 h; internal/quota)
+//	outbox event      OUTBOX#<eventId>                     OUTBOX                       -                                         -   (ttl: 24 h; outbox.go)
 //
 // <ts> is the creation time in UTC with a fixed-width fraction
 // (2006-01-02T15:04:05.000000000Z) so that it sorts as text; lists query
@@ -42,8 +43,9 @@
 // Creating an upgrade is one TransactWriteItems: update the customer
 // (exists, licence rank lower than asked, reserved users + n <= 500; ADD
 // the users), put the short-name claim, the token-id claim, the service, the
-// upgrade, the invitation, the customer's invitation reference and, with an
-// Idempotency-Key, the idempotency record holding the response. Every
+// upgrade, the invitation, the customer's invitation reference, with an
+// Idempotency-Key the idempotency record holding the response and, when the
+// Welcome mail is wanted, Invitation Created in the outbox. Every
 // condition returns ALL_OLD on failure, so a cancelled transaction is mapped
 // to a precise domain error without another read; only a reused
 // idempotency key costs one more read (to compare the request hash and

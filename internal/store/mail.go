@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/mail"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
@@ -55,9 +56,10 @@ func (u *expr) mailFields(inv upgrade.Invitation, due time.Time) {
 }
 
 // UpdateInvitation implements upgrade.InvitationStore: one conditional
-// UpdateItem on the invitation. A status change rewrites GSI2PK in the
-// same write; a new generation drops any mail claim of the old one.
-func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, due time.Time) error {
+// UpdateItem on the invitation, or with events a TransactWriteItems of
+// that update and their outbox items. A status change rewrites GSI2PK in
+// the same write; a new generation drops any mail claim of the old one.
+func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, due time.Time, events ...event.Message) error {
 	u := newExpr()
 	u.cond = append(u.cond, "attribute_exists(PK)")
 	u.is("Status", string(before.Status), false)
@@ -79,7 +81,7 @@ func (s *Store) UpdateInvitation(ctx context.Context, before, after upgrade.Invi
 		u.put("MessageID", "", true)
 		u.put("DeliveryAt", 0, true)
 	}
-	return s.update(ctx, u, invitationPK(before.ID), skMain, upgrade.ErrChanged, "update invitation "+before.ID)
+	return s.updateWith(ctx, u, invitationPK(before.ID), skMain, upgrade.ErrChanged, "update invitation "+before.ID, events)
 }
 
 // ClaimMail claims the mail kind of generation for one send attempt until

@@ -4,7 +4,8 @@ package store
 // COMPLETED), a condition that the invitation is AUTHENTICATION_COMPLETE,
 // the service (PENDING_AUTHENTICATION -> ACTIVE with licence, users and
 // permissions), the customer (licence rank lower, users fit; licence set,
-// users added), the SIP connection and the M365 connection. Cancelling is
+// users added), the SIP connection, the M365 connection and Service
+// Upgraded in the outbox. Cancelling is
 // one too: upgrade and service CANCELLED, the invitation REVOKED with its
 // GSI2PK rewritten and its DueWork keys dropped, the short-name claim
 // deleted, the reserved users released. Both condition the upgrade on
@@ -70,6 +71,7 @@ func (s *Store) CompleteUpgrade(ctx context.Context, c upgrade.Completion) error
 		ID: c.SIP.ID, ServiceID: svc.ID, CustomerID: c.SIP.CustomerID, Name: c.SIP.Name, FQDN: c.SIP.FQDN, Port: c.SIP.Port,
 		Transport: c.SIP.Transport, Status: c.SIP.Status, CreatedAt: c.SIP.CreatedAt.UTC()}, fresh)
 	tx.put(toM365Record(c.M365).withValidation(c.Validation, c.At.Add(upgrade.KeepAliveInterval)), nil)
+	tx.outbox(c.Events)
 
 	items, err := tx.input()
 	if err != nil {

@@ -323,6 +323,9 @@ func (s *Store) createUpgradeInput(n upgrade.Creation) (*dynamodb.TransactWriteI
 		fresh.absent()
 		tx.put(p, fresh).ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
+	// Invitation Created, last: a replayed or refused create writes no
+	// event, and the positions above stay where cancelled reads them.
+	tx.outbox(n.Events)
 	return tx.input()
 }
 

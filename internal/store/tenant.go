@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -41,11 +42,12 @@ func (s *Store) BindTenant(ctx context.Context, operatorID, customerID, tenantID
 // ConfirmTenant is staff confirming the tenant of an invitation that waits
 // for it: in one transaction the invitation moves from
 // AWAITING_CONFIRMATION (still naming inv.TenantID) to
-// AUTHENTICATION_COMPLETE and its customer is bound to that tenant. It
+// AUTHENTICATION_COMPLETE, its customer is bound to that tenant and the
+// events go to the outbox. It
 // returns upgrade.ErrStateChanged when the invitation moved meanwhile and
 // upgrade.ErrTenantBound when the customer is bound to another tenant;
 // either way nothing changes.
-func (s *Store) ConfirmTenant(ctx context.Context, inv upgrade.Invitation, at time.Time) error {
+func (s *Store) ConfirmTenant(ctx context.Context, inv upgrade.Invitation, at time.Time, events ...event.Message) error {
 	to := upgrade.InvitationAuthenticationComplete
 	e := newExpr()
 	e.exists()
@@ -59,6 +61,7 @@ func (s *Store) ConfirmTenant(ctx context.Context, inv upgrade.Invitation, at ti
 	tx := txn{table: s.table}
 	tx.update(e, invitationPK(inv.ID), skMain)
 	tx.update(c, customerPK(inv.OperatorID, inv.CustomerID), skMain)
+	tx.outbox(events)
 	return s.runTenantTxn(ctx, tx, "confirm tenant")
 }
 

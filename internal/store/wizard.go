@@ -99,7 +99,9 @@ type stateRecord struct {
 }
 
 // TransitionInvitation implements wizard.Store with one conditional
-// UpdateItem that also rewrites GSI2PK, as every status change must.
+// UpdateItem that also rewrites GSI2PK, as every status change must, or
+// with the transition's events a TransactWriteItems of that update and
+// their outbox items.
 func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) error {
 	from := upgrade.InvitationMoves.From(t.To)
 	if t.OperatorID == "" || len(from) == 0 {
@@ -133,7 +135,7 @@ func (w *Wizard) TransitionInvitation(ctx context.Context, t wizard.Transition) 
 		e.put("DuePK", "", true)
 		e.put("DueSK", "", true)
 	}
-	return w.update(ctx, e, invitationPK(t.InvitationID), skMain, wizard.ErrConflict, "transition invitation to "+string(t.To))
+	return w.updateWith(ctx, e, invitationPK(t.InvitationID), skMain, wizard.ErrConflict, "transition invitation to "+string(t.To), t.Events)
 }
 
 // GetAttempt implements wizard.Store with one consistent read, so that a

@@ -93,11 +93,6 @@ func load(b *testing.B, db *dynamodb.Client, table string, invs []upgrade.Invita
 	wg.Wait()
 }
 
-type nopPublisher struct{}
-
-func (nopPublisher) InvitationMailRequested(context.Context, upgrade.MailRequest) error { return nil }
-func (nopPublisher) InvitationExpired(context.Context, upgrade.Invitation) error        { return nil }
-
 // BenchmarkSweep sweeps a table of pending invitations of which 1,000 are
 // due and reports the read capacity one sweep consumes: it must follow the
 // due count, not the table size.
@@ -130,7 +125,7 @@ func BenchmarkSweep(b *testing.B) {
 			if perr != nil {
 				b.Fatal(perr)
 			}
-			s, err := sweep.New(st, nopPublisher{}, pace, fixedClock(now), nil, sweep.Config{Reminders: policy})
+			s, err := sweep.New(st, pace, fixedClock(now), nil, sweep.Config{Reminders: policy})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,8 +7,9 @@
 // ReminderPolicy and acts through one conditional write that doubles as the
 // claim: two sweeps that read the same candidate race on that write and
 // only one wins, so each reminder is requested exactly once. Mails are not
-// sent here: the sweep publishes Invitation Mail Requested, paced below the
-// SES send rate, and the invitation email function sends through the same
+// sent here: the sweep's write also puts Invitation Mail Requested in the
+// outbox (the expiry's, Invitation Expired), paced below the SES send
+// rate, and the invitation email function sends through the same
 // claim-and-settle path as every other mail, with its retries and
 // dead-letter queue per mail. The run stops with a margin before the
 // Lambda deadline; whatever is left is still due for the next run.
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -30,13 +32,9 @@ type Store interface {
 	QueryDue(ctx context.Context, partition string, now time.Time, after string, limit int) ([]upgrade.DueRef, bool, error)
 	MarkSwept(ctx context.Context, now time.Time) error
 	GetInvitationConsistent(ctx context.Context, id string) (upgrade.Invitation, error)
-	UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, due time.Time) error
-}
-
-// Publisher announces what the sweep did.
-type Publisher interface {
-	InvitationMailRequested(ctx context.Context, r upgrade.MailRequest) error
-	InvitationExpired(ctx context.Context, inv upgrade.Invitation) error
+	// UpdateInvitation writes after over before conditionally, with
+	// events in the outbox in the same atomic write.
+	UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, due time.Time, events ...event.Message) error
 }
 
 // Pacer spaces out the mail requests.
@@ -57,7 +55,6 @@ type Config struct {
 // Sweeper runs the sweep.
 type Sweeper struct {
 	store Store
-	pub   Publisher
 	pace  Pacer
 	clock upgrade.Clock
 	log   *slog.Logger
@@ -65,12 +62,10 @@ type Sweeper struct {
 }
 
 // New checks its arguments and returns a Sweeper; log may be nil.
-func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Logger, cfg Config) (*Sweeper, error) {
+func New(st Store, pace Pacer, clock upgrade.Clock, log *slog.Logger, cfg Config) (*Sweeper, error) {
 	switch {
 	case st == nil:
 		return nil, errors.New("sweep: nil Store")
-	case pub == nil:
-		return nil, errors.New("sweep: nil Publisher")
 	case pace == nil:
 		return nil, errors.New("sweep: nil Pacer")
 	case clock == nil:
@@ -87,7 +82,7 @@ func New(st Store, pub Publisher, pace Pacer, clock upgrade.Clock, log *slog.Log
 	if cfg.PageSize == 0 {
 		cfg.PageSize = 100
 	}
-	return &Sweeper{store: st, pub: pub, pace: pace, clock: clock, log: log, cfg: cfg}, nil
+	return &Sweeper{store: st, pace: pace, clock: clock, log: log, cfg: cfg}, nil
 }
 
 // Result counts what one run did.
@@ -158,6 +153,7 @@ func (s *Sweeper) one(ctx context.Context, id string, now time.Time, res *Result
 	}
 	step := s.cfg.Reminders.Next(inv)
 	after, due := inv, time.Time{}
+	var announce event.Detail
 	switch {
 	case step.Action == upgrade.ActionNone:
 		// Nothing can become due: leave the index.
@@ -167,11 +163,24 @@ func (s *Sweeper) one(ctx context.Context, id string, now time.Time, res *Result
 		due = step.At
 	case step.Action == upgrade.ActionExpire:
 		after.Status, after.MailWanted, after.MailRequestedAt = upgrade.InvitationExpired, "", time.Time{}
+		announce = upgrade.InvitationExpiredEvent(after)
 	case step.Action == upgrade.ActionRequestMail:
 		after.MailWanted, after.MailRequestedAt = step.Mail, now
 		due = s.cfg.Reminders.Next(after).At
+		announce = upgrade.MailRequestedEvent(upgrade.MailRequest{InvitationID: id, OperatorID: inv.OperatorID,
+			Generation: inv.Generation, Mail: step.Mail})
+		// The write requests the mail, so the pace is kept before it.
+		if err := s.pace.Wait(ctx); err != nil {
+			return err
+		}
 	}
-	err = s.store.UpdateInvitation(ctx, inv, after, due)
+	var events []event.Message
+	if announce != nil {
+		if events, err = upgrade.Announce(announce); err != nil {
+			return err
+		}
+	}
+	err = s.store.UpdateInvitation(ctx, inv, after, due, events...)
 	if errors.Is(err, upgrade.ErrChanged) {
 		res.Lost++
 		return nil
@@ -186,21 +195,8 @@ func (s *Sweeper) one(ctx context.Context, id string, now time.Time, res *Result
 		res.Rescheduled++
 	case step.Action == upgrade.ActionExpire:
 		res.Expired++
-		if err := s.pub.InvitationExpired(ctx, after); err != nil {
-			s.log.ErrorContext(ctx, "publish Invitation Expired failed", "invitationId", id, "error", err)
-		}
 	case step.Action == upgrade.ActionRequestMail:
 		res.Requested++
-		if err := s.pace.Wait(ctx); err != nil {
-			return err
-		}
-		r := upgrade.MailRequest{InvitationID: id, OperatorID: inv.OperatorID, Generation: inv.Generation, Mail: step.Mail}
-		if err := s.pub.InvitationMailRequested(ctx, r); err != nil {
-			// The mail stays wanted; the next run after the grace asks
-			// again.
-			s.log.ErrorContext(ctx, "publish Invitation Mail Requested failed; the next sweep asks again",
-				"invitationId", id, "mail", string(step.Mail), "error", err)
-		}
 	}
 	return nil
 }

@@ -3,11 +3,16 @@ package sweep_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/ocpro/upgrade/infra/testenv"
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -17,25 +22,75 @@ type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time { return time.Time(c) }
 
-// recorder is a Publisher that remembers what it was asked to publish.
+// recorder is the DynamoDB store, remembering in order the events of the
+// writes that committed; checkOutbox holds them to what the table's
+// outbox has.
 type recorder struct {
+	*store.Store
 	mu       sync.Mutex
 	requests []upgrade.MailRequest
 	expired  []string
+	ids      []string
 }
 
-func (r *recorder) InvitationMailRequested(_ context.Context, m upgrade.MailRequest) error {
+func (r *recorder) UpdateInvitation(ctx context.Context, before, after upgrade.Invitation, due time.Time, events ...event.Message) error {
+	err := r.Store.UpdateInvitation(ctx, before, after, due, events...)
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.requests = append(r.requests, m)
+	for _, m := range events {
+		r.ids = append(r.ids, m.ID)
+		var req event.InvitationMailRequested
+		var exp event.InvitationExpired
+		switch {
+		case req.Type().Is(m.Source, m.DetailType):
+			if err := event.Decode(m.Detail, &req); err != nil {
+				return err
+			}
+			r.requests = append(r.requests, upgrade.MailRequest{InvitationID: req.InvitationID, OperatorID: req.OperatorID,
+				Generation: req.Generation, Mail: upgrade.MailKind(req.Mail)})
+		case exp.Type().Is(m.Source, m.DetailType):
+			if err := event.Decode(m.Detail, &exp); err != nil {
+				return err
+			}
+			r.expired = append(r.expired, exp.InvitationID)
+		}
+	}
 	return nil
 }
 
-func (r *recorder) InvitationExpired(_ context.Context, inv upgrade.Invitation) error {
+// checkOutbox fails t unless the table's outbox holds exactly the events
+// of the committed writes: none of a write that lost, none twice.
+func (r *recorder) checkOutbox(t *testing.T, db *dynamodb.Client, table string) {
+	t.Helper()
+	var got []string
+	// A test may scan: it must see every item, whatever its key.
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range page.Items {
+			it, ok, err := store.DecodeOutboxItem(item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				got = append(got, it.Message.ID)
+			}
+		}
+	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.expired = append(r.expired, inv.ID)
-	return nil
+	want := slices.Clone(r.ids)
+	r.mu.Unlock()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the outbox holds %d events %v, the committed writes announced %d %v", len(got), got, len(want), want)
+	}
 }
 
 var policy = upgrade.ReminderPolicy{Offsets: upgrade.DefaultReminderOffsets}
@@ -108,13 +163,13 @@ func TestConcurrentSweepsRemindOnce(t *testing.T) {
 	})
 	lostWelcome := seed(t, st, 103, now.Add(-10*time.Minute), func(*upgrade.Invitation) {})
 
-	pub := &recorder{}
+	pub := &recorder{Store: st}
 	pace, perr := sweep.NewFixedPacer(0)
 	if perr != nil {
 		t.Fatal(perr)
 	}
 	run := func() sweep.Result {
-		s, err := sweep.New(st, pub, pace, fixedClock(now), nil, sweep.Config{Reminders: policy, PageSize: 3})
+		s, err := sweep.New(pub, pace, fixedClock(now), nil, sweep.Config{Reminders: policy, PageSize: 3})
 		if err != nil {
 			t.Error(err)
 			return sweep.Result{}
@@ -167,6 +222,7 @@ func TestConcurrentSweepsRemindOnce(t *testing.T) {
 	if len(pub.requests) != before {
 		t.Errorf("a later sweep requested %d more mails", len(pub.requests)-before)
 	}
+	pub.checkOutbox(t, db, table)
 }
 
 func TestNewChecksDependencies(t *testing.T) {
@@ -178,17 +234,15 @@ func TestNewChecksDependencies(t *testing.T) {
 	tests := []struct {
 		name string
 		st   sweep.Store
-		pub  sweep.Publisher
 		pace sweep.Pacer
 	}{
-		{"no store", nil, &recorder{}, pace},
-		{"no publisher", &store.Store{}, nil, pace},
-		{"no pacer", &store.Store{}, &recorder{}, nil},
+		{"no store", nil, pace},
+		{"no pacer", &store.Store{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := sweep.New(tt.st, tt.pub, tt.pace, fixedClock(time.Now()), nil, sweep.Config{}); err == nil {
+			if _, err := sweep.New(tt.st, tt.pace, fixedClock(time.Now()), nil, sweep.Config{}); err == nil {
 				t.Error("accepted")
 			}
 		})

@@ -14,12 +14,13 @@ import (
 
 // TestDeadlineMidSweepLeavesNothingHalfDone cuts a sweep off with its
 // context deadline (the Lambda timeout) while it is paced through many due
-// reminders. Every invitation is then in one of three states: its request
-// was published, it was claimed but the request was not published (the
-// deadline hit between the claim and the publish), or it was not touched.
-// The next sweep requests exactly the untouched ones; a sweep after the
-// mail request grace requests exactly the claimed-but-unpublished ones; in
-// all, each reminder is requested once.
+// reminders. Every invitation is then in one of two states: claimed with
+// its request in the outbox (one write does both), or not touched; a
+// claim without its request, which a sweep that published after its write
+// could leave, cannot happen. The next sweep requests exactly the
+// untouched ones; a sweep after the mail request grace requests nothing
+// more; in all, each reminder is requested once, and the table's outbox
+// holds exactly the committed requests.
 func TestDeadlineMidSweepLeavesNothingHalfDone(t *testing.T) {
 	testenv.Integration(t)
 	t.Parallel()
@@ -39,14 +40,14 @@ func TestDeadlineMidSweepLeavesNothingHalfDone(t *testing.T) {
 	}
 	reminder := upgrade.ReminderMail(1)
 
-	pub := &recorder{}
+	pub := &recorder{Store: st}
 	// run sweeps at "at" under ctx, paced at rate mails per second.
 	run := func(ctx context.Context, at time.Time, rate float64) (sweep.Result, error) {
 		pace, err := sweep.NewFixedPacer(rate)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := sweep.New(st, pub, pace, fixedClock(at), nil, sweep.Config{Reminders: policy, PageSize: 7, Margin: time.Nanosecond})
+		s, err := sweep.New(pub, pace, fixedClock(at), nil, sweep.Config{Reminders: policy, PageSize: 7, Margin: time.Nanosecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,6 +111,9 @@ func TestDeadlineMidSweepLeavesNothingHalfDone(t *testing.T) {
 	if len(untouched) == 0 {
 		t.Fatal("nothing was left for the next sweep; the deadline came too late")
 	}
+	if len(claimedUnpublished) != 0 {
+		t.Errorf("%v claimed without their request in the outbox", claimedUnpublished)
+	}
 	settle(reqs1, now.Add(time.Second))
 	slices.Sort(untouched)
 
@@ -147,4 +151,5 @@ func TestDeadlineMidSweepLeavesNothingHalfDone(t *testing.T) {
 			t.Errorf("%s: requested %d times in all, want 1", id, count[id])
 		}
 	}
+	pub.checkOutbox(t, db, table)
 }

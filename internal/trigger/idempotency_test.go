@@ -2,6 +2,7 @@ package trigger_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -124,5 +125,36 @@ func TestFailedDeliveryIsRetried(t *testing.T) {
 	}
 	if n := ten.completed.Load(); n != 2 {
 		t.Errorf("the domain was called %d times, want 2 (the failure and the retry)", n)
+	}
+}
+
+// TestOutboxRedeliveryRunsOnce: the pipe may put one outbox item on the
+// bus twice, each time in a new envelope with a new envelope id; the
+// detail's eventId is the same, so the validation runs once, and the
+// domain is told that id.
+func TestOutboxRedeliveryRunsOnce(t *testing.T) {
+	t.Parallel()
+	ten := &countingTenants{gate: make(chan struct{})}
+	close(ten.gate)
+	r, err := trigger.New(&fakeHTTP{}, ten, trigger.WithOnce(guard(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(sample(t, "authentication-completed.json"), &e); err != nil {
+		t.Fatal(err)
+	}
+	for _, envelope := range []string{"envelope-1", "envelope-2", "envelope-3"} {
+		e["id"] = envelope
+		raw, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Handle(t.Context(), raw); err != nil {
+			t.Fatalf("delivery in %s: %v", envelope, err)
+		}
+	}
+	if n := ten.completed.Load(); n != 1 {
+		t.Errorf("the domain was called %d times for one event, want 1", n)
 	}
 }

@@ -81,11 +81,19 @@ func New(h HTTP, t Tenants, opts ...Option) (*Router, error) {
 // runOnce runs work under the idempotency guard when there is one and the
 // event has an id.
 func (r *Router) runOnce(ctx context.Context, scope string, env envelope, work func(context.Context) error) error {
-	if r.once == nil || env.ID == "" {
+	key := env.key()
+	if r.once == nil || key == "" {
 		return work(ctx)
 	}
 	payload := append([]byte(env.DetailType+"\n"), env.Detail...)
-	return r.once.Run(ctx, scope, env.ID, payload, work)
+	return r.once.Run(ctx, scope, key, payload, work)
+}
+
+// key is the event's idempotency key: the detail's eventId, which stays
+// the same when the outbox delivers one event twice in two envelopes, or
+// the envelope id of events without one (schedules).
+func (env envelope) key() string {
+	return event.IdempotencyKey(env.Source, env.ID, env.Detail)
 }
 
 // envelope has the fields that tell the triggers apart.
@@ -122,7 +130,7 @@ func (r *Router) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		case err != nil || d.InvitationID == "" || d.OperatorID == "":
 			return nil, fmt.Errorf("trigger: malformed %s event %s", env.DetailType, env.ID)
 		}
-		e := upgrade.AuthenticationCompleted{EventID: env.ID,
+		e := upgrade.AuthenticationCompleted{EventID: env.key(),
 			OperatorID: d.OperatorID, CustomerID: d.CustomerID, UpgradeID: d.UpgradeID, InvitationID: d.InvitationID, TenantID: d.TenantID}
 		return nil, r.runOnce(ctx, ScopeAuthenticationCompleted, env, func(ctx context.Context) error {
 			return r.tenants.AuthenticationCompleted(ctx, e)

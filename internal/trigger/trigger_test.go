@@ -43,8 +43,8 @@ func (f *fakeTenants) KeepAlive(context.Context) (upgrade.KeepAliveReport, error
 }
 
 // sample reads a sample event of events/tokenvalidation. The Authentication
-// Completed sample is written by internal/bus's golden test from what the
-// consent wizard's publisher puts.
+// Completed sample is written by internal/store's golden test from what
+// the outbox carries through the template's pipe.
 func sample(t *testing.T, name string) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", "tokenvalidation", name))

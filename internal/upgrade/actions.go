@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/fault"
 )
 
@@ -17,15 +18,11 @@ type InvitationStore interface {
 	// operator.
 	GetInvitation(ctx context.Context, id string) (Invitation, error)
 	// UpdateInvitation writes after over before in one conditional write
-	// and places the invitation in the due index at due (zero: nowhere). It
-	// returns ErrChanged when the stored invitation's state, generation,
-	// counters or mail times are no longer before's.
-	UpdateInvitation(ctx context.Context, before, after Invitation, due time.Time) error
-}
-
-// MailRequester asks the mail function for a mail.
-type MailRequester interface {
-	InvitationMailRequested(ctx context.Context, r MailRequest) error
+	// and places the invitation in the due index at due (zero: nowhere);
+	// events go to the outbox in the same atomic write. It returns
+	// ErrChanged, writing nothing, when the stored invitation's state,
+	// generation, counters or mail times are no longer before's.
+	UpdateInvitation(ctx context.Context, before, after Invitation, due time.Time, events ...event.Message) error
 }
 
 // MailRequest asks for one mail of one link generation. It carries ids
@@ -41,7 +38,6 @@ type MailRequest struct {
 // Reminders are optional.
 type ActionDeps struct {
 	Store         InvitationStore
-	Requests      MailRequester
 	Links         Links
 	Clock         Clock
 	Logger        *slog.Logger
@@ -54,7 +50,6 @@ type ActionDeps struct {
 // Flow") and revoke.
 type Actions struct {
 	store  InvitationStore
-	req    MailRequester
 	links  Links
 	clock  Clock
 	log    *slog.Logger
@@ -67,8 +62,6 @@ func NewActions(d ActionDeps) (*Actions, error) {
 	switch {
 	case d.Store == nil:
 		return nil, errors.New("upgrade: nil InvitationStore")
-	case d.Requests == nil:
-		return nil, errors.New("upgrade: nil MailRequester")
 	case d.Links == nil:
 		return nil, errors.New("upgrade: nil Links")
 	case d.Clock == nil:
@@ -82,7 +75,7 @@ func NewActions(d ActionDeps) (*Actions, error) {
 	if d.InvitationTTL == 0 {
 		d.InvitationTTL = DefaultInvitationTTL
 	}
-	return &Actions{store: d.Store, req: d.Requests, links: d.Links, clock: d.Clock, log: d.Logger,
+	return &Actions{store: d.Store, links: d.Links, clock: d.Clock, log: d.Logger,
 		ttl: d.InvitationTTL, policy: d.Reminders}, nil
 }
 
@@ -154,9 +147,7 @@ func (a *Actions) Revoke(ctx context.Context, operatorID, id string) (Invitation
 
 // change reads the invitation, applies f and writes the result
 // conditionally, reading again when another writer got there first. When f
-// asks for a mail the request is published after the write; a failed
-// publish is logged only, because the sweep requests any mail that stays
-// wanted for MailRequestGrace.
+// asks for a mail, Invitation Mail Requested is part of the same write.
 func (a *Actions) change(ctx context.Context, operatorID, id, action string,
 	f func(inv Invitation, now time.Time) (Invitation, MailKind, error)) (Invitation, error) {
 	for attempt := 1; ; attempt++ {
@@ -176,7 +167,14 @@ func (a *Actions) change(ctx context.Context, operatorID, id, action string,
 		if step := a.policy.Next(after); step.Action != ActionNone {
 			due = step.At
 		}
-		err = a.store.UpdateInvitation(ctx, before, after, due)
+		var events []event.Message
+		if mail != "" {
+			r := MailRequest{InvitationID: id, OperatorID: operatorID, Generation: after.Generation, Mail: mail}
+			if events, err = Announce(MailRequestedEvent(r)); err != nil {
+				return Invitation{}, err
+			}
+		}
+		err = a.store.UpdateInvitation(ctx, before, after, due, events...)
 		if errors.Is(err, ErrChanged) && attempt < actionAttempts {
 			continue
 		}
@@ -187,13 +185,6 @@ func (a *Actions) change(ctx context.Context, operatorID, id, action string,
 			return Invitation{}, fmt.Errorf("%s invitation %s: %w", action, id, err)
 		}
 		a.log.InfoContext(ctx, "invitation "+action, "invitationId", id, "generation", after.Generation, "mail", string(mail))
-		if mail != "" {
-			r := MailRequest{InvitationID: id, OperatorID: operatorID, Generation: after.Generation, Mail: mail}
-			if err := a.req.InvitationMailRequested(ctx, r); err != nil {
-				a.log.ErrorContext(ctx, "publish Invitation Mail Requested failed; the sweep will request it",
-					"invitationId", id, "mail", string(mail), "error", err)
-			}
-		}
 		after.AuthURL = ""
 		if after.Live(now) {
 			if after.AuthURL, err = a.links.URL(ctx, after.ID, after.Generation); err != nil {

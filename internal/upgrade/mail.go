@@ -84,9 +84,10 @@ const (
 	// a crashed attempt's claim is ever taken over.
 	MailLease = 2 * time.Minute
 	// MailRequestGrace is how long a requested mail may stay unsettled
-	// before the sweep requests it again: it covers a lost request event
-	// (for example Invitation Created not published after the upgrade was
-	// committed) and outlasts MailLease.
+	// before the sweep requests it again: it covers a request whose
+	// delivery failed for good (the pipe or the mail function dead-lettered
+	// it; the request itself is written with the change that wants the
+	// mail, so it is never lost) and outlasts MailLease.
 	MailRequestGrace = 5 * time.Minute
 	// ResendInterval is the least time between two mails the operator asks
 	// for.

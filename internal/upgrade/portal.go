@@ -13,23 +13,6 @@ import (
 	"github.com/ocpro/upgrade/internal/fault"
 )
 
-// Publisher tells the other functions that something happened.
-type Publisher interface {
-	// InvitationCreated announces a new invitation whose Welcome mail should
-	// be sent.
-	InvitationCreated(ctx context.Context, e InvitationCreated) error
-}
-
-// InvitationCreated is the event that asks for the Welcome mail. It carries
-// ids only: never the link or the administrator's address.
-type InvitationCreated struct {
-	InvitationID string
-	OperatorID   string
-	CustomerID   string
-	UpgradeID    string
-	ServiceID    string
-}
-
 // Links derives an invitation's AuthURL from its id and generation.
 type Links interface {
 	URL(ctx context.Context, invitationID string, generation int) (string, error)
@@ -57,7 +40,6 @@ const tokenIDAttempts = 3
 // optional.
 type Deps struct {
 	Store         Store
-	Publisher     Publisher
 	Links         Links
 	Clock         Clock
 	IDs           IDSource
@@ -69,7 +51,6 @@ type Deps struct {
 // input, applies the licence rules and drives the Store.
 type Portal struct {
 	store Store
-	pub   Publisher
 	links Links
 	clock Clock
 	ids   IDSource
@@ -82,8 +63,6 @@ func NewPortal(d Deps) (*Portal, error) {
 	switch {
 	case d.Store == nil:
 		return nil, errors.New("upgrade: nil Store")
-	case d.Publisher == nil:
-		return nil, errors.New("upgrade: nil Publisher")
 	case d.Links == nil:
 		return nil, errors.New("upgrade: nil Links")
 	case d.Clock == nil:
@@ -99,7 +78,7 @@ func NewPortal(d Deps) (*Portal, error) {
 	if d.InvitationTTL == 0 {
 		d.InvitationTTL = DefaultInvitationTTL
 	}
-	return &Portal{store: d.Store, pub: d.Publisher, links: d.Links, clock: d.Clock, ids: d.IDs, log: d.Logger, ttl: d.InvitationTTL}, nil
+	return &Portal{store: d.Store, links: d.Links, clock: d.Clock, ids: d.IDs, log: d.Logger, ttl: d.InvitationTTL}, nil
 }
 
 // CustomerInput is the input of CreateCustomer.
@@ -171,8 +150,8 @@ type StartUpgradeInput struct {
 
 // StartUpgrade reads the customer, creates the upgrade, its service
 // (PENDING_AUTHENTICATION) and its invitation (PENDING) in one atomic
-// write, then asks for the
-// Welcome mail when SendInvitation is set. It returns replayed=true when an
+// write, which also holds Invitation Created (the Welcome mail's request)
+// when SendInvitation is set. It returns replayed=true when an
 // earlier request with the same Idempotency-Key already did the work.
 func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string, in StartUpgradeInput) (u Upgrade, replayed bool, err error) {
 	fullName, errs := ValidateFullName(in.ServiceFullName)
@@ -216,13 +195,19 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 		CustomerName: c.Name, ServiceName: fullName, License: license,
 	}
 	if in.SendInvitation {
-		// Wanted from the start, so that the sweep sends it should the
-		// Invitation Created event be lost.
+		// Wanted from the start, so that the sweep asks again should the
+		// mail not be recorded as sent (the mail function's events end in
+		// the dead-letter queue, or it crashed before recording).
 		u.Invitation.MailWanted, u.Invitation.MailRequestedAt = MailWelcome, now
 	}
 	n := Creation{Upgrade: u, IdempotencyKey: in.IdempotencyKey, IdempotencyExpiresAt: now.Add(IdempotencyTTL)}
 	if in.IdempotencyKey != "" {
 		n.RequestHash = requestHash(customerID, fullName, in, license)
+	}
+	if in.SendInvitation {
+		if n.Events, err = Announce(InvitationCreatedEvent(u)); err != nil {
+			return Upgrade{}, false, err
+		}
 	}
 
 	for attempt := 1; ; attempt++ {
@@ -235,28 +220,10 @@ func (s *Portal) StartUpgrade(ctx context.Context, operatorID, customerID string
 	if err != nil {
 		return Upgrade{}, false, createUpgradeError(err, license, in.LicensedUsers)
 	}
-	if !replayed && u.Invitation.SendInvitation {
-		s.publish(ctx, u)
-	}
 	if err := s.withAuthURL(ctx, &u.Invitation); err != nil {
 		return Upgrade{}, false, err
 	}
 	return u, replayed, nil
-}
-
-// publish announces the invitation. The upgrade is already committed, so a
-// failure here must not undo it or fail the request: it is logged at ERROR,
-// and the reminder sweep finds invitations whose Welcome mail never
-// went and sends it.
-func (s *Portal) publish(ctx context.Context, u Upgrade) {
-	err := s.pub.InvitationCreated(ctx, InvitationCreated{
-		InvitationID: u.Invitation.ID, OperatorID: u.OperatorID, CustomerID: u.CustomerID,
-		UpgradeID: u.ID, ServiceID: u.Service.ID,
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "publish Invitation Created failed; the sweep will send the mail",
-			"invitationId", u.Invitation.ID, "upgradeId", u.ID, "error", err)
-	}
 }
 
 // requestHash fingerprints the normalised request so that a reused

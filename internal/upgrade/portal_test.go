@@ -2,29 +2,24 @@ package upgrade_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/fault"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
 )
 
-type pubRecorder struct {
-	mu  sync.Mutex
-	n   int
-	err error
-}
+// pubRecorder reads the Invitation Created events of its store's outbox;
+// newPortal gives it the portal's store.
+type pubRecorder struct{ store *memory.Store }
 
-func (p *pubRecorder) InvitationCreated(context.Context, upgrade.InvitationCreated) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.n++
-	return p.err
+func (p *pubRecorder) created() []event.InvitationCreated {
+	return memory.Announced[event.InvitationCreated](p.store)
 }
 
 type fakeLinks struct{}
@@ -65,7 +60,8 @@ func (s *seqIDs) NewTokenID() string {
 
 func newPortal(t *testing.T, pub *pubRecorder, ids *seqIDs, c *clock) *upgrade.Portal {
 	t.Helper()
-	p, err := upgrade.NewPortal(upgrade.Deps{Store: memory.New(), Publisher: pub, Links: fakeLinks{}, Clock: c, IDs: ids,
+	pub.store = memory.New()
+	p, err := upgrade.NewPortal(upgrade.Deps{Store: pub.store, Links: fakeLinks{}, Clock: c, IDs: ids,
 		InvitationTTL: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +97,9 @@ func TestStartUpgrade(t *testing.T) {
 		!u.Invitation.ExpiresAt.Equal(t0.Add(48*time.Hour)) || u.Invitation.AuthURL != "https://x.example/invite/"+u.Invitation.ID+".g1" {
 		t.Errorf("upgrade = %+v", u)
 	}
-	if pub.n != 1 {
-		t.Errorf("%d events, want 1", pub.n)
+	if ev := pub.created(); len(ev) != 1 || ev[0].InvitationID != u.Invitation.ID || ev[0].UpgradeID != u.ID ||
+		ev[0].ServiceID != u.Service.ID || ev[0].CustomerID != cust.ID || ev[0].OperatorID != "op" || ev[0].EventID == "" {
+		t.Errorf("events %+v, want one Invitation Created of the upgrade", ev)
 	}
 	// The invitation keeps what its link's page shows.
 	stored, err := p.GetInvitation(ctx, "op", u.Invitation.ID)
@@ -125,21 +122,37 @@ func TestStartUpgrade(t *testing.T) {
 	}
 }
 
-func TestStartUpgradeSurvivesPublishFailure(t *testing.T) {
+// TestStartUpgradeAnnouncesInItsWrite: Invitation Created is written with
+// the upgrade, in the same store call, and only then: a replay of the
+// Idempotency-Key, a refused create and an upgrade without a mail write
+// none.
+func TestStartUpgradeAnnouncesInItsWrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pub := &pubRecorder{err: errors.New("eventbridge down")}
+	pub := &pubRecorder{}
 	p := newPortal(t, pub, &seqIDs{}, &clock{t0})
 	cust, err := p.CreateCustomer(ctx, "op", upgrade.CustomerInput{Name: "Contoso", Kind: "CUSTOMER"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("svc1"))
-	if err != nil {
-		t.Fatalf("StartUpgrade failed with the bus down: %v", err)
+	in := input("svc1")
+	in.IdempotencyKey = "key-1"
+	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, in); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := p.GetUpgrade(ctx, "op", u.ID); err != nil {
-		t.Errorf("upgrade not stored: %v", err)
+	if _, replayed, err := p.StartUpgrade(ctx, "op", cust.ID, in); err != nil || !replayed {
+		t.Fatalf("replay = %v, %v", replayed, err)
+	}
+	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, input("svc1")); fault.KindOf(err) != fault.Conflict {
+		t.Fatalf("taken short name = %v", err)
+	}
+	quiet := input("svc2")
+	quiet.SendInvitation = false
+	if _, _, err := p.StartUpgrade(ctx, "op", cust.ID, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pub.store.Outbox()); n != 1 {
+		t.Errorf("%d events in the outbox, want the first create's alone", n)
 	}
 }
 
@@ -214,7 +227,7 @@ func TestDowngradeIsRefusedByTheStoreCondition(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := memory.New()
-	p, err := upgrade.NewPortal(upgrade.Deps{Store: st, Publisher: &pubRecorder{}, Links: fakeLinks{}, Clock: &clock{t0}, IDs: &seqIDs{}})
+	p, err := upgrade.NewPortal(upgrade.Deps{Store: st, Links: fakeLinks{}, Clock: &clock{t0}, IDs: &seqIDs{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,13 +248,12 @@ func TestDowngradeIsRefusedByTheStoreCondition(t *testing.T) {
 
 func TestNewPortalChecksDependencies(t *testing.T) {
 	t.Parallel()
-	full := upgrade.Deps{Store: memory.New(), Publisher: &pubRecorder{}, Links: fakeLinks{}, Clock: &clock{}, IDs: &seqIDs{}}
+	full := upgrade.Deps{Store: memory.New(), Links: fakeLinks{}, Clock: &clock{}, IDs: &seqIDs{}}
 	tests := []struct {
 		name   string
 		change func(*upgrade.Deps)
 	}{
 		{"store", func(d *upgrade.Deps) { d.Store = nil }},
-		{"publisher", func(d *upgrade.Deps) { d.Publisher = nil }},
 		{"links", func(d *upgrade.Deps) { d.Links = nil }},
 		{"clock", func(d *upgrade.Deps) { d.Clock = nil }},
 		{"ids", func(d *upgrade.Deps) { d.IDs = nil }},

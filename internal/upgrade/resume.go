@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/fault"
 )
 
@@ -29,6 +30,8 @@ type Completion struct {
 	M365          M365Connection
 	Validation    Validation
 	At            time.Time
+	// Events go to the outbox in the same atomic step.
+	Events []event.Message
 }
 
 // FinishStore is what the Finisher needs beyond reading upgrades.
@@ -57,27 +60,10 @@ type FinishStore interface {
 // on since it was read.
 var ErrStateChanged = errors.New("state changed")
 
-// ServiceUpgraded is the event a finished upgrade announces.
-type ServiceUpgraded struct {
-	OperatorID    string
-	CustomerID    string
-	UpgradeID     string
-	ServiceID     string
-	TenantID      string
-	License       License
-	LicensedUsers int
-}
-
-// FinishPublisher announces finished upgrades.
-type FinishPublisher interface {
-	ServiceUpgraded(ctx context.Context, e ServiceUpgraded) error
-}
-
 // FinishDeps are the Finisher's collaborators; Logger is optional.
 type FinishDeps struct {
 	Store     FinishStore
 	Validator Validator
-	Publisher FinishPublisher
 	Clock     Clock
 	IDs       IDSource
 	// SIPDomain is the operator domain SIP connection FQDNs are built under.
@@ -92,7 +78,6 @@ type FinishDeps struct {
 type Finisher struct {
 	store     FinishStore
 	validator Validator
-	pub       FinishPublisher
 	clock     Clock
 	ids       IDSource
 	sipDomain string
@@ -107,8 +92,6 @@ func NewFinisher(d FinishDeps) (*Finisher, error) {
 		return nil, errors.New("upgrade: nil FinishStore")
 	case d.Validator == nil:
 		return nil, errors.New("upgrade: nil Validator")
-	case d.Publisher == nil:
-		return nil, errors.New("upgrade: nil FinishPublisher")
 	case d.Clock == nil:
 		return nil, errors.New("upgrade: nil Clock")
 	case d.IDs == nil:
@@ -119,7 +102,7 @@ func NewFinisher(d FinishDeps) (*Finisher, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	return &Finisher{store: d.Store, validator: d.Validator, pub: d.Publisher, clock: d.Clock, ids: d.IDs,
+	return &Finisher{store: d.Store, validator: d.Validator, clock: d.Clock, ids: d.IDs,
 		sipDomain: d.SIPDomain, appID: d.ApplicationID, log: d.Logger}, nil
 }
 
@@ -190,6 +173,9 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 			FQDN: SIPFQDN(svc.ShortName, f.sipDomain), Port: SIPPort, Transport: SIPTransportTLS, Status: SIPStatusActive, CreatedAt: now},
 		M365: connectionOf(operatorID, inv, f.appID),
 	}
+	if comp.Events, err = Announce(ServiceUpgradedEvent(u, svc, inv.TenantID)); err != nil {
+		return Upgrade{}, err
+	}
 	switch err := f.store.CompleteUpgrade(ctx, comp); {
 	case errors.Is(err, ErrStateChanged):
 		// Another request finished or cancelled it meanwhile: answer with
@@ -199,12 +185,6 @@ func (f *Finisher) Resume(ctx context.Context, operatorID, upgradeID string, in 
 		return Upgrade{}, storeError("complete upgrade", err, a)
 	}
 	f.log.InfoContext(ctx, "upgrade completed", "upgradeId", u.ID, "serviceId", svc.ID, "license", license)
-	if err := f.pub.ServiceUpgraded(ctx, ServiceUpgraded{OperatorID: operatorID, CustomerID: u.CustomerID, UpgradeID: u.ID,
-		ServiceID: svc.ID, TenantID: inv.TenantID, License: license, LicensedUsers: in.LicensedUsers}); err != nil {
-		// The upgrade is committed; the event only informs. Losing it must
-		// not fail the operator's request.
-		f.log.ErrorContext(ctx, "publish Service Upgraded failed", "upgradeId", u.ID, "error", err)
-	}
 	// The completion only checked the invitation's status, which it found
 	// unchanged, so the invitation loaded above is the one to show: no
 	// second read.

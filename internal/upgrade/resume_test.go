@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/fault"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
@@ -37,16 +38,12 @@ func (f *fakeValidator) set(v upgrade.Validation) {
 	f.v = v
 }
 
-type upgradedRecorder struct {
-	mu     sync.Mutex
-	events []upgrade.ServiceUpgraded
-}
+// upgradedRecorder reads the Service Upgraded events of the store's
+// outbox.
+type upgradedRecorder struct{ store *memory.Store }
 
-func (r *upgradedRecorder) ServiceUpgraded(_ context.Context, e upgrade.ServiceUpgraded) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
+func (r *upgradedRecorder) events() []event.ServiceUpgraded {
+	return memory.Announced[event.ServiceUpgraded](r.store)
 }
 
 const tenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -76,12 +73,12 @@ type finishFixture struct {
 func newFinishFixture(t *testing.T) finishFixture {
 	t.Helper()
 	st, ids, c := memory.New(), &seqIDs{}, &clock{t: t0}
-	p, err := upgrade.NewPortal(upgrade.Deps{Store: st, Publisher: &pubRecorder{}, Links: fakeLinks{}, Clock: c, IDs: ids, InvitationTTL: 48 * time.Hour})
+	p, err := upgrade.NewPortal(upgrade.Deps{Store: st, Links: fakeLinks{}, Clock: c, IDs: ids, InvitationTTL: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, pub := &fakeValidator{v: passed(t0)}, &upgradedRecorder{}
-	f, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: v, Publisher: pub, Clock: c, IDs: ids,
+	v, pub := &fakeValidator{v: passed(t0)}, &upgradedRecorder{store: st}
+	f, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: v, Clock: c, IDs: ids,
 		SIPDomain: "sip.example.net.", ApplicationID: "app-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -136,21 +133,20 @@ func (fx finishFixture) untouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Status != upgrade.ServicePendingAuthentication || len(s.SIPConnections) != 0 || len(s.Permissions()) != 0 ||
-		c.License != upgrade.Essentials || len(fx.pub.events) != 0 {
-		t.Fatalf("after a refused resume: service %+v, customer %+v, %d events", s, c, len(fx.pub.events))
+		c.License != upgrade.Essentials || len(fx.pub.events()) != 0 {
+		t.Fatalf("after a refused resume: service %+v, customer %+v, %d events", s, c, len(fx.pub.events()))
 	}
 }
 
 func TestNewFinisherChecksDependencies(t *testing.T) {
 	t.Parallel()
-	ok := upgrade.FinishDeps{Store: memory.New(), Validator: &fakeValidator{}, Publisher: &upgradedRecorder{}, Clock: &clock{}, IDs: &seqIDs{}, SIPDomain: "sip.example.net"}
+	ok := upgrade.FinishDeps{Store: memory.New(), Validator: &fakeValidator{}, Clock: &clock{}, IDs: &seqIDs{}, SIPDomain: "sip.example.net"}
 	tests := []struct {
 		name   string
 		change func(*upgrade.FinishDeps)
 	}{
 		{"no store", func(d *upgrade.FinishDeps) { d.Store = nil }},
 		{"no validator", func(d *upgrade.FinishDeps) { d.Validator = nil }},
-		{"no publisher", func(d *upgrade.FinishDeps) { d.Publisher = nil }},
 		{"no clock", func(d *upgrade.FinishDeps) { d.Clock = nil }},
 		{"no ids", func(d *upgrade.FinishDeps) { d.IDs = nil }},
 		{"no SIP domain", func(d *upgrade.FinishDeps) { d.SIPDomain = "." }},
@@ -217,8 +213,8 @@ func TestResumeCompletes(t *testing.T) {
 			if string(ov.License) != tt.license || ov.LicensedUsers != tt.users || ov.ReservedUsers != tt.users || len(ov.Services) != 1 {
 				t.Errorf("customer = %+v", ov)
 			}
-			if len(fx.pub.events) != 1 || fx.pub.events[0].ServiceID != u.Service.ID || fx.pub.events[0].TenantID != tenantID {
-				t.Errorf("events = %+v", fx.pub.events)
+			if len(fx.pub.events()) != 1 || fx.pub.events()[0].ServiceID != u.Service.ID || fx.pub.events()[0].TenantID != tenantID {
+				t.Errorf("events = %+v", fx.pub.events())
 			}
 			m, err := fx.m365.Settings(ctx, "op", fx.u.CustomerID)
 			if err != nil {
@@ -303,8 +299,8 @@ func TestResumeTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.SIPConnections) != 1 || len(fx.pub.events) != 1 || fx.validator.calls != 1 {
-		t.Fatalf("after repeats: %d SIP connections, %d events, %d validations", len(s.SIPConnections), len(fx.pub.events), fx.validator.calls)
+	if len(s.SIPConnections) != 1 || len(fx.pub.events()) != 1 || fx.validator.calls != 1 {
+		t.Fatalf("after repeats: %d SIP connections, %d events, %d validations", len(s.SIPConnections), len(fx.pub.events()), fx.validator.calls)
 	}
 }
 
@@ -410,7 +406,7 @@ func TestResumeAfterAConcurrentResumeCompleted(t *testing.T) {
 	fx := newFinishFixture(t)
 	ctx := context.Background()
 	st := &interleaving{Store: fx.store}
-	late, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: fx.validator, Publisher: fx.pub, Clock: fx.clock,
+	late, err := upgrade.NewFinisher(upgrade.FinishDeps{Store: st, Validator: fx.validator, Clock: fx.clock,
 		IDs: &seqIDs{}, SIPDomain: "sip.example.net.", ApplicationID: "app-1"})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/fault"
 )
 
@@ -16,20 +17,14 @@ type ReviewStore interface {
 	// operator.
 	GetInvitation(ctx context.Context, id string) (Invitation, error)
 	// ConfirmTenant moves the invitation from AWAITING_CONFIRMATION (in
-	// inv.TenantID) to AUTHENTICATION_COMPLETE and binds its customer to
-	// the tenant, together or not at all: ErrStateChanged when the
-	// invitation moved, ErrTenantBound when the customer is bound to
-	// another tenant.
-	ConfirmTenant(ctx context.Context, inv Invitation, at time.Time) error
+	// inv.TenantID) to AUTHENTICATION_COMPLETE, binds its customer to the
+	// tenant and writes events to the outbox, together or not at all:
+	// ErrStateChanged when the invitation moved, ErrTenantBound when the
+	// customer is bound to another tenant.
+	ConfirmTenant(ctx context.Context, inv Invitation, at time.Time, events ...event.Message) error
 	// RefuseTenant moves the invitation from AWAITING_CONFIRMATION to
 	// FAILED and drops its kept credential; ErrStateChanged when it moved.
 	RefuseTenant(ctx context.Context, inv Invitation) error
-}
-
-// CompletionPublisher announces an authentication staff completed, as the
-// wizard announces the ones it completes.
-type CompletionPublisher interface {
-	AuthenticationCompleted(ctx context.Context, e AuthenticationCompleted) error
 }
 
 // Review is staff judging a tenant the wizard could not tell is the
@@ -38,25 +33,22 @@ type CompletionPublisher interface {
 // before the upgrade may resume.
 type Review struct {
 	store ReviewStore
-	pub   CompletionPublisher
 	clock Clock
 	log   *slog.Logger
 }
 
 // NewReview checks its collaborators; log may be nil for slog.Default.
-func NewReview(store ReviewStore, pub CompletionPublisher, clock Clock, log *slog.Logger) (*Review, error) {
+func NewReview(store ReviewStore, clock Clock, log *slog.Logger) (*Review, error) {
 	switch {
 	case store == nil:
 		return nil, errors.New("upgrade: nil ReviewStore")
-	case pub == nil:
-		return nil, errors.New("upgrade: nil CompletionPublisher")
 	case clock == nil:
 		return nil, errors.New("upgrade: nil Clock")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Review{store: store, pub: pub, clock: clock, log: log}, nil
+	return &Review{store: store, clock: clock, log: log}, nil
 }
 
 // awaiting reads the operator's invitation and checks it waits for staff.
@@ -85,7 +77,13 @@ func (r *Review) ConfirmTenant(ctx context.Context, operatorID, id string) (Invi
 		return Invitation{}, err
 	}
 	now := r.clock.Now().UTC()
-	switch err := r.store.ConfirmTenant(ctx, inv, now); {
+	// Authentication Completed, as the wizard announces the authentications
+	// it completes, in the same transaction.
+	events, err := Announce(AuthenticationCompletedEvent(inv, inv.TenantID))
+	if err != nil {
+		return Invitation{}, err
+	}
+	switch err := r.store.ConfirmTenant(ctx, inv, now, events...); {
 	case errors.Is(err, ErrTenantBound):
 		return Invitation{}, &fault.Error{Kind: fault.Conflict, Err: err,
 			Detail: "The customer is bound to another Microsoft tenant; a customer never moves to another tenant. Refuse this tenant and send a new link."}
@@ -95,13 +93,6 @@ func (r *Review) ConfirmTenant(ctx context.Context, operatorID, id string) (Invi
 		return Invitation{}, fmt.Errorf("confirm tenant of invitation %s: %w", id, err)
 	}
 	r.log.InfoContext(ctx, "tenant confirmed by staff", "invitationId", id, "tenantId", inv.TenantID)
-	// The invitation is the source of truth (resume reads it); a lost
-	// event only leaves the upgrade PENDING_AUTHENTICATION, which resume
-	// accepts too.
-	if err := r.pub.AuthenticationCompleted(ctx, AuthenticationCompleted{OperatorID: inv.OperatorID, CustomerID: inv.CustomerID,
-		UpgradeID: inv.UpgradeID, InvitationID: inv.ID, ServiceID: inv.ServiceID, TenantID: inv.TenantID}); err != nil {
-		r.log.ErrorContext(ctx, "publish Authentication Completed", "invitationId", id, "error", err)
-	}
 	inv.Status, inv.AuthenticatedAt = InvitationAuthenticationComplete, now
 	return inv, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/ocpro/upgrade/internal/event"
 )
 
 // Store keeps customers, upgrades, services and invitations. Implementations
@@ -59,6 +61,9 @@ type Creation struct {
 	RequestHash string
 	// IdempotencyExpiresAt is when the store may forget the key.
 	IdempotencyExpiresAt time.Time
+	// Events go to the store's outbox in the same atomic step: written
+	// when the upgrade is, never on a replay or a refusal.
+	Events []event.Message
 }
 
 // Errors a Store returns; the Portal turns them into fault errors.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/upgrade/memory"
@@ -314,23 +315,11 @@ func reverse(b []byte) []byte {
 	return out
 }
 
-// publisher records the events.
-type publisher struct {
-	mu     sync.Mutex
-	events []wizard.AuthenticationCompleted
-}
+// publisher reads the events the store's outbox holds.
+type publisher struct{ store *store }
 
-func (p *publisher) AuthenticationCompleted(_ context.Context, e wizard.AuthenticationCompleted) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, e)
-	return nil
-}
-
-func (p *publisher) published() []wizard.AuthenticationCompleted {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.events)
+func (p *publisher) published() []event.AuthenticationCompleted {
+	return memory.Announced[event.AuthenticationCompleted](p.store.Store)
 }
 
 // countingKey is the link key, counting how often a MAC was computed.
@@ -427,16 +416,17 @@ var start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
 func newWorld(t *testing.T, maxAttempts int) *world {
 	t.Helper()
-	w := &world{store: newStore(t), pub: &publisher{}, clock: &clock{now: start}, linkKey: &countingKey{},
+	w := &world{store: newStore(t), clock: &clock{now: start}, linkKey: &countingKey{},
 		formKey: &rotatingKey{cur: []byte("form-key-form-key-form-key-form-key!")}, logs: &bytes.Buffer{},
 		ms: &identity{codes: map[string]codeGrant{}, grants: map[string]wizard.Grant{},
 			device: wizard.DeviceCode{DeviceCode: "device-code-secret", UserCode: "ABCD2345", VerificationURI: "https://login.example/devicelogin",
 				Interval: 5 * time.Second, ExpiresIn: 15 * time.Minute}}}
+	w.pub = &publisher{store: w.store}
 	var err error
 	if w.signer, err = link.NewSigner(w.linkKey, "https://portal.example"); err != nil {
 		t.Fatal(err)
 	}
-	w.svc, err = wizard.New(wizard.Config{Store: w.store, Identity: w.ms, Sealer: sealer{}, Publisher: w.pub, Links: w.signer,
+	w.svc, err = wizard.New(wizard.Config{Store: w.store, Identity: w.ms, Sealer: sealer{}, Links: w.signer,
 		FormKeys: w.formKey, Clock: w.clock,
 		Logger:        slog.New(slog.NewTextHandler(&syncWriter{w: w.logs}, nil)),
 		RequiredRoles: []string{roleCall, roleOrg}, MaxAttempts: maxAttempts})

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/link"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
@@ -35,7 +36,8 @@ type Store interface {
 	GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error)
 	// TransitionInvitation moves the invitation to t.To when its status
 	// is one upgrade.InvitationMoves allows to move there and it has not
-	// expired at t.At; otherwise it returns ErrConflict.
+	// expired at t.At, writing t.Events to the outbox in the same atomic
+	// write; otherwise it returns ErrConflict and writes nothing.
 	TransitionInvitation(ctx context.Context, t Transition) error
 	// GetAttempt returns the wizard record of an invitation, the zero
 	// Attempt when there is none.
@@ -102,11 +104,6 @@ type Sealer interface {
 	Open(ctx context.Context, blob []byte, encCtx map[string]string) ([]byte, error)
 }
 
-// Publisher announces a completed authentication.
-type Publisher interface {
-	AuthenticationCompleted(ctx context.Context, e AuthenticationCompleted) error
-}
-
 // Links verifies link tokens and derives them again.
 type Links interface {
 	Verify(ctx context.Context, token string, lookup link.Lookup) (string, error)
@@ -145,6 +142,9 @@ type Transition struct {
 	Granted       []string
 	TenantName    string
 	TenantDomains []string
+	// Events go to the store's outbox in the same write as the
+	// transition, and only when it succeeds.
+	Events []event.Message
 }
 
 // Outcome is how a device code attempt ended, empty while it runs.
@@ -273,17 +273,6 @@ type Organization struct {
 	ID              string
 	DisplayName     string
 	VerifiedDomains []string
-}
-
-// AuthenticationCompleted is the event for the rest of the service: ids
-// and the tenant, no secrets.
-type AuthenticationCompleted struct {
-	InvitationID string
-	OperatorID   string
-	CustomerID   string
-	UpgradeID    string
-	ServiceID    string
-	TenantID     string
 }
 
 // Reason classifies a failed or unfinished Microsoft sign-in.

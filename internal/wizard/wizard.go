@@ -43,11 +43,10 @@ var ErrForm = errors.New("wizard: form token does not match")
 
 // Config holds the Service's dependencies.
 type Config struct {
-	Store     Store
-	Identity  Identity
-	Sealer    Sealer
-	Publisher Publisher
-	Links     Links
+	Store    Store
+	Identity Identity
+	Sealer   Sealer
+	Links    Links
 	// FormKeys yields the key that derives form tokens; the link key is fine
 	// because the derivation is domain-separated.
 	FormKeys link.KeySource
@@ -77,8 +76,6 @@ func New(c Config) (*Service, error) {
 		return nil, errors.New("wizard: nil Identity")
 	case c.Sealer == nil:
 		return nil, errors.New("wizard: nil Sealer")
-	case c.Publisher == nil:
-		return nil, errors.New("wizard: nil Publisher")
 	case c.Links == nil:
 		return nil, errors.New("wizard: nil Links")
 	case c.FormKeys == nil:
@@ -720,9 +717,17 @@ func (s *Service) complete(ctx context.Context, inv upgrade.Invitation, tenant s
 		return s.awaitConfirmation(ctx, inv, tenant, granted, g.Organization)
 	}
 	now := s.c.Clock.Now()
+	// Authentication Completed goes in the same write: the token
+	// validation function hears of every completed invitation, and of no
+	// other.
+	events, err := upgrade.Announce(upgrade.AuthenticationCompletedEvent(inv, tenant))
+	if err != nil {
+		return View{}, err
+	}
 	err = s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: now,
 		To:       upgrade.InvitationAuthenticationComplete,
-		TenantID: tenant, Granted: granted, TenantName: g.Organization.DisplayName, TenantDomains: g.Organization.VerifiedDomains})
+		TenantID: tenant, Granted: granted, TenantName: g.Organization.DisplayName, TenantDomains: g.Organization.VerifiedDomains,
+		Events: events})
 	if errors.Is(err, ErrConflict) {
 		// Another tab completed it, or the link died meanwhile.
 		return View{}, ErrNeutral
@@ -731,13 +736,6 @@ func (s *Service) complete(ctx context.Context, inv upgrade.Invitation, tenant s
 		return View{}, fmt.Errorf("record authentication complete: %w", err)
 	}
 	s.c.Logger.InfoContext(ctx, "authentication complete", "invitationId", inv.ID, "tenantId", tenant)
-	// The invitation's status is the source of truth (the portal resumes
-	// from it), so a failed event is logged, not shown as a failure.
-	if err := s.c.Publisher.AuthenticationCompleted(ctx, AuthenticationCompleted{InvitationID: inv.ID,
-		OperatorID: inv.OperatorID, CustomerID: inv.CustomerID, UpgradeID: inv.UpgradeID, ServiceID: inv.ServiceID,
-		TenantID: tenant}); err != nil {
-		s.c.Logger.ErrorContext(ctx, "publish Authentication Completed", "invitationId", inv.ID, "error", err)
-	}
 	return View{Step: StepActivated, TenantID: tenant, UPN: inv.AuthenticatedBy, Granted: granted}, nil
 }
 

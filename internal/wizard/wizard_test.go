@@ -19,7 +19,7 @@ import (
 func TestNewChecksDependencies(t *testing.T) {
 	t.Parallel()
 	full := func() wizard.Config {
-		return wizard.Config{Store: newStore(t), Identity: &identity{}, Sealer: sealer{}, Publisher: &publisher{},
+		return wizard.Config{Store: newStore(t), Identity: &identity{}, Sealer: sealer{},
 			Links: &link.Signer{}, FormKeys: link.StaticKey("k"), Clock: &clock{}, Logger: slog.New(slog.DiscardHandler),
 			RequiredRoles: []string{roleCall}}
 	}
@@ -30,7 +30,6 @@ func TestNewChecksDependencies(t *testing.T) {
 		{"no store", func(c *wizard.Config) { c.Store = nil }},
 		{"no identity", func(c *wizard.Config) { c.Identity = nil }},
 		{"no sealer", func(c *wizard.Config) { c.Sealer = nil }},
-		{"no publisher", func(c *wizard.Config) { c.Publisher = nil }},
 		{"no links", func(c *wizard.Config) { c.Links = nil }},
 		{"no form keys", func(c *wizard.Config) { c.FormKeys = nil }},
 		{"no clock", func(c *wizard.Config) { c.Clock = nil }},

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/wizard"
 )
@@ -38,6 +39,8 @@ type Store struct {
 	attempts    map[string]wizard.Attempt
 	states      map[string]wizard.State
 	credentials map[string]wizard.Credential
+	// outbox holds the events the changes wrote (outbox.go).
+	outbox []event.Message
 }
 
 var _ upgrade.Store = (*Store)(nil)
@@ -115,6 +118,10 @@ func (s *Store) CreateUpgrade(_ context.Context, n upgrade.Creation) (upgrade.Up
 	if s.tokenIDs[tokenKey] {
 		return upgrade.Upgrade{}, false, upgrade.ErrTokenIDTaken
 	}
+	if err := s.checkEvents(n.Events); err != nil {
+		return upgrade.Upgrade{}, false, err
+	}
+	_ = s.addEvents(n.Events) // checked above
 	c.ReservedUsers += u.Service.LicensedUsers
 	s.customers[c.ID] = c
 	s.shortNames[nameKey] = true

@@ -31,6 +31,9 @@ func (s *Store) CompleteUpgrade(_ context.Context, c upgrade.Completion) error {
 	if err := upgrade.CustomerRefusal(cust.License, cust.ReservedUsers, c.Service.License, delta); err != nil {
 		return err
 	}
+	if err := s.addEvents(c.Events); err != nil {
+		return err
+	}
 	cust.License = c.Service.License
 	cust.LicensedUsers += c.Service.LicensedUsers
 	cust.ReservedUsers += delta

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -30,7 +31,7 @@ func (s *Store) bindLocked(operatorID, customerID, tenantID string) error {
 
 // ConfirmTenant implements the DynamoDB store's confirmation: the
 // invitation completes and its customer is bound, or nothing changes.
-func (s *Store) ConfirmTenant(_ context.Context, inv upgrade.Invitation, at time.Time) error {
+func (s *Store) ConfirmTenant(_ context.Context, inv upgrade.Invitation, at time.Time, events ...event.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.invitations[inv.ID]
@@ -40,12 +41,15 @@ func (s *Store) ConfirmTenant(_ context.Context, inv upgrade.Invitation, at time
 	if c, ok := s.customers[cur.CustomerID]; ok && c.TenantID != "" && c.TenantID != cur.TenantID {
 		return upgrade.ErrTenantBound
 	}
+	if err := s.checkEvents(events); err != nil {
+		return err
+	}
 	if err := s.bindLocked(cur.OperatorID, cur.CustomerID, cur.TenantID); err != nil {
 		return upgrade.ErrTenantBound
 	}
 	cur.Status, cur.AuthenticatedAt = upgrade.InvitationAuthenticationComplete, at.UTC()
 	s.invitations[inv.ID] = cur
-	return nil
+	return s.addEvents(events)
 }
 
 // RefuseTenant implements the DynamoDB store's refusal: the invitation

@@ -33,6 +33,9 @@ func (s *Store) TransitionInvitation(_ context.Context, t wizard.Transition) err
 	if upgrade.InvitationProven.Contains(t.To) && (inv.TenantID == "" || inv.TenantID != t.TenantID) {
 		return wizard.ErrConflict
 	}
+	if err := s.addEvents(t.Events); err != nil {
+		return err
+	}
 	inv.Status = t.To
 	switch t.To {
 	case upgrade.InvitationTokenAcquired:

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
 
@@ -67,7 +68,16 @@ func completionOf(u upgrade.Upgrade, license upgrade.License, users int) upgrade
 		M365: upgrade.M365Connection{OperatorID: u.OperatorID, CustomerID: u.CustomerID, TenantID: tenant, InvitationID: u.Invitation.ID,
 			GrantedPermissions: []string{"Organization.Read.All"}, ConsentedAt: base, ConsentedBy: "admin@contoso.com", Access: upgrade.AccessUnknown},
 		Validation: upgrade.Validation{At: at, TenantID: tenant, Application: upgrade.CheckResult{Passed: true, TenantDomain: "contoso.com"}},
+		Events:     mustAnnounce(upgrade.ServiceUpgradedEvent(u, svc, tenant)),
 	}
+}
+
+func mustAnnounce(d event.Detail) []event.Message {
+	ms, err := upgrade.Announce(d)
+	if err != nil {
+		panic(err)
+	}
+	return ms
 }
 
 func testCompleteUpgrade(t *testing.T, s FinishStore, auth Authenticate) {
@@ -110,9 +120,16 @@ func testCompleteUpgrade(t *testing.T, s FinishStore, auth Authenticate) {
 	if m.TenantID != tenant || m.LastValidation == nil || !m.LastValidation.Passed() || m.Access != upgrade.AccessWorking || m.TenantDomain != "contoso.com" {
 		t.Errorf("M365 = %+v", m)
 	}
+	if !InOutbox(t, s, comp.Events) {
+		t.Error("the completion's Service Upgraded is not in the outbox")
+	}
 	// A second completion loses: the upgrade is no longer waiting.
-	if err := s.CompleteUpgrade(ctx, completionOf(u, upgrade.Pro, 40)); !errors.Is(err, upgrade.ErrStateChanged) {
+	second := completionOf(u, upgrade.Pro, 40)
+	if err := s.CompleteUpgrade(ctx, second); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Errorf("second CompleteUpgrade = %v, want ErrStateChanged", err)
+	}
+	if InOutbox(t, s, second.Events) {
+		t.Error("a refused completion wrote its event")
 	}
 	if d, err := s.GetService(ctx, u.OperatorID, u.Service.ID); err != nil || len(d.SIPConnections) != 1 {
 		t.Errorf("%d SIP connections after a second completion (%v)", len(d.SIPConnections), err)
@@ -126,8 +143,12 @@ func testCompleteNeedsAuthentication(t *testing.T, s FinishStore, _ Authenticate
 	ctx := context.Background()
 	c := mustCustomer(t, s, customer(ID("op"), base))
 	u := mustUpgrade(t, s, newUpgrade(c, ID("fin"), 10, upgrade.Pro))
-	if err := s.CompleteUpgrade(ctx, completionOf(u, upgrade.Pro, 10)); !errors.Is(err, upgrade.ErrStateChanged) {
+	refused := completionOf(u, upgrade.Pro, 10)
+	if err := s.CompleteUpgrade(ctx, refused); !errors.Is(err, upgrade.ErrStateChanged) {
 		t.Fatalf("CompleteUpgrade of a PENDING invitation = %v, want ErrStateChanged", err)
+	}
+	if InOutbox(t, s, refused.Events) {
+		t.Error("a refused completion wrote its event")
 	}
 	got, err1 := s.GetUpgrade(ctx, u.OperatorID, u.ID)
 	cust, err2 := s.GetCustomer(ctx, c.OperatorID, c.ID)

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConcurrentShortName", testConcurrentShortName},
 		{"ConcurrentIdempotencyKey", testConcurrentIdempotencyKey},
 		{"ListInvitationsFilters", testListInvitationsFilters},
+		{"UpdateInvitationAnnounces", testUpdateInvitationAnnounces},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +75,12 @@ func newUpgrade(c upgrade.Customer, shortName string, users int, license upgrade
 		TokenID: strings.ToUpper(ID("T")), Status: upgrade.InvitationPending, AdminEmail: "admin@contoso.com", SendInvitation: true,
 		Generation: 1, CreatedAt: now, ExpiresAt: now.Add(168 * time.Hour),
 		CustomerName: c.Name, ServiceName: u.Service.FullName, License: license}
-	return upgrade.Creation{Upgrade: u}
+	// The Welcome mail's request, as the portal hands it in.
+	ms, err := upgrade.Announce(upgrade.InvitationCreatedEvent(u))
+	if err != nil {
+		panic(err)
+	}
+	return upgrade.Creation{Upgrade: u, Events: ms}
 }
 
 func mustCustomer(t *testing.T, s upgrade.Store, c upgrade.Customer) upgrade.Customer {
@@ -244,6 +250,9 @@ func testCreateUpgrade(t *testing.T, s upgrade.Store) {
 	if cust.ReservedUsers != 120 {
 		t.Errorf("ReservedUsers = %d, want 120", cust.ReservedUsers)
 	}
+	if !InOutbox(t, s, n.Events) {
+		t.Error("the created upgrade's Invitation Created is not in the outbox")
+	}
 }
 
 func testCreateUpgradeRefusals(t *testing.T, s upgrade.Store) {
@@ -293,6 +302,9 @@ func testCreateUpgradeRefusals(t *testing.T, s upgrade.Store) {
 			if _, err := s.GetInvitation(ctx, tt.n.Upgrade.Invitation.ID); !errors.Is(err, upgrade.ErrNotFound) {
 				t.Errorf("refused invitation was stored: %v", err)
 			}
+			if InOutbox(t, s, tt.n.Events) {
+				t.Error("a refused upgrade wrote its event")
+			}
 		})
 	}
 	got, err := s.GetCustomer(ctx, op, c.ID)
@@ -323,6 +335,9 @@ func testIdempotency(t *testing.T, s upgrade.Store) {
 	if got.ID != first.ID || got.Invitation.ID != first.Invitation.ID || got.Invitation.TokenID != first.Invitation.TokenID ||
 		got.Service.ShortName != "idem" || !got.CreatedAt.Equal(first.CreatedAt) || !got.Invitation.ExpiresAt.Equal(first.Invitation.ExpiresAt) {
 		t.Errorf("replay = %+v, want %+v", got, first)
+	}
+	if !InOutbox(t, s, n.Events) || InOutbox(t, s, retry.Events) {
+		t.Error("want the first request's event in the outbox and not the replay's")
 	}
 
 	other := newUpgrade(c, "idem-b", 10, upgrade.Pro)

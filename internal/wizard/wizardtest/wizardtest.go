@@ -27,6 +27,8 @@ type Store interface {
 	// Credential returns the sealed refresh token kept for an invitation,
 	// upgrade.ErrNotFound when there is none.
 	Credential(ctx context.Context, invitationID string) (upgrade.KeptCredential, error)
+	// OutboxMessage reads back an event a transition handed in.
+	storetest.Outbox
 }
 
 // NewStore returns an empty store for one test.
@@ -142,9 +144,16 @@ func acquired(inv upgrade.Invitation, tenant string) wizard.Transition {
 	return t
 }
 
+// completed is the wizard's completion, with its Authentication Completed
+// (a new event id each time) as the wizard hands it in.
 func completed(inv upgrade.Invitation, tenant string) wizard.Transition {
 	t := move(inv, upgrade.InvitationAuthenticationComplete)
 	t.TenantID, t.Granted = tenant, []string{"Organization.Read.All"}
+	ms, err := upgrade.Announce(upgrade.AuthenticationCompletedEvent(inv, tenant))
+	if err != nil {
+		panic(err)
+	}
+	t.Events = ms
 	return t
 }
 
@@ -191,6 +200,12 @@ func testTransitionConditions(t *testing.T, f fixture) {
 			}
 			if got := f.get(t, inv.ID).Status; got != want {
 				t.Fatalf("status %s, want %s", got, want)
+			}
+			// A committed completion wrote its event, a refused one none.
+			if len(tr.Events) > 0 {
+				if in := storetest.InOutbox(t, f.s, tr.Events); in != (err == nil) {
+					t.Fatalf("event in the outbox: %v, transition error %v", in, err)
+				}
 			}
 		})
 	}
@@ -277,6 +292,12 @@ func testConcurrentTransitionsOneWins(t *testing.T, f fixture) {
 			}
 			if got := f.get(t, inv.ID).Status; got != racers[winner].To {
 				t.Fatalf("status %s, winner wanted %s", got, racers[winner].To)
+			}
+			// Only the winner's event, if it had one, is in the outbox.
+			for i, tr := range racers {
+				if len(tr.Events) > 0 && storetest.InOutbox(t, f.s, tr.Events) != (i == winner) {
+					t.Fatalf("racer %d (winner %d): its event's presence does not match its outcome", i, winner)
+				}
 			}
 		})
 	}
