@@ -181,6 +181,9 @@ type Table struct {
 	Key          []KeyElement
 	Indexes      []Index
 	TTLAttribute string
+	// StreamViewType is the StreamSpecification's view type (NEW_IMAGE,
+	// ...); empty when the table has no stream.
+	StreamViewType string
 }
 
 // Attribute is one attribute definition of a table.
@@ -194,6 +197,26 @@ type Index struct {
 	Name           string
 	Key            []KeyElement
 	ProjectionType string
+}
+
+// StreamLabel is the last part of every table's StreamArn as the template
+// resolves locally, where the real label is known only once the table
+// exists.
+const StreamLabel = "local"
+
+// StreamTable returns the table name of a DynamoDB stream ARN
+// (arn:aws:dynamodb:region:account:table/NAME/stream/LABEL); ok is false
+// for any other ARN.
+func StreamTable(arn string) (table string, ok bool) {
+	_, rest, found := strings.Cut(arn, ":table/")
+	if !found || !strings.HasPrefix(arn, "arn:aws:dynamodb:") {
+		return "", false
+	}
+	table, label, found := strings.Cut(rest, "/stream/")
+	if !found || table == "" || label == "" || strings.Contains(label, "/") {
+		return "", false
+	}
+	return table, true
 }
 
 // Load reads and resolves the template at path.
@@ -479,6 +502,7 @@ func table(id, name string, p map[string]any) Table {
 	if on, _ := dig(p, "TimeToLiveSpecification", "Enabled").(bool); on {
 		t.TTLAttribute = str(dig(p, "TimeToLiveSpecification", "AttributeName"))
 	}
+	t.StreamViewType = str(dig(p, "StreamSpecification", "StreamViewType"))
 	return t
 }
 
@@ -666,10 +690,18 @@ func (r *resolver) getAtt(expr string) (any, error) {
 	if !ok || !known {
 		return nil, fmt.Errorf("!GetAtt %s: no such resource", expr)
 	}
-	if attr != "Arn" {
-		return r.name(id), nil
-	}
 	name := r.name(id)
+	if typ == "AWS::DynamoDB::Table" && attr == "StreamArn" {
+		// CloudFormation gives the ARN of the stream the table has once
+		// deployed, whose last part is the time it was created. Locally
+		// the stream exists only once the stack has created the table, so
+		// its label is StreamLabel; readers of the stream look the
+		// current one up by table name (StreamTable).
+		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/%s", r.opts.Region, r.opts.AccountID, name, StreamLabel), nil
+	}
+	if attr != "Arn" {
+		return name, nil
+	}
 	switch typ {
 	case "AWS::DynamoDB::Table":
 		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", r.opts.Region, r.opts.AccountID, name), nil
