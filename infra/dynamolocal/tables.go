@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/ocpro/upgrade/infra/template"
 )
@@ -54,6 +55,27 @@ func NewClient(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 		// SDK would log a warning for each such response. Only here: a
 		// client for the real service keeps the check.
 		o.DisableValidateResponseChecksum = true
+	}), nil
+}
+
+// NewStreamsClient returns a DynamoDB Streams client for the DynamoDB Local
+// at endpoint, signing like NewClient, so that it sees the same tables'
+// streams.
+func NewStreamsClient(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
+	if endpoint == "" {
+		return nil, errors.New("dynamolocal: no endpoint")
+	}
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")),
+		config.WithSharedConfigFiles([]string{}),
+		config.WithSharedCredentialsFiles([]string{}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dynamolocal: client config: %w", err)
+	}
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
 	}), nil
 }
 

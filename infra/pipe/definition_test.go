@@ -2,6 +2,7 @@ package pipe
 
 import (
 	"encoding/json"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -227,7 +228,7 @@ func newTestPipe(t *testing.T, edit func(m map[string]any)) *Pipe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Definition: d, Streams: nopStreams{}, Bus: nopBus{}, StateDir: t.TempDir(),
+	p, err := New(Config{Definition: d, Streams: nopStreams{}, Bus: nopBus{}, StateDir: t.TempDir(), Log: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return time.Date(2026, 12, 6, 1, 2, 3, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
