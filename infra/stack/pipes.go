@@ -62,6 +62,8 @@ func (s *Stack) startPipes(ctx context.Context, stateDir string, log *slog.Logge
 		if err := s.pipes.start(d.Name, pipe.Hooks{}); err != nil {
 			return err
 		}
+		log.Info("pipe started", "pipe", d.Name, "table", d.Table, "bus", d.Bus,
+			"startingPosition", d.StartingPosition, "batchSize", d.BatchSize, "maximumRetryAttempts", d.MaxRetries)
 	}
 	s.closers = append(s.closers, s.pipes.stopAll)
 	return nil
