@@ -129,7 +129,7 @@ func parse(logicalID string, props map[string]any) (*Definition, error) {
 	d.SourceARN = str(props["Source"])
 	table, ok := template.StreamTable(d.SourceARN)
 	if !ok {
-		return nil, fmt.Errorf("Source %q: only a DynamoDB stream is implemented locally", d.SourceARN)
+		return nil, fmt.Errorf("property Source %q: only a DynamoDB stream is implemented locally", d.SourceARN)
 	}
 	d.Table = table
 	if err := d.parseSource(props["SourceParameters"]); err != nil {
@@ -139,7 +139,7 @@ func parse(logicalID string, props map[string]any) (*Definition, error) {
 	d.TargetARN = str(props["Target"])
 	_, bus, ok := strings.Cut(d.TargetARN, ":event-bus/")
 	if !ok || !strings.HasPrefix(d.TargetARN, "arn:aws:events:") || bus == "" {
-		return nil, fmt.Errorf("Target %q: only an event bus is implemented locally", d.TargetARN)
+		return nil, fmt.Errorf("property Target %q: only an event bus is implemented locally", d.TargetARN)
 	}
 	d.Bus = bus
 	if err := d.parseTarget(props["TargetParameters"]); err != nil {

@@ -266,8 +266,8 @@ func TestEntryOfAnIncompleteItem(t *testing.T) {
 		want  string
 	}{
 		{"no detail", map[string]string{"source": "s", "detailType": "d"}, "$.dynamodb.NewImage.detail.S is not in the record"},
-		{"no source", map[string]string{"detail": "{}", "detailType": "d"}, "Source: $.dynamodb.NewImage.source.S is not in the record"},
-		{"no detail type", map[string]string{"detail": "{}", "source": "s"}, "DetailType: $.dynamodb.NewImage.detailType.S"},
+		{"no source", map[string]string{"detail": "{}", "detailType": "d"}, "parameter Source: $.dynamodb.NewImage.source.S is not in the record"},
+		{"no detail type", map[string]string{"detail": "{}", "source": "s"}, "parameter DetailType: $.dynamodb.NewImage.detailType.S"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -540,11 +540,11 @@ func (p *Pipe) entry(raw []byte) (etypes.PutEventsRequestEntry, error) {
 	}
 	source, err := p.def.source.value(doc)
 	if err != nil {
-		return etypes.PutEventsRequestEntry{}, fmt.Errorf("Source: %w", err)
+		return etypes.PutEventsRequestEntry{}, fmt.Errorf("parameter Source: %w", err)
 	}
 	detailType, err := p.def.detailType.value(doc)
 	if err != nil {
-		return etypes.PutEventsRequestEntry{}, fmt.Errorf("DetailType: %w", err)
+		return etypes.PutEventsRequestEntry{}, fmt.Errorf("parameter DetailType: %w", err)
 	}
 	return etypes.PutEventsRequestEntry{
 		EventBusName: aws.String(p.def.TargetARN),
