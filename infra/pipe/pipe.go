@@ -48,7 +48,8 @@ type Hooks struct {
 	// BeforeDeliver runs before the batch's PutEvents.
 	BeforeDeliver func(shard, sequence string) error
 	// BeforeCheckpoint runs after the batch is delivered (or
-	// dead-lettered) and before its checkpoint is written.
+	// dead-lettered) and before its checkpoint is written; a batch whose
+	// records were all filtered out delivers nothing and skips it.
 	BeforeCheckpoint func(shard, sequence string) error
 }
 
@@ -403,10 +404,10 @@ func (r *reader) handle(ctx context.Context, shard string, records []stypes.Reco
 		if err := r.deliver(ctx, shard, entries); err != nil {
 			return err
 		}
-	}
-	if h := p.cfg.Hooks.BeforeCheckpoint; h != nil {
-		if err := h(shard, last); err != nil {
-			return hookError{err}
+		if h := p.cfg.Hooks.BeforeCheckpoint; h != nil {
+			if err := h(shard, last); err != nil {
+				return hookError{err}
+			}
 		}
 	}
 	c := r.cp.Shards[shard]
