@@ -92,6 +92,11 @@ type Pipe struct {
 	filtered  int
 	dead      int
 	caughtUp  chan struct{} // closed when a poll found every shard idle
+	// pollSeq numbers the polls started; idleSeq is the number of the
+	// latest poll that found nothing new, and polled is closed (and
+	// replaced) whenever a poll ends, for WaitIdle.
+	pollSeq, idleSeq int
+	polled           chan struct{}
 }
 
 // Stats counts what a pipe did since it started.
@@ -140,6 +145,7 @@ func New(cfg Config) (*Pipe, error) {
 		file:     checkpointFile{path: filepath.Join(cfg.StateDir, d.Name+".checkpoints.json")},
 		arn:      fmt.Sprintf("arn:aws:pipes:%s:%s:pipe/%s", cfg.Region, cfg.AccountID, d.Name),
 		caughtUp: make(chan struct{}),
+		polled:   make(chan struct{}),
 	}
 	if d.DeadLetterARN != "" && cfg.DeadLetters == nil {
 		p.log.Warn("pipe: no local stand-in for the dead-letter queue; batches that fail every retry will be logged and dropped",
@@ -158,6 +164,46 @@ func (p *Pipe) Stats() Stats {
 // CaughtUp is closed once the pipe has read every shard to its current end
 // at least once: records written before it closes have been handled.
 func (p *Pipe) CaughtUp() <-chan struct{} { return p.caughtUp }
+
+// WaitIdle waits until a poll that started after the call found nothing
+// new in any shard: every record written before the call has been handled
+// (delivered, dead-lettered or filtered out). It waits for ever on a pipe
+// that is not running; ctx bounds it.
+func (p *Pipe) WaitIdle(ctx context.Context) error {
+	p.mu.Lock()
+	after := p.pollSeq
+	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		done, polled := p.idleSeq > after, p.polled
+		p.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-polled:
+		case <-ctx.Done():
+			return fmt.Errorf("pipe %s: waiting for it to be idle: %w", p.def.Name, ctx.Err())
+		}
+	}
+}
+
+func (p *Pipe) startPoll() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pollSeq++
+	return p.pollSeq
+}
+
+func (p *Pipe) endPoll(seq int, idle bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if idle {
+		p.idleSeq = seq
+	}
+	close(p.polled)
+	p.polled = make(chan struct{})
+}
 
 // Run reads the stream until ctx ends (then it returns nil) or a hook
 // stops it. It waits for the table's stream to exist.
@@ -181,7 +227,9 @@ func (p *Pipe) Run(ctx context.Context) error {
 	r := &reader{p: p, stream: stream, cp: cp, iterators: map[string]*string{}}
 	caughtUp := false
 	for {
+		seq := p.startPoll()
 		busy, err := r.poll(ctx)
+		p.endPoll(seq, !busy && err == nil)
 		if err != nil {
 			var stop hookError
 			if errors.As(err, &stop) {

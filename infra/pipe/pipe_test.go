@@ -349,6 +349,14 @@ func TestOrderWithinAShard(t *testing.T) {
 	if got := e.puts.ids(); got != strings.Join(want, ",") {
 		t.Fatalf("put on the bus in the order %s", got)
 	}
+	// WaitIdle returns only once what was written before it is on the bus.
+	e.writeOutbox(t, "late", "Ordered", eventDetail("late", n))
+	if err := p.WaitIdle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.puts.ids(); got != strings.Join(append(want, "late"), ",") {
+		t.Fatalf("after WaitIdle, put on the bus: %s", got)
+	}
 }
 
 // A second pipe started after the first stopped goes on from the

@@ -167,3 +167,57 @@ func (s *Stack) Pipe(name string) *pipe.Pipe {
 	}
 	return nil
 }
+
+// Settle waits until the stack has nothing in flight: every pipe has read
+// its stream to the end and the bus has no delivery pending, again and
+// again until a round in which no pipe delivered anything (a delivery can
+// make a function write outbox items, which the pipes then carry). Only
+// then does counting effects prove that no other effect is coming.
+func (s *Stack) Settle(ctx context.Context) error {
+	for {
+		before := s.pipesDelivered()
+		if err := s.waitPipesIdle(ctx); err != nil {
+			return err
+		}
+		if err := s.Bus.Drain(ctx); err != nil {
+			return err
+		}
+		if err := s.waitPipesIdle(ctx); err != nil {
+			return err
+		}
+		if s.pipesDelivered() == before {
+			return s.Bus.Drain(ctx)
+		}
+	}
+}
+
+func (s *Stack) runningPipes() []*pipe.Pipe {
+	if s.pipes == nil {
+		return nil
+	}
+	s.pipes.mu.Lock()
+	defer s.pipes.mu.Unlock()
+	out := make([]*pipe.Pipe, 0, len(s.pipes.running))
+	for _, r := range s.pipes.running {
+		out = append(out, r.pipe)
+	}
+	return out
+}
+
+func (s *Stack) waitPipesIdle(ctx context.Context) error {
+	for _, p := range s.runningPipes() {
+		if err := p.WaitIdle(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipesDelivered counts the events the running pipes delivered.
+func (s *Stack) pipesDelivered() int {
+	n := 0
+	for _, p := range s.runningPipes() {
+		n += p.Stats().Delivered
+	}
+	return n
+}
