@@ -20,6 +20,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// LocalStreamLabel is the label of a table's stream ARN locally (AWS
+// labels a stream with the time it was enabled).
+const LocalStreamLabel = "2026-01-01T00:00:00.000"
+
 // Options say how intrinsic functions resolve locally.
 type Options struct {
 	// Parameters override the parameter defaults of the template.
@@ -197,26 +201,6 @@ type Index struct {
 	Name           string
 	Key            []KeyElement
 	ProjectionType string
-}
-
-// StreamLabel is the last part of every table's StreamArn as the template
-// resolves locally, where the real label is known only once the table
-// exists.
-const StreamLabel = "local"
-
-// StreamTable returns the table name of a DynamoDB stream ARN
-// (arn:aws:dynamodb:region:account:table/NAME/stream/LABEL); ok is false
-// for any other ARN.
-func StreamTable(arn string) (table string, ok bool) {
-	_, rest, found := strings.Cut(arn, ":table/")
-	if !found || !strings.HasPrefix(arn, "arn:aws:dynamodb:") {
-		return "", false
-	}
-	table, label, found := strings.Cut(rest, "/stream/")
-	if !found || table == "" || label == "" || strings.Contains(label, "/") {
-		return "", false
-	}
-	return table, true
 }
 
 // Load reads and resolves the template at path.
@@ -691,13 +675,9 @@ func (r *resolver) getAtt(expr string) (any, error) {
 		return nil, fmt.Errorf("!GetAtt %s: no such resource", expr)
 	}
 	name := r.name(id)
-	if typ == "AWS::DynamoDB::Table" && attr == "StreamArn" {
-		// CloudFormation gives the ARN of the stream the table has once
-		// deployed, whose last part is the time it was created. Locally
-		// the stream exists only once the stack has created the table, so
-		// its label is StreamLabel; readers of the stream look the
-		// current one up by table name (StreamTable).
-		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/%s", r.opts.Region, r.opts.AccountID, name, StreamLabel), nil
+	if attr == "StreamArn" && typ == "AWS::DynamoDB::Table" {
+		// The stream's label is the time it was enabled; locally it is fixed.
+		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s/stream/%s", r.opts.Region, r.opts.AccountID, name, LocalStreamLabel), nil
 	}
 	if attr != "Arn" {
 		return name, nil
@@ -816,4 +796,21 @@ func num(v any, def int) int {
 		}
 	}
 	return def
+}
+
+// StreamTable returns the table name of a DynamoDB stream ARN
+// (arn:aws:dynamodb:region:account:table/NAME/stream/LABEL); ok is false
+// for any other ARN. Locally the label is LocalStreamLabel, not the real
+// stream's, which exists only once the stack has created the table: a
+// reader of the stream looks the current one up by table name.
+func StreamTable(arn string) (table string, ok bool) {
+	_, rest, found := strings.Cut(arn, ":table/")
+	if !found || !strings.HasPrefix(arn, "arn:aws:dynamodb:") {
+		return "", false
+	}
+	table, label, found := strings.Cut(rest, "/stream/")
+	if !found || table == "" || label == "" || strings.Contains(label, "/") {
+		return "", false
+	}
+	return table, true
 }
