@@ -319,3 +319,50 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// Event is what a pipe puts on its bus for one record.
+type Event struct {
+	Source, DetailType, Detail string
+}
+
+// Filter reports whether a record, as the pipe receives it (the JSON of a
+// stream record, with its attribute values in DynamoDB's JSON), passes
+// the pipe's FilterCriteria.
+func (d *Definition) Filter(record []byte) (bool, error) {
+	return d.matches(record)
+}
+
+// Render is what the pipe puts on its bus for a record that passed the
+// filter: the InputTemplate's output as the detail, and the Source and
+// DetailType parameters. It is the one rendering of the local pipe, for
+// tests elsewhere that check what the template makes of an outbox item;
+// reserved variables name the pipe as the local stack runs it.
+func (d *Definition) Render(record []byte) (Event, error) {
+	return d.render(record, pipeVars{
+		name: d.Name, arn: "arn:aws:pipes:eu-west-1:000000000000:pipe/" + d.Name,
+		sourceARN: d.SourceARN, targetARN: d.TargetARN,
+		ingestionTime: "1970-01-01T00:00:00Z", event: record,
+	})
+}
+
+func (d *Definition) render(record []byte, vars pipeVars) (Event, error) {
+	var doc any
+	if err := decodeJSON(record, &doc); err != nil {
+		return Event{}, err
+	}
+	e := Event{Detail: string(record)}
+	if d.input != nil {
+		var err error
+		if e.Detail, err = d.input.render(doc, vars); err != nil {
+			return Event{}, err
+		}
+	}
+	var err error
+	if e.Source, err = d.source.value(doc); err != nil {
+		return Event{}, fmt.Errorf("parameter Source: %w", err)
+	}
+	if e.DetailType, err = d.detailType.value(doc); err != nil {
+		return Event{}, fmt.Errorf("parameter DetailType: %w", err)
+	}
+	return e, nil
+}

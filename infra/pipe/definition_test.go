@@ -254,6 +254,13 @@ func TestEntryOfTheTemplatesShape(t *testing.T) {
 	if *e.EventBusName != "arn:aws:events:eu-west-1:000000000000:event-bus/B" {
 		t.Errorf("bus %s", *e.EventBusName)
 	}
+	d, _ := Parse("P", props(t, nil))
+	r, err := d.Render(record(t, "INSERT", "OUTBOX#5b0c", map[string]string{
+		"source": "ocpro.upgrades", "detailType": "Invitation Created", "detail": detail,
+	}))
+	if err != nil || r != (Event{Source: "ocpro.upgrades", DetailType: "Invitation Created", Detail: detail}) {
+		t.Errorf("Render = %+v, %v", r, err)
+	}
 }
 
 // A record the template cannot render fails, naming what is missing.

@@ -572,34 +572,18 @@ func (r *reader) put(ctx context.Context, entries []entry) (failed []entry, err 
 
 // entry renders one record into the PutEvents entry the pipe sends.
 func (p *Pipe) entry(raw []byte) (etypes.PutEventsRequestEntry, error) {
-	var doc any
-	if err := decodeJSON(raw, &doc); err != nil {
+	e, err := p.def.render(raw, pipeVars{
+		name: p.def.Name, arn: p.arn, sourceARN: p.def.SourceARN, targetARN: p.def.TargetARN,
+		ingestionTime: p.cfg.Now().UTC().Format(time.RFC3339Nano), event: raw,
+	})
+	if err != nil {
 		return etypes.PutEventsRequestEntry{}, err
-	}
-	detail := string(raw)
-	if p.def.input != nil {
-		var err error
-		detail, err = p.def.input.render(doc, pipeVars{
-			name: p.def.Name, arn: p.arn, sourceARN: p.def.SourceARN, targetARN: p.def.TargetARN,
-			ingestionTime: p.cfg.Now().UTC().Format(time.RFC3339Nano), event: raw,
-		})
-		if err != nil {
-			return etypes.PutEventsRequestEntry{}, err
-		}
-	}
-	source, err := p.def.source.value(doc)
-	if err != nil {
-		return etypes.PutEventsRequestEntry{}, fmt.Errorf("parameter Source: %w", err)
-	}
-	detailType, err := p.def.detailType.value(doc)
-	if err != nil {
-		return etypes.PutEventsRequestEntry{}, fmt.Errorf("parameter DetailType: %w", err)
 	}
 	return etypes.PutEventsRequestEntry{
 		EventBusName: aws.String(p.def.TargetARN),
-		Source:       aws.String(source),
-		DetailType:   aws.String(detailType),
-		Detail:       aws.String(detail),
+		Source:       aws.String(e.Source),
+		DetailType:   aws.String(e.DetailType),
+		Detail:       aws.String(e.Detail),
 	}, nil
 }
 
