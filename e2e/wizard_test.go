@@ -349,7 +349,7 @@ func TestWizardWaitsForConsentToReachMicrosoft(t *testing.T) {
 	if err := env.Entra.SetConsentPropagation(tn.id, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	id, authURL := invitation(t, c)
+	id, authURL := invitationIn(t, c, tn)
 	b := newBrowser(t)
 	acquired := signIn(t, b, authURL, tn.admin)
 	p := b.action(acquired, authURL, "continue", nil)
