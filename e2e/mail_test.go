@@ -67,14 +67,15 @@ func waitForMails(t *testing.T, address string, n int) []seslocal.Mail {
 	return mails
 }
 
-// settleBus waits until the local EventBridge has no delivery in flight, so
-// that a mail that was going to be sent has been: only then does counting
-// the mails prove that no other mail went.
+// settleBus waits until the local pipes have carried every outbox item to
+// the bus and the bus has no delivery in flight, so that a mail that was
+// going to be sent has been: only then does counting the mails prove that
+// no other mail went.
 func settleBus(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := env.Bus.Drain(ctx); err != nil {
+	if err := env.Settle(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/ocpro/upgrade/infra/dynamolocal"
 	"github.com/ocpro/upgrade/infra/template"
@@ -227,7 +228,50 @@ func TestCreateTablesFromTemplate(t *testing.T) {
 			} else if gotStatus != types.TimeToLiveStatusEnabled || gotAttr != want.TTLAttribute {
 				t.Errorf("TTL = %s on %q, want ENABLED on %q", gotStatus, gotAttr, want.TTLAttribute)
 			}
+
+			spec := d.StreamSpecification
+			if want.StreamViewType == "" {
+				if spec != nil && aws.ToBool(spec.StreamEnabled) {
+					t.Errorf("stream %s enabled, template has none", spec.StreamViewType)
+				}
+			} else if spec == nil || !aws.ToBool(spec.StreamEnabled) || string(spec.StreamViewType) != want.StreamViewType {
+				t.Errorf("stream = %+v, want %s", spec, want.StreamViewType)
+			}
 		})
+	}
+}
+
+// A table created before the template gave it a stream gets one, as
+// CloudFormation's update would add it; DynamoDB Local takes the stream
+// at creation or by UpdateTable, and then lists it under the table.
+func TestCreateTablesAddsAStreamToAnExistingTable(t *testing.T) {
+	t.Parallel()
+	testenv.Integration(t)
+	s := start(t, dynamolocal.Options{})
+	client, err := dynamolocal.NewClient(t.Context(), s.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := template.Table{LogicalID: "T", Name: "streamless",
+		Attributes: []template.Attribute{{Name: "PK", Type: "S"}}, Key: []template.KeyElement{{Name: "PK", KeyType: "HASH"}}}
+	if err := dynamolocal.CreateTables(t.Context(), client, []template.Table{tbl}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tbl.StreamViewType = "NEW_IMAGE"
+	if err := dynamolocal.CreateTables(t.Context(), client, []template.Table{tbl}, nil); err != nil {
+		t.Fatalf("adding the stream: %v", err)
+	}
+	streams, err := dynamolocal.NewStreamsClient(t.Context(), s.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := streams.ListStreams(t.Context(), &dynamodbstreams.ListStreamsInput{TableName: aws.String("streamless")})
+	if err != nil || len(out.Streams) != 1 {
+		t.Fatalf("streams of the table: %+v, %v", out, err)
+	}
+	tbl.StreamViewType = "KEYS_ONLY"
+	if err := dynamolocal.CreateTables(t.Context(), client, []template.Table{tbl}, nil); err == nil || !strings.Contains(err.Error(), "view type") {
+		t.Errorf("another view type on the same stream: %v", err)
 	}
 }
 

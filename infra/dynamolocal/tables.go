@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/ocpro/upgrade/infra/template"
 )
@@ -57,9 +58,30 @@ func NewClient(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 	}), nil
 }
 
+// NewStreamsClient returns a DynamoDB Streams client for the DynamoDB Local
+// at endpoint, signing like NewClient, so that it sees the same tables'
+// streams.
+func NewStreamsClient(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
+	if endpoint == "" {
+		return nil, errors.New("dynamolocal: no endpoint")
+	}
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")),
+		config.WithSharedConfigFiles([]string{}),
+		config.WithSharedCredentialsFiles([]string{}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dynamolocal: client config: %w", err)
+	}
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+	}), nil
+}
+
 // CreateTables creates every table of the template, named by name (nil keeps
-// each table's template name), with its keys and global secondary indexes,
-// billed per request, and turns on its TTL attribute. A table that already
+// each table's template name), with its keys, global secondary indexes and
+// stream, billed per request, and turns on its TTL attribute. A table that already
 // exists is left as it is, so calling CreateTables again is harmless. It
 // returns once every table is ACTIVE.
 func CreateTables(ctx context.Context, client *dynamodb.Client, tables []template.Table, name func(logicalID string) string) error {
@@ -95,10 +117,43 @@ func createTable(ctx context.Context, client *dynamodb.Client, t template.Table,
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tableName)}, tableActiveTimeout); err != nil {
 		return fmt.Errorf("waiting for ACTIVE: %w", err)
 	}
+	if t.StreamViewType != "" {
+		if err := enableStream(ctx, client, tableName, t.StreamViewType); err != nil {
+			return err
+		}
+	}
 	if t.TTLAttribute == "" {
 		return nil
 	}
 	return enableTTL(ctx, client, tableName, t.TTLAttribute)
+}
+
+// enableStream turns the table's stream on when a table that already
+// existed has none, as CloudFormation's update would; a table created here
+// has it from CreateTable. A stream of another view type is an error: it
+// cannot be changed without a new stream.
+func enableStream(ctx context.Context, client *dynamodb.Client, tableName, viewType string) error {
+	desc, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tableName)})
+	if err != nil {
+		return fmt.Errorf("describe: %w", err)
+	}
+	if spec := desc.Table.StreamSpecification; spec != nil && aws.ToBool(spec.StreamEnabled) {
+		if string(spec.StreamViewType) != viewType {
+			return fmt.Errorf("the stream's view type is %s, want %s", spec.StreamViewType, viewType)
+		}
+		return nil
+	}
+	_, err = client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+		TableName: aws.String(tableName),
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: types.StreamViewType(viewType),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable the stream: %w", err)
+	}
+	return nil
 }
 
 // createTableInput maps a template table to the CreateTable call that
@@ -114,6 +169,12 @@ func createTableInput(t template.Table, tableName string) (*dynamodb.CreateTable
 		TableName:   aws.String(tableName),
 		BillingMode: types.BillingModePayPerRequest,
 		KeySchema:   keySchema(t.Key),
+	}
+	if t.StreamViewType != "" {
+		in.StreamSpecification = &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: types.StreamViewType(t.StreamViewType),
+		}
 	}
 	for _, a := range t.Attributes {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{

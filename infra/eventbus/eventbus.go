@@ -55,7 +55,9 @@ type Config struct {
 // DeadLetter is an event whose target still failed after its retries, or
 // outlived the rule's maximum event age.
 type DeadLetter struct {
-	Rule     string          `json:"rule"` // Function.Event in template.yaml
+	// Rule is Function.Event in template.yaml, or the logical id of the
+	// pipe whose records these are.
+	Rule     string          `json:"rule"`
 	Function string          `json:"function"`
 	Event    json.RawMessage `json:"event"`
 	Attempts int             `json:"attempts"`

@@ -1,10 +1,11 @@
 // Package stack starts the whole service locally: DynamoDB Local,
 // aws-ses-v2-local, the Entra emulator, small stand-ins for EventBridge,
-// Secrets Manager and KMS, every function's real bootstrap under
-// aws-lambda-rie, and a local API Gateway in front of them.
+// its pipes, Secrets Manager and KMS, every function's real bootstrap
+// under aws-lambda-rie, and a local API Gateway in front of them.
 //
 // All wiring comes from template.yaml through infra/template: routes, the JWT
-// authorizer, rules, schedules, tables and each function's environment. The
+// authorizer, rules, schedules, tables, pipes and each function's
+// environment. The
 // stack only adds what AWS would add (credentials, region, endpoints) and the
 // local values of the template's parameters.
 package stack
@@ -99,6 +100,7 @@ type Stack struct {
 	ConsoleURL string
 	StaffUser  string
 
+	pipes   *pipes
 	closers []func() error
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -158,6 +160,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	invoker.set(pools)
+	if err := s.startPipes(ctx, stateDir, opts.Logger); err != nil {
+		return nil, err
+	}
 	s.runSchedules(runCtx, opts.Logger)
 	if err := s.startGateway(apiLn, invoker, opts.ConsoleDir, opts.Logger); err != nil {
 		return nil, err

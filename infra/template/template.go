@@ -185,6 +185,9 @@ type Table struct {
 	Key          []KeyElement
 	Indexes      []Index
 	TTLAttribute string
+	// StreamViewType is the StreamSpecification's view type (NEW_IMAGE,
+	// ...); empty when the table has no stream.
+	StreamViewType string
 }
 
 // Attribute is one attribute definition of a table.
@@ -483,6 +486,7 @@ func table(id, name string, p map[string]any) Table {
 	if on, _ := dig(p, "TimeToLiveSpecification", "Enabled").(bool); on {
 		t.TTLAttribute = str(dig(p, "TimeToLiveSpecification", "AttributeName"))
 	}
+	t.StreamViewType = str(dig(p, "StreamSpecification", "StreamViewType"))
 	return t
 }
 
@@ -792,4 +796,21 @@ func num(v any, def int) int {
 		}
 	}
 	return def
+}
+
+// StreamTable returns the table name of a DynamoDB stream ARN
+// (arn:aws:dynamodb:region:account:table/NAME/stream/LABEL); ok is false
+// for any other ARN. Locally the label is LocalStreamLabel, not the real
+// stream's, which exists only once the stack has created the table: a
+// reader of the stream looks the current one up by table name.
+func StreamTable(arn string) (table string, ok bool) {
+	_, rest, found := strings.Cut(arn, ":table/")
+	if !found || !strings.HasPrefix(arn, "arn:aws:dynamodb:") {
+		return "", false
+	}
+	table, label, found := strings.Cut(rest, "/stream/")
+	if !found || table == "" || label == "" || strings.Contains(label, "/") {
+		return "", false
+	}
+	return table, true
 }
