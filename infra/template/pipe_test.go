@@ -117,7 +117,7 @@ func TestOutboxPipeRoleIsLeast(t *testing.T) {
 		"dynamodb:DescribeStream":   stream,
 		"dynamodb:GetRecords":       stream,
 		"dynamodb:GetShardIterator": stream,
-		"dynamodb:ListStreams":      stream,
+		"dynamodb:ListStreams":      "*",
 		"events:PutEvents":          "arn:aws:events:eu-west-1:000000000000:event-bus/" + tp.Buses[0],
 		"sqs:SendMessage":           "arn:aws:sqs:eu-west-1:000000000000:DeadLetterQueue",
 	}
