@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ocpro/upgrade/infra/pipe"
 	"github.com/ocpro/upgrade/infra/template"
 	"github.com/ocpro/upgrade/internal/event"
 	"github.com/ocpro/upgrade/internal/notify"
@@ -57,11 +57,10 @@ var goldenCases = []goldenCase{
 			UpgradeID: "u1", ServiceID: "s1", AdminEmail: "it-admin@contoso.com", Status: upgrade.InvitationExpired})},
 }
 
-// pipe is the EventOutbox pipe of template.yaml, as far as it shapes an
-// event: the input template and the dynamic Source and DetailType.
-type pipe struct{ input, source, detailType string }
-
-func loadPipe(t *testing.T) pipe {
+// loadPipe is the EventOutbox pipe of template.yaml as the local stack
+// runs it (infra/pipe): its filter, input template and dynamic Source and
+// DetailType, with one reading of AWS's rules for all of them.
+func loadPipe(t *testing.T) *pipe.Definition {
 	t.Helper()
 	tp, err := template.Load(filepath.Join("..", "..", "template.yaml"), template.Options{})
 	if err != nil {
@@ -71,33 +70,11 @@ func loadPipe(t *testing.T) pipe {
 	if !ok {
 		t.Fatal("template.yaml has no EventOutbox pipe")
 	}
-	target, _ := res.Properties["TargetParameters"].(map[string]any)
-	bus, _ := target["EventBridgeEventBusParameters"].(map[string]any)
-	p := pipe{}
-	p.input, _ = target["InputTemplate"].(string)
-	p.source, _ = bus["Source"].(string)
-	p.detailType, _ = bus["DetailType"].(string)
-	return p
-}
-
-// jsonPath reads a dot path ($.a.b) of doc: the only form the pipe uses.
-func jsonPath(t *testing.T, doc any, path string) any {
-	t.Helper()
-	rest, ok := strings.CutPrefix(path, "$.")
-	if !ok {
-		t.Fatalf("%q is not a JSON path of the form $.a.b", path)
+	d, err := pipe.Parse("EventOutbox", res.Properties)
+	if err != nil {
+		t.Fatal(err)
 	}
-	v := doc
-	for _, k := range strings.Split(rest, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			t.Fatalf("%s: %q is not an object", path, k)
-		}
-		if v, ok = m[k]; !ok {
-			t.Fatalf("%s: no %q", path, k)
-		}
-	}
-	return v
+	return d
 }
 
 // streamJSON is an item as a stream record's image holds it: DynamoDB
@@ -121,29 +98,26 @@ func streamJSON(t *testing.T, item map[string]types.AttributeValue) map[string]a
 // deliver is what the pipe puts on the bus for the outbox item of m: the
 // item as the store writes it, in the stream record of its insert, shaped
 // by the template's input template and dynamic parameters.
-func deliver(t *testing.T, p pipe, m event.Message) (source, detailType string, detail []byte) {
+func deliver(t *testing.T, p *pipe.Definition, m event.Message) (source, detailType string, detail []byte) {
 	t.Helper()
 	item, err := attributevalue.MarshalMap(toOutboxRecord(m, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	record := map[string]any{"eventName": "INSERT", "dynamodb": map[string]any{
+	record, err := json.Marshal(map[string]any{"eventName": "INSERT", "dynamodb": map[string]any{
 		"Keys":     map[string]any{"PK": map[string]any{"S": outboxPK(m.ID)}, "SK": map[string]any{"S": OutboxSK}},
-		"NewImage": streamJSON(t, item)}}
-	// A bare <path> template renders the value itself: for a string, its
-	// text (AWS: quote a variable that refers to a string inside JSON).
-	path, ok := strings.CutPrefix(p.input, "<")
-	path, ok2 := strings.CutSuffix(path, ">")
-	if !ok || !ok2 {
-		t.Fatalf("input template %q is not a bare JSON path", p.input)
+		"NewImage": streamJSON(t, item)}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	text, ok := jsonPath(t, record, path).(string)
-	if !ok {
-		t.Fatalf("input template %q does not name a string", p.input)
+	if ok, err := p.Filter(record); err != nil || !ok {
+		t.Fatalf("the pipe's filter drops the outbox item: %v, %v", ok, err)
 	}
-	source, _ = jsonPath(t, record, p.source).(string)
-	detailType, _ = jsonPath(t, record, p.detailType).(string)
-	return source, detailType, []byte(text)
+	e, err := p.Render(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Source, e.DetailType, []byte(e.Detail)
 }
 
 // TestGoldenEvents writes every event the service sends to the outbox as
