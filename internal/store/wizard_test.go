@@ -98,7 +98,7 @@ func TestWizardContract(t *testing.T) {
 }
 
 func transition(to upgrade.InvitationStatus) wizard.Transition {
-	return wizard.Transition{InvitationID: "inv", OperatorID: "op", To: to, At: time.Now()}
+	return wizard.Transition{InvitationID: "inv", OperatorID: "op", To: to, At: time.Now(), Generation: 1}
 }
 
 func acquired(tenant string) wizard.Transition {

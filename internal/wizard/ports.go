@@ -35,8 +35,8 @@ type Store interface {
 	GetCustomer(ctx context.Context, operatorID, id string) (upgrade.Customer, error)
 	GetUpgrade(ctx context.Context, operatorID, id string) (upgrade.Upgrade, error)
 	// TransitionInvitation moves the invitation to t.To when its status
-	// is one upgrade.InvitationMoves allows to move there and it has not
-	// expired at t.At, writing t.Events to the outbox in the same atomic
+	// is one upgrade.InvitationMoves allows to move there, its link is
+	// still of t.Generation and it has not expired at t.At, writing t.Events to the outbox in the same atomic
 	// write; otherwise it returns ErrConflict and writes nothing.
 	TransitionInvitation(ctx context.Context, t Transition) error
 	// GetAttempt returns the wizard record of an invitation, the zero
@@ -131,6 +131,10 @@ type Transition struct {
 	OperatorID string
 	To         upgrade.InvitationStatus
 	At         time.Time
+	// Generation is the link generation the request came with: a link
+	// regenerated or revoked since the request read the invitation moves
+	// nothing.
+	Generation int
 	// TenantID, UPN and ObjectID are recorded on TOKEN_ACQUIRED. On
 	// AUTHENTICATION_COMPLETE TenantID must match the recorded one.
 	TenantID string

@@ -86,7 +86,7 @@ func (s *Service) bind(ctx context.Context, inv upgrade.Invitation, tenant strin
 // to be the customer's, for staff to confirm or refuse, and shows the
 // administrator that the operator will do so.
 func (s *Service) awaitConfirmation(ctx context.Context, inv upgrade.Invitation, tenant string, granted []string, org Organization) (View, error) {
-	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: s.c.Clock.Now(),
+	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, Generation: inv.Generation, At: s.c.Clock.Now(),
 		To: upgrade.InvitationAwaitingConfirmation, TenantID: tenant, Granted: granted,
 		TenantName: org.DisplayName, TenantDomains: org.VerifiedDomains})
 	if errors.Is(err, ErrConflict) {

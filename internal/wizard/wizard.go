@@ -434,7 +434,7 @@ func (s *Service) acquire(ctx context.Context, inv upgrade.Invitation, t Tokens)
 			return fmt.Errorf("save credential: %w", err)
 		}
 	}
-	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: now,
+	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, Generation: inv.Generation, At: now,
 		To: upgrade.InvitationTokenAcquired, TenantID: t.TenantID, UPN: t.UPN, ObjectID: t.ObjectID})
 	if err != nil {
 		return fmt.Errorf("record token acquired: %w", err)
@@ -724,7 +724,7 @@ func (s *Service) complete(ctx context.Context, inv upgrade.Invitation, tenant s
 	if err != nil {
 		return View{}, err
 	}
-	err = s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: now,
+	err = s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, Generation: inv.Generation, At: now,
 		To:       upgrade.InvitationAuthenticationComplete,
 		TenantID: tenant, Granted: granted, TenantName: g.Organization.DisplayName, TenantDomains: g.Organization.VerifiedDomains,
 		Events: events})
@@ -773,7 +773,7 @@ func (s *Service) attemptProblem(ctx context.Context, inv upgrade.Invitation, er
 		return View{}, err
 	}
 	s.c.Logger.WarnContext(ctx, "attempt limit reached", "invitationId", inv.ID)
-	terr := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: s.c.Clock.Now(),
+	terr := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, Generation: inv.Generation, At: s.c.Clock.Now(),
 		To: upgrade.InvitationFailed})
 	if terr != nil && !errors.Is(terr, ErrConflict) {
 		return View{}, fmt.Errorf("record failure: %w", terr)
@@ -787,7 +787,7 @@ func (s *Service) markInProgress(ctx context.Context, inv upgrade.Invitation) er
 	if !upgrade.InvitationMoves.Allows(inv.Status, upgrade.InvitationInProgress) {
 		return nil
 	}
-	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, At: s.c.Clock.Now(),
+	err := s.c.Store.TransitionInvitation(ctx, Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, Generation: inv.Generation, At: s.c.Clock.Now(),
 		To: upgrade.InvitationInProgress})
 	if err != nil && !errors.Is(err, ErrConflict) {
 		return fmt.Errorf("record in progress: %w", err)

@@ -17,7 +17,8 @@ var _ wizard.Store = (*Store)(nil)
 
 // TransitionInvitation implements wizard.Store with the conditions of the
 // DynamoDB store: the invitation exists, its status is one
-// upgrade.InvitationMoves allows to move to t.To, it has not expired at
+// upgrade.InvitationMoves allows to move to t.To, its link is of
+// t.Generation, it has not expired at
 // t.At and, for AUTHENTICATION_COMPLETE, it recorded t.TenantID.
 func (s *Store) TransitionInvitation(_ context.Context, t wizard.Transition) error {
 	from := upgrade.InvitationMoves.From(t.To)
@@ -27,7 +28,7 @@ func (s *Store) TransitionInvitation(_ context.Context, t wizard.Transition) err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inv, ok := s.invitations[t.InvitationID]
-	if !ok || !from.Contains(inv.Status) || !t.At.Before(inv.ExpiresAt) {
+	if !ok || !from.Contains(inv.Status) || inv.Generation != t.Generation || !t.At.Before(inv.ExpiresAt) {
 		return wizard.ErrConflict
 	}
 	if upgrade.InvitationProven.Contains(t.To) && (inv.TenantID == "" || inv.TenantID != t.TenantID) {

@@ -135,7 +135,7 @@ func (f fixture) get(t *testing.T, id string) upgrade.Invitation {
 }
 
 func move(inv upgrade.Invitation, to upgrade.InvitationStatus) wizard.Transition {
-	return wizard.Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, To: to, At: time.Now()}
+	return wizard.Transition{InvitationID: inv.ID, OperatorID: inv.OperatorID, To: to, At: time.Now(), Generation: inv.Generation}
 }
 
 func acquired(inv upgrade.Invitation, tenant string) wizard.Transition {
@@ -174,6 +174,16 @@ func testTransitionConditions(t *testing.T, f fixture) {
 		{"after the expiry", upgrade.InvitationPending, func(inv upgrade.Invitation) wizard.Transition {
 			tr := move(inv, upgrade.InvitationInProgress)
 			tr.At = inv.ExpiresAt
+			return tr
+		}, wizard.ErrConflict},
+		{"with a link regenerated since", upgrade.InvitationPending, func(inv upgrade.Invitation) wizard.Transition {
+			tr := move(inv, upgrade.InvitationInProgress)
+			tr.Generation = inv.Generation - 1
+			return tr
+		}, wizard.ErrConflict},
+		{"completion with a link regenerated since", upgrade.InvitationTokenAcquired, func(inv upgrade.Invitation) wizard.Transition {
+			tr := completed(inv, "tenant-a")
+			tr.Generation = inv.Generation + 1
 			return tr
 		}, wizard.ErrConflict},
 		{"an unknown invitation", upgrade.InvitationPending, func(inv upgrade.Invitation) wizard.Transition {
