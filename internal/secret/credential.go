@@ -9,9 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Credential reads the operator application's credential from a
@@ -112,11 +109,11 @@ func (s *Credential) load(ctx context.Context) error {
 
 // fetch reads the secret; s.mu is held.
 func (s *Credential) fetch(ctx context.Context) error {
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.arn)})
+	out, err := s.client.GetSecretValue(ctx, GetSecretValueInput{SecretID: s.arn})
 	if err != nil {
 		return fmt.Errorf("secret: get %s: %w", s.arn, err)
 	}
-	secret, expires, err := parseCredential(aws.ToString(out.SecretString))
+	secret, expires, err := parseCredential(out.SecretString)
 	if err != nil {
 		// The value never goes into the error.
 		return fmt.Errorf("secret: %s: %w", s.arn, err)
