@@ -205,16 +205,16 @@ func (s *Stack) startAWS(invoker *lazyInvoker, entraSecret string, log *slog.Log
 // log settings.
 func (s *Stack) startFunctions(opts Options, pools lambdapool.Pools) error {
 	lambdaEnv := map[string]string{
-		"AWS_REGION":                       Region,
-		"AWS_DEFAULT_REGION":               Region,
-		"AWS_ACCESS_KEY_ID":                "local",
-		"AWS_SECRET_ACCESS_KEY":            "local",
-		"AWS_SESSION_TOKEN":                "local",
-		"AWS_EC2_METADATA_DISABLED":        "true",
-		"AWS_ENDPOINT_URL_DYNAMODB":        s.DynamoURL,
-		"AWS_ENDPOINT_URL_SESV2":           s.MailURL,
-		"AWS_ENDPOINT_URL_EVENTBRIDGE":     s.AWSURL,
-		"AWS_ENDPOINT_URL_KMS":             s.AWSURL,
+		"AWS_REGION":                   Region,
+		"AWS_DEFAULT_REGION":           Region,
+		"AWS_ACCESS_KEY_ID":            "local",
+		"AWS_SECRET_ACCESS_KEY":        "local",
+		"AWS_SESSION_TOKEN":            "local",
+		"AWS_EC2_METADATA_DISABLED":    "true",
+		"AWS_ENDPOINT_URL_DYNAMODB":    s.DynamoURL,
+		"AWS_ENDPOINT_URL_SESV2":       s.MailURL,
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": s.AWSURL,
+		"AWS_ENDPOINT_URL_KMS":         s.AWSURL,
 		// DynamoDB Local's responses fail the SDK's checksum validation.
 		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
 		"SSL_CERT_FILE":                    s.CAFile,
