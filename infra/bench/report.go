@@ -51,11 +51,11 @@ const (
 // Report is the outcome of one harness run. A section is nil when it was
 // not run.
 type Report struct {
-	Started      time.Time         `json:"started"`
-	Machine      Machine           `json:"machine"`
-	Sizes        *SizeSection      `json:"sizes,omitempty"`
+	Started time.Time    `json:"started"`
+	Machine Machine      `json:"machine"`
+	Sizes   *SizeSection `json:"sizes,omitempty"`
 	// Libraries is what each library adds (MeasureLibraryCosts).
-	Libraries []LibraryCost `json:"libraries,omitempty"`
+	Libraries    []LibraryCost     `json:"libraries,omitempty"`
 	ColdStarts   *ColdStartSection `json:"coldStarts,omitempty"`
 	GoBenchmarks *GoBenchSection   `json:"goBenchmarks,omitempty"`
 	Gateway      *GatewayOverhead  `json:"gateway,omitempty"`
