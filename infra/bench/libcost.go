@@ -28,7 +28,9 @@ type LibraryCost struct {
 	// Over names what the cost is measured over.
 	Over string `json:"over"`
 	// Bytes is the size it adds (stripped, the size section's platform);
-	// Init the Go package init it adds (median, this machine).
+	// Init the Go package init it adds: the summed median init of the
+	// packages the floor with it has and the one without lacks (this
+	// machine).
 	Bytes     int64         `json:"bytes"`
 	Init      time.Duration `json:"initNs,omitempty"`
 	Error     string        `json:"error,omitempty"`
@@ -97,7 +99,7 @@ func MeasureLibraryCosts(ctx context.Context, root string, sizes *SizeSection, d
 	}
 	type built struct {
 		bytes int64
-		init  time.Duration
+		init  map[string]time.Duration
 		err   error
 		ierr  error
 	}
@@ -112,16 +114,13 @@ func MeasureLibraryCosts(ctx context.Context, root string, sizes *SizeSection, d
 		}
 		hostOut := filepath.Join(hostDir, "libraries", name, "bootstrap")
 		if _, b.ierr = BuildFloor(ctx, root, l, "linux", hostGOARCH, filepath.Join(hostDir, "libraries", name, "src"), hostOut); b.ierr == nil {
-			var c InitCost
-			c, b.ierr = MeasureInit(ctx, hostOut, runs)
-			b.init = c.Total
+			b.init, b.ierr = MeasurePackageInits(ctx, hostOut, runs)
 		}
 		return b
 	}
 	minimal := built{bytes: sizes.MinimalBytes}
 	if hostDir != "" {
-		c, err := MeasureInit(ctx, minimalHost, runs)
-		minimal.init, minimal.ierr = c.Total, err
+		minimal.init, minimal.ierr = MeasurePackageInits(ctx, minimalHost, runs)
 	}
 	cost := func(lib, over string, with, without built) LibraryCost {
 		c := LibraryCost{Library: lib, Operations: ops[lib], Functions: users[lib], Over: over}
@@ -140,7 +139,7 @@ func MeasureLibraryCosts(ctx context.Context, root string, sizes *SizeSection, d
 		case without.ierr != nil:
 			c.InitError = without.ierr.Error()
 		default:
-			c.Init = with.init - without.init
+			c.Init = addedInit(with.init, without.init)
 		}
 		return c
 	}
@@ -213,13 +212,11 @@ func (s *libraryCosts) markdown(b *strings.Builder) {
 		}
 		if c.InitError != "" {
 			init = statusCell(StatusFailed, c.InitError)
-		} else if c.Init <= 0 {
-			init = "≤ 0 ms (noise)"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", c.Library, c.Over, size, init,
 			strings.Join(c.Operations, ", "), strings.Join(c.Functions, ", "))
 	}
-	b.WriteString("\nEach figure is a floor with the library over the same floor without it, built and traced in this run; a function over a target names, next to its verdict, the libraries beyond DynamoDB it links with what each adds.\n")
+	b.WriteString("\nEach figure compares a floor with the library to the same floor without it, built and traced in this run: the size difference, and the summed median init of the packages only the floor with it has. A function over a target names, next to its verdict, the libraries beyond DynamoDB it links with what each adds.\n")
 }
 
 // libraryCosts renders LibraryCosts.
