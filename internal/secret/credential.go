@@ -77,12 +77,14 @@ func (s *Credential) Refresh(ctx context.Context) (bool, error) {
 
 // staleSecret matches Microsoft's errors for a client secret that is not
 // the application's (AADSTS7000215) or has expired (AADSTS7000222).
-var staleSecret = regexp.MustCompile(`\bAADSTS7000(215|222)\b`)
+// Compiled on first use rather than at package init, which every cold
+// start would pay.
+var staleSecret = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bAADSTS7000(215|222)\b`) })
 
 // Stale reports whether err is Microsoft refusing the client secret as
 // wrong or expired, the sign of a rotation this container has not read.
 func Stale(err error) bool {
-	return err != nil && staleSecret.MatchString(err.Error())
+	return err != nil && staleSecret().MatchString(err.Error())
 }
 
 // RefreshIfStale reads the credential of src again when err says Microsoft
