@@ -29,7 +29,7 @@ import (
 // minimal handler.
 const (
 	SizeTarget      = 1.4
-	ColdStartTarget = 1.3
+	ColdStartTarget = 1.4
 )
 
 // MinimalName names the minimal handler in the tables.
