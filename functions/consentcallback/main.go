@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/config"
@@ -59,7 +58,11 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*p
 	if err != nil {
 		return nil, err
 	}
-	sm := secretsmanager.NewFromConfig(cfg)
+	// Secrets through the Lambda extension: no Secrets Manager client here.
+	sm, err := secret.NewExtension(getenv, nil)
+	if err != nil {
+		return nil, err
+	}
 	key, err := secret.NewKey(sm, linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
@@ -68,7 +67,12 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*c
 	if err != nil {
 		return nil, err
 	}
-	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), linkKeyARN, link.MinKeySize)
+	// The link key through the Lambda extension: no Secrets Manager client here.
+	secrets, err := secret.NewExtension(getenv, nil)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.NewKey(secrets, linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err
 	}

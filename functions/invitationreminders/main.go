@@ -2,7 +2,8 @@
 // reminder and expiry sweep. It only wires the glue (internal/schedule) to
 // the use case (internal/sweep) and its adapters: configuration from the
 // environment, AWS clients built once, then lambda.Start. Init does no
-// network I/O; the SES send rate is read on the first run.
+// network I/O. The SES send rate comes from the deployment
+// (SES_MAX_SEND_RATE), so this function links no SES client.
 package main
 
 import (
@@ -13,22 +14,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
-	"github.com/ocpro/upgrade/internal/mail/ses"
 	"github.com/ocpro/upgrade/internal/schedule"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/sweep"
 	"github.com/ocpro/upgrade/internal/upgrade"
 )
-
-// sandboxSendRate is the mails per second the sweep assumes when SES
-// GetAccount cannot tell: the rate of a new SES account in the sandbox,
-// which no account is below.
-const sandboxSendRate = 1
 
 func main() {
 	log := lambdacontext.NewLogger()
@@ -44,6 +38,7 @@ func main() {
 func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*schedule.Handler, error) {
 	r := config.NewReader(getenv)
 	table, reminders := config.Table.Read(r), config.Reminders.Read(r)
+	sendRate := config.SESMaxSendRate.Read(r)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -62,11 +57,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	account, err := ses.NewAccount(sesv2.NewFromConfig(cfg))
-	if err != nil {
-		return nil, err
-	}
-	pace, err := sweep.NewQuotaPacer(account, sandboxSendRate, log)
+	pace, err := sweep.NewSendRatePacer(sendRate)
 	if err != nil {
 		return nil, err
 	}

@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
 	"github.com/ocpro/upgrade/internal/config"
 	"github.com/ocpro/upgrade/internal/idempotency"
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/trigger"
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -60,7 +60,13 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*t
 	if err != nil {
 		return nil, err
 	}
-	checker, cred, err := validate.NewFromConfig(entra, graphBaseURL, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
+	// The Entra credential through the Lambda extension: no Secrets
+	// Manager client here.
+	secrets, err := secret.NewExtension(getenv, nil)
+	if err != nil {
+		return nil, err
+	}
+	checker, cred, err := validate.NewFromConfig(entra, graphBaseURL, secrets, kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,8 @@
 // Command upgraderequests is UpgradeRequestsFunction: the portal API for customers,
 // upgrades and invitations. It only wires: configuration from the
 // environment, AWS clients built once, then lambda.Start. Init does no
-// network I/O; the link key is fetched from Secrets Manager on first need.
+// network I/O; the link key is fetched from Secrets Manager, through the
+// Parameters and Secrets Lambda Extension, on first need.
 package main
 
 import (
@@ -13,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/awsconf"
@@ -64,7 +64,12 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	key, err := secret.NewKey(secretsmanager.NewFromConfig(cfg), linkKeyARN, link.MinKeySize)
+	// Secrets through the Lambda extension: no Secrets Manager client here.
+	secrets, err := secret.NewExtension(getenv, nil)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.NewKey(secrets, linkKeyARN, link.MinKeySize)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +102,7 @@ func wire(ctx context.Context, getenv func(string) string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
-	resume, err := resumeParts(cfg, entra, graphBaseURL, sipDomain, st, log)
+	resume, err := resumeParts(cfg, secrets, entra, graphBaseURL, sipDomain, st, log)
 	if err != nil {
 		return nil, err
 	}

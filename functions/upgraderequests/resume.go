@@ -5,10 +5,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/ocpro/upgrade/internal/api"
 	"github.com/ocpro/upgrade/internal/config"
+	"github.com/ocpro/upgrade/internal/secret"
 	"github.com/ocpro/upgrade/internal/store"
 	"github.com/ocpro/upgrade/internal/upgrade"
 	"github.com/ocpro/upgrade/internal/validate"
@@ -17,8 +17,8 @@ import (
 // resumeParts wires resume, cancel and the service routes.
 // Resume validates the tenant in-process with the validation library, so
 // this function holds the Entra credential and the token key too.
-func resumeParts(cfg aws.Config, entra config.Entra, graphBaseURL, sipDomain string, st *store.Store, log *slog.Logger) (api.Option, error) {
-	checker, _, err := validate.NewFromConfig(entra, graphBaseURL, secretsmanager.NewFromConfig(cfg), kms.NewFromConfig(cfg), st, log)
+func resumeParts(cfg aws.Config, secrets *secret.Extension, entra config.Entra, graphBaseURL, sipDomain string, st *store.Store, log *slog.Logger) (api.Option, error) {
+	checker, _, err := validate.NewFromConfig(entra, graphBaseURL, secrets, kms.NewFromConfig(cfg), st, log)
 	if err != nil {
 		return nil, err
 	}

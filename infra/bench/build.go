@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -75,6 +76,12 @@ func build(ctx context.Context, dir, name, pkg, goos, goarch, out string) (Linke
 	// -dumpdep prints the linker's reachability graph while it links, so
 	// reading it costs no second link. The graph is tens of megabytes for a
 	// function; it is scanned as it streams, not kept.
+	// go build leaves an output it finds up to date alone, without
+	// linking, and then prints no graph: a binary kept from the last run
+	// must not read as one that links no library.
+	if err := os.Remove(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Linked{}, fmt.Errorf("building %s: %w", name, err)
+	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep",
 		"-o", out, pkg)
 	cmd.Dir = dir

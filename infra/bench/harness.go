@@ -98,6 +98,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
+	if r.Sizes != nil {
+		fmt.Fprintln(progress, "measuring what each library adds ...")
+		hostDir := filepath.Join(cfg.BuildDir, runtime.GOARCH)
+		minimalHost := filepath.Join(hostDir, "minimal", "bootstrap")
+		if checkExecutable(minimalHost) != nil {
+			hostDir = "" // sizes only
+		}
+		r.Libraries = MeasureLibraryCosts(ctx, cfg.Root, r.Sizes, filepath.Join(cfg.BuildDir, r.Sizes.GOARCH), runtime.GOARCH, hostDir, minimalHost, cfg.Starts)
+	}
+
 	if len(cfg.GoPackages) > 0 {
 		fmt.Fprintln(progress, "running the go test benchmarks ...")
 		if r.GoBenchmarks, err = RunGoBench(ctx, cfg.Root, cfg.GoPackages, progress); err != nil {

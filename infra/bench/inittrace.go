@@ -67,6 +67,42 @@ func MeasureInit(ctx context.Context, bootstrap string, runs int) (InitCost, err
 	return cost, nil
 }
 
+// MeasurePackageInits runs bootstrap runs times like MeasureInit and
+// returns every package's median init clock.
+func MeasurePackageInits(ctx context.Context, bootstrap string, runs int) (map[string]time.Duration, error) {
+	if runs < 1 {
+		return nil, fmt.Errorf("bench: %d init runs asked for; need at least 1", runs)
+	}
+	perPackage := make(map[string][]time.Duration)
+	for range runs {
+		trace, err := initTrace(ctx, bootstrap)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range trace {
+			perPackage[p.Package] = append(perPackage[p.Package], p.Clock)
+		}
+	}
+	out := make(map[string]time.Duration, len(perPackage))
+	for pkg, clocks := range perPackage {
+		out[pkg] = Median(clocks)
+	}
+	return out, nil
+}
+
+// addedInit is the init that the packages of with that without lacks
+// take: what linking a library adds, free of the noise that the packages
+// both share would bring into a difference of totals.
+func addedInit(with, without map[string]time.Duration) time.Duration {
+	var d time.Duration
+	for pkg, clock := range with {
+		if _, ok := without[pkg]; !ok {
+			d += clock
+		}
+	}
+	return d
+}
+
 // initTrace runs bootstrap once and returns its init trace.
 func initTrace(ctx context.Context, bootstrap string) ([]PackageInit, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

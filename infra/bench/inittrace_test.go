@@ -43,3 +43,12 @@ func TestMeasureInitOfMinimalHandler(t *testing.T) {
 		t.Error("MeasureInit with 0 runs did not fail")
 	}
 }
+
+func TestAddedInitCountsOnlyTheNewPackages(t *testing.T) {
+	t.Parallel()
+	with := map[string]time.Duration{"runtime": 3 * time.Millisecond, "kms/schemas": 2 * time.Millisecond, "kms": time.Millisecond}
+	without := map[string]time.Duration{"runtime": time.Millisecond}
+	if got := addedInit(with, without); got != 3*time.Millisecond {
+		t.Errorf("addedInit = %v, want 3ms (the shared runtime's noise left out)", got)
+	}
+}

@@ -29,7 +29,7 @@ import (
 // minimal handler.
 const (
 	SizeTarget      = 1.4
-	ColdStartTarget = 1.3
+	ColdStartTarget = 1.4
 )
 
 // MinimalName names the minimal handler in the tables.
@@ -51,9 +51,11 @@ const (
 // Report is the outcome of one harness run. A section is nil when it was
 // not run.
 type Report struct {
-	Started      time.Time         `json:"started"`
-	Machine      Machine           `json:"machine"`
-	Sizes        *SizeSection      `json:"sizes,omitempty"`
+	Started time.Time    `json:"started"`
+	Machine Machine      `json:"machine"`
+	Sizes   *SizeSection `json:"sizes,omitempty"`
+	// Libraries is what each library adds (MeasureLibraryCosts).
+	Libraries    []LibraryCost     `json:"libraries,omitempty"`
 	ColdStarts   *ColdStartSection `json:"coldStarts,omitempty"`
 	GoBenchmarks *GoBenchSection   `json:"goBenchmarks,omitempty"`
 	Gateway      *GatewayOverhead  `json:"gateway,omitempty"`
@@ -174,11 +176,13 @@ func (r *Report) Markdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# Performance (%s)\n\n", r.Started.UTC().Format(time.RFC3339))
 	m := r.Machine
 	fmt.Fprintf(&b, "Machine: %d CPUs, %s, %s (%s/%s)\n", m.CPUs, orDash(m.Model), orDash(m.GoVersion), m.OS, m.Arch)
+	over := r.keptOver
 	if r.Sizes != nil {
-		r.Sizes.markdown(&b)
+		r.Sizes.markdown(&b, over)
 	}
+	(&libraryCosts{r.Libraries}).markdown(&b)
 	if r.ColdStarts != nil {
-		r.ColdStarts.markdown(&b)
+		r.ColdStarts.markdown(&b, over)
 	}
 	if r.GoBenchmarks != nil {
 		r.GoBenchmarks.markdown(&b)
@@ -196,27 +200,57 @@ func (r *Report) Markdown(w io.Writer) error {
 	return err
 }
 
-func (s *SizeSection) markdown(b *strings.Builder) {
+// keptOver is the verdict cell of a function over a target: "**over**"
+// followed by the libraries beyond DynamoDB that it links and what each
+// adds to size (size) or to package init.
+func (r *Report) keptOver(function string, size bool) string {
+	if r.Sizes == nil {
+		return ""
+	}
+	for _, f := range r.Sizes.Functions {
+		if f.Function == function {
+			return keptOverBy(f.Libraries, r.Libraries, size)
+		}
+	}
+	return ""
+}
+
+// overCell is verdict, naming what keeps a function over.
+func overCell(ratio, target float64, by string) string {
+	v := verdict(ratio, target)
+	if ratio > target && by != "" {
+		v += ": " + by
+	}
+	return v
+}
+
+func (s *SizeSection) markdown(b *strings.Builder, over func(string, bool) string) {
 	fmt.Fprintf(b, "\n## Binary size (%s/%s, stripped, lambda.norpc)\n\n", s.GOOS, s.GOARCH)
 	fmt.Fprintf(b, "| Function | Size | Ratio | Target ≤ %.2fx | Libraries' floor | Function over its floor | Keeps every method because of |\n", s.Target)
 	b.WriteString("|---|---:|---:|---|---:|---:|---|\n")
 	fmt.Fprintf(b, "| %s | %s | 1.00x | floor | – | – | – |\n", MinimalName, megabytes(s.MinimalBytes))
+	keptBy := func(fn string, size bool) string {
+		if over == nil {
+			return ""
+		}
+		return over(fn, size)
+	}
 	var libs []string
 	for _, f := range s.Functions {
 		if f.Status != StatusOK {
 			fmt.Fprintf(b, "| %s | – | – | %s | – | – | – |\n", f.Function, statusCell(f.Status, f.Error))
 			continue
 		}
-		floor, over := "–", "–"
+		floor, overFloor := "–", "–"
 		switch {
 		case f.FloorError != "":
 			floor = statusCell(StatusFailed, f.FloorError)
 		case f.FloorBytes > 0:
 			floor = fmt.Sprintf("%s, %.2fx", megabytes(f.FloorBytes), f.FloorRatio)
-			over = fmt.Sprintf("%.2fx", f.OverFloor)
+			overFloor = fmt.Sprintf("%.2fx", f.OverFloor)
 		}
 		fmt.Fprintf(b, "| %s | %s | %.2fx | %s | %s | %s | %s |\n", f.Function, megabytes(f.Bytes), f.Ratio,
-			verdict(f.Ratio, s.Target), floor, over, reflectMethodCell(f.ReflectMethod))
+			overCell(f.Ratio, s.Target, keptBy(f.Function, true)), floor, overFloor, reflectMethodCell(f.ReflectMethod))
 		if f.Libraries != nil {
 			libs = append(libs, fmt.Sprintf("- %s: %s\n", f.Function, f.Libraries))
 		}
@@ -239,10 +273,16 @@ func reflectMethodCell(syms []string) string {
 	return strings.ReplaceAll(cell, "|", "\\|")
 }
 
-func (s *ColdStartSection) markdown(b *strings.Builder) {
+func (s *ColdStartSection) markdown(b *strings.Builder, over func(string, bool) string) {
 	fmt.Fprintf(b, "\n## Cold start under aws-lambda-rie (%d starts each)\n\n", s.Starts)
 	fmt.Fprintf(b, "| Function | Exec → first response, median | p90 | Ratio | Target ≤ %.2fx | Libraries' floor, median | Function over its floor | Go package init, function / floor | Probe → outcome |\n", s.Target)
 	b.WriteString("|---|---:|---:|---:|---|---:|---:|---:|---|\n")
+	keptBy := func(fn string, size bool) string {
+		if over == nil {
+			return ""
+		}
+		return over(fn, size)
+	}
 	row := func(c ColdStart, ratio, verdictCell string) {
 		floor, over, init := "–", "–", initCell(c.Init)
 		switch {
@@ -265,7 +305,7 @@ func (s *ColdStartSection) markdown(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | – | – | – | %s | – | – | – | %s |\n", c.Function, statusCell(c.Status, c.Error), orDash(c.Probe))
 			continue
 		}
-		row(c, fmt.Sprintf("%.2fx", c.Ratio), verdict(c.Ratio, s.Target))
+		row(c, fmt.Sprintf("%.2fx", c.Ratio), overCell(c.Ratio, s.Target, keptBy(c.Function, false)))
 	}
 	var largest []string
 	for _, c := range append([]ColdStart{floor}, s.Functions...) {

@@ -3,13 +3,16 @@ package lambdapool
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,10 +33,11 @@ const (
 
 // instance is one emulator process, which runs one bootstrap process.
 type instance struct {
-	cmd      *exec.Cmd
-	url      string
-	done     chan struct{} // closed when the emulator process has exited
-	stopOnce sync.Once
+	cmd       *exec.Cmd
+	url       string
+	done      chan struct{} // closed when the emulator process has exited
+	stopOnce  sync.Once
+	extension *http.Server // the environment's extension, if any
 }
 
 // start launches an emulator for cfg and waits until it accepts invocations.
@@ -67,6 +71,10 @@ func startOnce(ctx context.Context, cfg Config, env []string, log *lineWriter) (
 		"--runtime-interface-emulator-address", invokeAddr,
 		"--runtime-api-address", runtimeAddr,
 		bootstrap)
+	ext, env, err := startExtension(cfg.Extension, env)
+	if err != nil {
+		return nil, fmt.Errorf("starting the extension: %w", err)
+	}
 	cmd.Env = env
 	// The emulator runs the bootstrap in its working directory, which Lambda
 	// makes the code directory.
@@ -80,12 +88,16 @@ func startOnce(ctx context.Context, cfg Config, env []string, log *lineWriter) (
 	// do not let that hang Wait.
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
+		if ext != nil {
+			_ = ext.Close()
+		}
 		return nil, fmt.Errorf("starting %s: %w", cfg.RIE, err)
 	}
 	in := &instance{
-		cmd:  cmd,
-		url:  "http://" + invokeAddr + invokePath,
-		done: make(chan struct{}),
+		cmd:       cmd,
+		url:       "http://" + invokeAddr + invokePath,
+		done:      make(chan struct{}),
+		extension: ext,
 	}
 	go func() {
 		_ = cmd.Wait()
@@ -162,8 +174,34 @@ func (in *instance) stop() {
 			_ = k.Kill()
 			_ = k.Release()
 		}
+		if in.extension != nil {
+			_ = in.extension.Close()
+		}
 	})
 	<-in.done
+}
+
+// startExtension serves ext for one environment on a free loopback port
+// with a session token of its own, and returns env with the port and the
+// token added (last, so that they win over the configured ones, as
+// Lambda's own variables do).
+func startExtension(ext *Extension, env []string) (*http.Server, []string, error) {
+	if ext == nil {
+		return nil, env, nil
+	}
+	token := rand.Text()
+	h, err := ext.Handler(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return srv, append(slices.Clip(env), ext.PortVariable+"="+port, "AWS_SESSION_TOKEN="+token), nil
 }
 
 // freePorts asks the kernel for n distinct free loopback ports.

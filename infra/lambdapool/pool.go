@@ -65,6 +65,18 @@ type Config struct {
 	// Log receives the emulator's and the function's output, each line
 	// prefixed with the function name. Default: discarded.
 	Log io.Writer
+	// Extension, when set, runs beside every environment as a layer's
+	// extension runs in Lambda: Handler(token) is served on a loopback port
+	// of its own, which the environment finds in PortVariable, and token is
+	// the environment's own AWS_SESSION_TOKEN, as Lambda gives each
+	// environment its role's session.
+	Extension *Extension
+}
+
+// Extension is a local extension: an HTTP server per environment.
+type Extension struct {
+	PortVariable string
+	Handler      func(sessionToken string) (http.Handler, error)
 }
 
 // Stats is a snapshot of a pool's counters.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -525,4 +526,81 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Each environment gets its own extension, as a layer's extension runs in
+// each Lambda environment: its own loopback port in the port variable and
+// its own session token, which only its extension accepts; configured
+// values of both are overridden.
+func TestEachEnvironmentGetsItsOwnExtension(t *testing.T) {
+	t.Parallel()
+	const portVar = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+	p := newPool(t, Config{
+		MaxInstances: 2,
+		Env:          map[string]string{portVar: "2773", "AWS_SESSION_TOKEN": "configured"},
+		Extension: &Extension{PortVariable: portVar, Handler: func(token string) (http.Handler, error) {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("X-Token") != token {
+					w.WriteHeader(http.StatusForbidden)
+				}
+			}), nil
+		}},
+	})
+	// Two at once, so that two environments run.
+	seen := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			out, err := p.Invoke(context.Background(), []byte(`{"sleepMs":300,"env":["`+portVar+`","AWS_SESSION_TOKEN"]}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var r reply
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			seen[r.Env[portVar]] = r.Env["AWS_SESSION_TOKEN"]
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(seen) != 2 {
+		t.Fatalf("two environments saw the extension ports %v, want two ports", seen)
+	}
+	status := func(port, token string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/", nil)
+		req.Header.Set("X-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var tokens []string
+	for port, token := range seen {
+		if port == "2773" || token == "configured" || token == "" {
+			t.Errorf("an environment kept the configured port %s or token %q", port, token)
+		}
+		if got := status(port, token); got != http.StatusOK {
+			t.Errorf("the extension on %s refuses its environment's token: %d", port, got)
+		}
+		tokens = append(tokens, token)
+	}
+	if tokens[0] == tokens[1] {
+		t.Error("two environments share a session token")
+	}
+	for port, token := range seen {
+		other := tokens[0]
+		if other == token {
+			other = tokens[1]
+		}
+		if got := status(port, other); got != http.StatusForbidden {
+			t.Errorf("the extension on %s accepts another environment's token: %d", port, got)
+		}
+	}
 }

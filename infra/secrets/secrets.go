@@ -1,8 +1,10 @@
-// Package secrets is a local stand-in for AWS Secrets Manager. It answers
-// GetSecretValue and PutSecretValue over the AWS JSON 1.1 protocol, so that
-// functions read their secrets through the real secretsmanager client with
-// only the endpoint changed (AWS_ENDPOINT_URL_SECRETS_MANAGER), and tests
-// rotate them as a rotation function would.
+// Package secrets is a local stand-in for AWS Secrets Manager and for the
+// AWS Parameters and Secrets Lambda Extension in front of it. The Secrets
+// Manager stand-in answers GetSecretValue and PutSecretValue over the AWS
+// JSON 1.1 protocol, so that the extension (NewExtension) reads secrets
+// from it as the real one reads them with the function's role, and tests
+// rotate them with the real secretsmanager client as a rotation function
+// would. The functions reach only the extension, as in Lambda.
 //
 // Versions and their staging labels behave as in Secrets Manager: a new
 // value becomes AWSCURRENT, the version that was current becomes

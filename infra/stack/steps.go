@@ -205,16 +205,16 @@ func (s *Stack) startAWS(invoker *lazyInvoker, entraSecret string, log *slog.Log
 // log settings.
 func (s *Stack) startFunctions(opts Options, pools lambdapool.Pools) error {
 	lambdaEnv := map[string]string{
-		"AWS_REGION":                       Region,
-		"AWS_DEFAULT_REGION":               Region,
-		"AWS_ACCESS_KEY_ID":                "local",
-		"AWS_SECRET_ACCESS_KEY":            "local",
-		"AWS_EC2_METADATA_DISABLED":        "true",
-		"AWS_ENDPOINT_URL_DYNAMODB":        s.DynamoURL,
-		"AWS_ENDPOINT_URL_SESV2":           s.MailURL,
-		"AWS_ENDPOINT_URL_EVENTBRIDGE":     s.AWSURL,
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.AWSURL,
-		"AWS_ENDPOINT_URL_KMS":             s.AWSURL,
+		"AWS_REGION":                   Region,
+		"AWS_DEFAULT_REGION":           Region,
+		"AWS_ACCESS_KEY_ID":            "local",
+		"AWS_SECRET_ACCESS_KEY":        "local",
+		"AWS_SESSION_TOKEN":            "local",
+		"AWS_EC2_METADATA_DISABLED":    "true",
+		"AWS_ENDPOINT_URL_DYNAMODB":    s.DynamoURL,
+		"AWS_ENDPOINT_URL_SESV2":       s.MailURL,
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": s.AWSURL,
+		"AWS_ENDPOINT_URL_KMS":         s.AWSURL,
 		// DynamoDB Local's responses fail the SDK's checksum validation.
 		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
 		"SSL_CERT_FILE":                    s.CAFile,
@@ -231,6 +231,10 @@ func (s *Stack) startFunctions(opts Options, pools lambdapool.Pools) error {
 		if fn.LogLevel != "" {
 			env["AWS_LAMBDA_LOG_LEVEL"] = strings.ToUpper(fn.LogLevel)
 		}
+		ext, err := s.secretsExtension(fn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
 		p, err := lambdapool.New(lambdapool.Config{
 			Name:         id,
 			Bootstrap:    filepath.Join(opts.Bootstraps, id, "bootstrap"),
@@ -240,6 +244,7 @@ func (s *Stack) startFunctions(opts Options, pools lambdapool.Pools) error {
 			MemoryMB:     fn.MemorySize,
 			MaxInstances: opts.MaxInstances,
 			Log:          functionOutput(opts.Output, id, opts.Verbose),
+			Extension:    ext,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
@@ -247,6 +252,27 @@ func (s *Stack) startFunctions(opts Options, pools lambdapool.Pools) error {
 		pools[id] = p
 	}
 	return nil
+}
+
+// secretsExtension is the local AWS Parameters and Secrets Lambda
+// Extension for a function whose template gives it the layer: one per
+// environment, with the cache settings of the function's environment, in
+// front of the Secrets Manager stand-in. A function without the layer
+// gets none, as in Lambda.
+func (s *Stack) secretsExtension(fn *template.Function) (*lambdapool.Extension, error) {
+	if !fn.HasSecretsExtension() {
+		return nil, nil
+	}
+	cfg, err := secrets.ExtensionConfigFromEnv(fn.Environment)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Upstream = s.AWSURL
+	return &lambdapool.Extension{PortVariable: secrets.ExtensionPortVariable, Handler: func(token string) (http.Handler, error) {
+		c := cfg
+		c.Token = token
+		return secrets.NewExtension(c)
+	}}, nil
 }
 
 // runSchedules runs the template's schedules on the bus until ctx is done.

@@ -47,7 +47,7 @@ func scanUses(name string, src []byte) ([]string, error) {
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.CompositeLit:
-			if a, ok := sdkAction(imports, n.Type); ok && a == "dynamodb:Scan" {
+			if a, ok := sdkAction("", imports, n.Type); ok && a == "dynamodb:Scan" {
 				at(n, "builds a dynamodb.ScanInput")
 			}
 		case *ast.CallExpr:

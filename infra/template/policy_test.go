@@ -22,6 +22,16 @@ var sdkServices = map[string]string{
 	"github.com/aws/aws-sdk-go-v2/service/kms":            "kms",
 }
 
+// extensionCalls are this module's packages that make an AWS call without
+// the SDK, by the IAM prefix of that call: internal/secret builds its own
+// GetSecretValueInput for every read through the AWS Parameters and
+// Secrets Lambda Extension, which makes that very call with the
+// function's role, so the function's policy must allow it on the same
+// secrets.
+var extensionCalls = map[string]string{
+	"github.com/ocpro/upgrade/internal/secret": "secretsmanager",
+}
+
 // transactItems are the DynamoDB transaction parts, each of which IAM
 // authorizes as its single-item action.
 var transactItems = map[string]string{
@@ -306,7 +316,7 @@ func (g *callGraph) scan(pkgPath string, imports map[string]string, body ast.Nod
 		case *ast.CallExpr:
 			g.scanCall(pkgPath, imports, fi, n)
 		case *ast.CompositeLit:
-			if a, ok := sdkAction(imports, n.Type); ok {
+			if a, ok := sdkAction(pkgPath, imports, n.Type); ok {
 				fi.actions = append(fi.actions, a)
 			}
 		case *ast.SelectorExpr:
@@ -463,7 +473,13 @@ func recvName(fl *ast.FieldList) string {
 }
 
 // sdkAction names the IAM action of an SDK input or transaction part type.
-func sdkAction(imports map[string]string, typ ast.Expr) (string, bool) {
+func sdkAction(pkgPath string, imports map[string]string, typ ast.Expr) (string, bool) {
+	if id, ok := typ.(*ast.Ident); ok {
+		if prefix, ok := extensionCalls[pkgPath]; ok && strings.HasSuffix(id.Name, "Input") {
+			return prefix + ":" + strings.TrimSuffix(id.Name, "Input"), true
+		}
+		return "", false
+	}
 	sel, ok := typ.(*ast.SelectorExpr)
 	if !ok {
 		return "", false
@@ -473,7 +489,11 @@ func sdkAction(imports map[string]string, typ ast.Expr) (string, bool) {
 		return "", false
 	}
 	path := imports[x.Name]
-	if prefix, ok := sdkServices[path]; ok && strings.HasSuffix(sel.Sel.Name, "Input") {
+	prefix, ok := sdkServices[path]
+	if !ok {
+		prefix, ok = extensionCalls[path]
+	}
+	if ok && strings.HasSuffix(sel.Sel.Name, "Input") {
 		return prefix + ":" + strings.TrimSuffix(sel.Sel.Name, "Input"), true
 	}
 	if path == "github.com/aws/aws-sdk-go-v2/service/dynamodb/types" {

@@ -17,12 +17,15 @@ func LambdaSets(name string) bool {
 // template gives it. Undeclared are the names it read that its environment
 // lacks, Lambda's own aside. Unread are the names the function's own
 // Environment declares (not the Globals every function shares) that it
-// never read. Both come back sorted; an unknown function has declared
+// never read, but for the settings of the secrets extension of a function
+// that has it, which the extension reads. Both come back sorted; an unknown function has declared
 // nothing.
 func (t *Template) CheckReads(functionID string, reads []string) (undeclared, unread []string) {
 	env := map[string]string{}
+	extension := false
 	if f, ok := t.Functions[functionID]; ok {
 		env = f.Environment
+		extension = f.HasSecretsExtension()
 	}
 	for _, name := range reads {
 		if _, ok := env[name]; !ok && !LambdaSets(name) && !slices.Contains(undeclared, name) {
@@ -30,6 +33,9 @@ func (t *Template) CheckReads(functionID string, reads []string) (undeclared, un
 		}
 	}
 	for name := range env {
+		if extension && ExtensionReads(name) {
+			continue // the secrets extension's settings, which it reads
+		}
 		if _, global := t.GlobalEnvironment[name]; !global && !slices.Contains(reads, name) {
 			unread = append(unread, name)
 		}

@@ -91,6 +91,32 @@ type Function struct {
 	LogFormat, LogLevel string
 	// Policies holds the function's inline policy statements.
 	Policies []Statement
+	// Layers are the ARNs of the function's layers.
+	Layers []string
+}
+
+// SecretsExtensionLayer is the name of AWS's Parameters and Secrets Lambda
+// Extension layers (x86_64; arm64's adds "-Arm64").
+const SecretsExtensionLayer = "AWS-Parameters-and-Secrets-Lambda-Extension"
+
+// HasSecretsExtension reports whether one of the function's layers is the
+// AWS Parameters and Secrets Lambda Extension, which the local stack then
+// runs beside it.
+func (f *Function) HasSecretsExtension() bool {
+	for _, l := range f.Layers {
+		if strings.Contains(l, ":layer:"+SecretsExtensionLayer+":") || strings.Contains(l, ":layer:"+SecretsExtensionLayer+"-Arm64:") {
+			return true
+		}
+	}
+	return false
+}
+
+// ExtensionReads reports whether the variable name configures the AWS
+// Parameters and Secrets Lambda Extension, which reads it rather than the
+// function.
+func ExtensionReads(name string) bool {
+	return strings.HasPrefix(name, "PARAMETERS_SECRETS_EXTENSION_") || strings.HasPrefix(name, "SECRETS_MANAGER_") ||
+		strings.HasPrefix(name, "SSM_PARAMETER_STORE_")
 }
 
 // Statement is one IAM policy statement of a function.
@@ -254,7 +280,8 @@ type rawTemplate struct {
 		Description    string    `yaml:"Description"`
 		AllowedPattern string    `yaml:"AllowedPattern"`
 	} `yaml:"Parameters"`
-	Globals struct {
+	Mappings map[string]map[string]map[string]yaml.Node `yaml:"Mappings"`
+	Globals  struct {
 		Function yaml.Node `yaml:"Function"`
 	} `yaml:"Globals"`
 	Resources map[string]struct {
@@ -285,7 +312,7 @@ func (s *Source) Resolve(opts Options) (*Template, error) {
 	if opts.StackName == "" {
 		opts.StackName = "ocpro"
 	}
-	r := &resolver{opts: opts, params: map[string]string{}, types: map[string]string{}}
+	r := &resolver{opts: opts, params: map[string]string{}, types: map[string]string{}, mappings: raw.Mappings}
 	t := &Template{Parameters: map[string]Parameter{}, Functions: map[string]*Function{}, GlobalEnvironment: map[string]string{}, Resources: map[string]Resource{}}
 
 	for name, p := range raw.Parameters {
@@ -361,6 +388,7 @@ func (t *Template) addFunction(id string, p map[string]any) error {
 			f.Environment[k] = str(v)
 		}
 	}
+	f.Layers = strs(p["Layers"])
 	for _, pol := range list(p["Policies"]) {
 		for _, s := range list(dig(pol, "Statement")) {
 			st, _ := s.(map[string]any)
@@ -538,9 +566,10 @@ func mergeMaps(a, b map[string]any) map[string]any {
 
 // resolver turns YAML nodes into plain Go values, resolving intrinsics.
 type resolver struct {
-	opts   Options
-	params map[string]string
-	types  map[string]string
+	opts     Options
+	params   map[string]string
+	types    map[string]string
+	mappings map[string]map[string]map[string]yaml.Node
 }
 
 func (r *resolver) name(id string) string {
@@ -563,6 +592,8 @@ func (r *resolver) value(n *yaml.Node) (any, error) {
 		return r.getAtt(n.Value)
 	case "!Select", "!Split", "!Join":
 		return r.list(n.Tag[1:], n)
+	case "!FindInMap":
+		return r.findInMap(n)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -580,6 +611,8 @@ func (r *resolver) value(n *yaml.Node) (any, error) {
 				return r.getAtt(v.Value)
 			case "Fn::Select", "Fn::Split", "Fn::Join":
 				return r.list(strings.TrimPrefix(k, "Fn::"), v)
+			case "Fn::FindInMap":
+				return r.findInMap(v)
 			}
 			val, err := r.value(v)
 			if err != nil {
@@ -642,6 +675,27 @@ func (r *resolver) list(fn string, n *yaml.Node) (any, error) {
 		return nil, nil
 	}
 	return l[i], nil
+}
+
+// findInMap resolves Fn::FindInMap [map, top-level key, second-level key];
+// a key the map lacks fails, as it fails the deployment.
+func (r *resolver) findInMap(n *yaml.Node) (any, error) {
+	if n.Kind != yaml.SequenceNode || len(n.Content) != 3 {
+		return nil, fmt.Errorf("the arguments of Fn::FindInMap are not a list of three")
+	}
+	keys := make([]string, 3)
+	for i, c := range n.Content {
+		v, err := r.value(c)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = str(v)
+	}
+	v, ok := r.mappings[keys[0]][keys[1]][keys[2]]
+	if !ok {
+		return nil, fmt.Errorf("Fn::FindInMap: mapping %s has no %s.%s", keys[0], keys[1], keys[2])
+	}
+	return r.value(&v)
 }
 
 func (r *resolver) ref(name string) (any, error) {

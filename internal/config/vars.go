@@ -89,6 +89,20 @@ var (
 	// TestMails is how many test mails one operator may ask for: per
 	// hour, a whole number from 1 to 100000; 10 when empty.
 	TestMails = define("TEST_MAILS_PER_HOUR", false, perWindow(time.Hour, 10))
+	// SESMaxSendRate is the SES account's maximum send rate in mails per
+	// second, which the sweep paces its mail requests below: a number from
+	// 1 to 100000; 1 (a new account in the sandbox, which no account is
+	// below) when empty.
+	SESMaxSendRate = define("SES_MAX_SEND_RATE", false, func(s string) (float64, error) {
+		if s == "" {
+			return 1, nil
+		}
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r < 1 || r > 100000 || strings.TrimSpace(s) != s {
+			return 0, errors.New("want mails per second, a number from 1 to 100000")
+		}
+		return r, nil
+	})
 	// TokenKeyID is the KMS key that seals the delegated tokens, device
 	// codes and PKCE verifiers the service keeps.
 	TokenKeyID = required("TOKEN_KMS_KEY_ID")

@@ -336,7 +336,11 @@ type idClaims struct {
 	jwt.RegisteredClaims
 }
 
-var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+// Compiled on first use rather than at package init, which every cold
+// start would pay.
+var guid = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+})
 
 // validateIDToken checks the signature against the authority's keys, the
 // audience (our client id), the expiry, and that the issuer is the
@@ -355,7 +359,7 @@ func (e *Entra) validateIDToken(ctx context.Context, m metadata, raw string) (id
 	if err != nil {
 		return idClaims{}, fmt.Errorf("identity: invalid ID token: %w", err)
 	}
-	if !guid.MatchString(c.TenantID) || c.ObjectID == "" || c.Issuer != e.host+"/"+c.TenantID+"/v2.0" {
+	if !guid().MatchString(c.TenantID) || c.ObjectID == "" || c.Issuer != e.host+"/"+c.TenantID+"/v2.0" {
 		return idClaims{}, errors.New("identity: ID token issuer, tenant or object id is not acceptable")
 	}
 	return c, nil
@@ -424,13 +428,15 @@ func (e *Entra) AdminConsentURL(tenantID, state string) string {
 // notConsented are the AADSTS numbers of a client credentials request in a
 // tenant that has not consented: 700016 (app not found in the directory),
 // 7000229 (no service principal), 65001 (consent required).
-var notConsented = regexp.MustCompile(`AADSTS(700016|7000229|65001)\b`)
+// Compiled on first use rather than at package init, which every cold
+// start would pay.
+var notConsented = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(700016|7000229|65001)\b`) })
 
 // AppGrant implements wizard.Identity with MSAL's client credentials for
 // the tenant. Only a token whose tid is the tenant and whose roles hold
 // permissions counts; the caller compares the roles with what it needs.
 func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, error) {
-	if !guid.MatchString(tenantID) {
+	if !guid().MatchString(tenantID) {
 		return wizard.Grant{}, wizard.ErrNotConsented
 	}
 	app, err := e.confidential(ctx)
@@ -446,7 +452,7 @@ func (e *Entra) AppGrant(ctx context.Context, tenantID string) (wizard.Grant, er
 		}
 	}
 	if err != nil {
-		if notConsented.MatchString(err.Error()) {
+		if notConsented().MatchString(err.Error()) {
 			return wizard.Grant{}, wizard.ErrNotConsented
 		}
 		return wizard.Grant{}, fmt.Errorf("identity: app token: %w", err)

@@ -23,8 +23,8 @@ func TestAppGrantAfterSecretRotation(t *testing.T) {
 	t.Parallel()
 	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ab12Cd"
 	em, base := newEmulator(t)
-	sm := testenv.SecretsManager(t, map[string]string{arn: secret})
-	c, err := cred.NewCredential(sm, arn)
+	sm := testenv.LocalSecrets(t, map[string]string{arn: secret})
+	c, err := cred.NewCredential(sm.FunctionExtension(t), arn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestAppGrantAfterSecretRotation(t *testing.T) {
 	if err := em.RotateAppSecret(clientID, rotated); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
+	if _, err := sm.Manager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
 		t.Fatal(err)
 	}
 	if g, err := id.AppGrant(ctx, entra.ContosoTenantID); err != nil || g.TenantID != entra.ContosoTenantID {

@@ -16,7 +16,6 @@ package mail
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -84,9 +83,22 @@ type Message struct {
 	ReplyTo string
 }
 
-// accentPattern is the only colour syntax accepted: it is inserted into
-// inline CSS, so nothing looser is allowed.
-var accentPattern = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+// isAccentColor accepts the only colour syntax allowed, #RRGGBB: it is
+// inserted into inline CSS, so nothing looser is. A loop rather than a
+// regular expression compiled at every cold start of every function that
+// links this package.
+func isAccentColor(c string) bool {
+	if len(c) != 7 || c[0] != '#' {
+		return false
+	}
+	for i := 1; i < len(c); i++ {
+		b := c[i]
+		if (b < '0' || b > '9') && (b < 'a' || b > 'f') && (b < 'A' || b > 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the invitation before it is rendered and returns one
 // FieldError per problem, or nil.
@@ -110,7 +122,7 @@ func (inv Invitation) Validate() []FieldError {
 			errs = append(errs, *fe)
 		}
 	}
-	if c := inv.Branding.AccentColor; c != "" && !accentPattern.MatchString(c) {
+	if c := inv.Branding.AccentColor; c != "" && !isAccentColor(c) {
 		errs = append(errs, FieldError{"accentColor", CodeInvalidColor, "The accent colour must be written #RRGGBB."})
 	}
 	if u, err := url.Parse(inv.AuthURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {

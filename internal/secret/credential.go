@@ -9,9 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Credential reads the operator application's credential from a
@@ -80,12 +77,14 @@ func (s *Credential) Refresh(ctx context.Context) (bool, error) {
 
 // staleSecret matches Microsoft's errors for a client secret that is not
 // the application's (AADSTS7000215) or has expired (AADSTS7000222).
-var staleSecret = regexp.MustCompile(`\bAADSTS7000(215|222)\b`)
+// Compiled on first use rather than at package init, which every cold
+// start would pay.
+var staleSecret = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bAADSTS7000(215|222)\b`) })
 
 // Stale reports whether err is Microsoft refusing the client secret as
 // wrong or expired, the sign of a rotation this container has not read.
 func Stale(err error) bool {
-	return err != nil && staleSecret.MatchString(err.Error())
+	return err != nil && staleSecret().MatchString(err.Error())
 }
 
 // RefreshIfStale reads the credential of src again when err says Microsoft
@@ -112,11 +111,11 @@ func (s *Credential) load(ctx context.Context) error {
 
 // fetch reads the secret; s.mu is held.
 func (s *Credential) fetch(ctx context.Context) error {
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.arn)})
+	out, err := s.client.GetSecretValue(ctx, GetSecretValueInput{SecretID: s.arn})
 	if err != nil {
 		return fmt.Errorf("secret: get %s: %w", s.arn, err)
 	}
-	secret, expires, err := parseCredential(aws.ToString(out.SecretString))
+	secret, expires, err := parseCredential(out.SecretString)
 	if err != nil {
 		// The value never goes into the error.
 		return fmt.Errorf("secret: %s: %w", s.arn, err)

@@ -22,23 +22,24 @@ const linkKeyARN = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/l
 func key(c byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{c}, 32)) }
 
 // localSecrets is the local Secrets Manager stand-in holding the link key.
-func localSecrets(t *testing.T) *secretsmanager.Client {
+func localSecrets(t *testing.T) *testenv.Secrets {
 	t.Helper()
-	return testenv.SecretsManager(t, map[string]string{linkKeyARN: key('1')})
+	return testenv.LocalSecrets(t, map[string]string{linkKeyARN: key('1')})
 }
 
-func rotate(t *testing.T, sm *secretsmanager.Client, value string) {
+func rotate(t *testing.T, sm *testenv.Secrets, value string) {
 	t.Helper()
-	if _, err := sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(linkKeyARN),
+	if _, err := sm.Manager.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(linkKeyARN),
 		SecretString: aws.String(value)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// container is one warm Lambda container: its own cached key and signer.
-func container(t *testing.T, sm *secretsmanager.Client, c *testenv.Clock) (*secret.Key, *link.Signer) {
+// container is one warm Lambda container: its own secrets extension (with
+// the template's cache setting), cached key and signer.
+func container(t *testing.T, sm *testenv.Secrets, c *testenv.Clock) (*secret.Key, *link.Signer) {
 	t.Helper()
-	k, err := secret.NewKey(sm, linkKeyARN, link.MinKeySize)
+	k, err := secret.NewKey(sm.FunctionExtension(t), linkKeyARN, link.MinKeySize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +119,9 @@ func TestLinkKeyRotation(t *testing.T) {
 func TestCredentialRefresh(t *testing.T) {
 	t.Parallel()
 	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ab12Cd"
-	sm := testenv.SecretsManager(t, map[string]string{arn: `{"clientSecret":"first"}`})
+	sm := testenv.LocalSecrets(t, map[string]string{arn: `{"clientSecret":"first"}`})
 	ctx := context.Background()
-	c, err := secret.NewCredential(sm, arn)
+	c, err := secret.NewCredential(sm.FunctionExtension(t), arn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestCredentialRefresh(t *testing.T) {
 	if s, err := c.ClientSecret(ctx); err != nil || s != "first" {
 		t.Fatalf("ClientSecret = %q, %v", s, err)
 	}
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(`{"clientSecret":"second"}`)}); err != nil {
+	if _, err := sm.Manager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(`{"clientSecret":"second"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := c.ClientSecret(ctx); s != "first" {

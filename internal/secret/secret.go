@@ -1,6 +1,8 @@
-// Package secret reads keys and credentials from AWS Secrets Manager on first need and keeps
-// them for the life of the Lambda container, so that init does no network
-// I/O and warm invocations pay nothing.
+// Package secret reads keys and credentials from AWS Secrets Manager on
+// first need and keeps them for the life of the Lambda container, so that
+// init does no network I/O and warm invocations pay nothing. The functions
+// read them through the AWS Parameters and Secrets Lambda Extension
+// (Extension), so that none of them links the Secrets Manager client.
 package secret
 
 import (
@@ -11,16 +13,32 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
+
+// GetSecretValueInput names one version of a secret, as Secrets Manager's
+// GetSecretValue takes it: no stage and no version id ask for AWSCURRENT.
+type GetSecretValueInput struct {
+	SecretID     string
+	VersionStage string
+}
+
+// SecretValue is the part of GetSecretValue's answer the package reads.
+type SecretValue struct {
+	ARN           string
+	Name          string
+	VersionID     string
+	SecretString  string
+	VersionStages []string
+}
 
 // GetSecretValueAPI is the one Secrets Manager call the package makes.
 type GetSecretValueAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, in GetSecretValueInput) (*SecretValue, error)
 }
+
+// ErrNotFound says that Secrets Manager has no such secret, or no version
+// of it with the stage asked for (its ResourceNotFoundException).
+var ErrNotFound = errors.New("secret: not found")
 
 // Key is a binary key stored as the base64 SecretString of a secret, kept
 // in rotation by Secrets Manager. It fetches the AWSCURRENT version and,
@@ -102,9 +120,8 @@ func (k *Key) load(ctx context.Context) error {
 		return err
 	}
 	previous, err := k.get(ctx, "AWSPREVIOUS")
-	var nf *types.ResourceNotFoundException
 	switch {
-	case errors.As(err, &nf):
+	case errors.Is(err, ErrNotFound):
 		previous = nil // no rotation yet, or its window is over
 	case err != nil:
 		return err
@@ -114,12 +131,12 @@ func (k *Key) load(ctx context.Context) error {
 }
 
 func (k *Key) get(ctx context.Context, stage string) ([]byte, error) {
-	out, err := k.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.arn), VersionStage: aws.String(stage)})
+	out, err := k.client.GetSecretValue(ctx, GetSecretValueInput{SecretID: k.arn, VersionStage: stage})
 	if err != nil {
 		return nil, fmt.Errorf("secret: get %s %s: %w", k.arn, stage, err)
 	}
 	// The secret's value is never part of an error or a log line.
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(aws.ToString(out.SecretString)))
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out.SecretString))
 	if err != nil {
 		return nil, fmt.Errorf("secret: %s %s is not base64", k.arn, stage)
 	}

@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/ocpro/upgrade/internal/secret"
 )
 
@@ -20,12 +17,12 @@ type fakeSM struct {
 	err   error
 }
 
-func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+func (f *fakeSM) GetSecretValue(_ context.Context, in secret.GetSecretValueInput) (*secret.SecretValue, error) {
 	f.calls.Add(1)
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
+	return &secret.SecretValue{SecretString: f.value}, nil
 }
 
 func TestKey(t *testing.T) {

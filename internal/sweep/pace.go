@@ -2,35 +2,22 @@ package sweep
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 )
-
-// SendQuota tells the most mails per second the mail service accepts from
-// the account (ses.Account reads it from SES).
-type SendQuota interface {
-	MaxSendRate(ctx context.Context) (float64, error)
-}
 
 // Share is the part of the SES send rate the sweep's mails may take, so
 // that Welcome mails of new upgrades still find room.
 const Share = 0.8
 
-// RatePacer spaces calls to Wait at most rate per second. The rate is
-// fixed, or Share of the account's send quota, read on first use and
-// cached for the container's life. A rate of zero means no pacing.
+// RatePacer spaces calls to Wait at most rate per second. A rate of zero
+// means no pacing.
 type RatePacer struct {
-	quota    SendQuota
-	fallback float64
-	log      *slog.Logger
-
-	once     sync.Once
-	mu       sync.Mutex
 	interval time.Duration
-	next     time.Time
+
+	mu   sync.Mutex
+	next time.Time
 }
 
 // NewFixedPacer returns a pacer of rate per second (0: unpaced).
@@ -38,24 +25,17 @@ func NewFixedPacer(rate float64) (*RatePacer, error) {
 	if rate < 0 {
 		return nil, fmt.Errorf("sweep: negative send rate %v", rate)
 	}
-	p := &RatePacer{}
-	p.once.Do(func() { p.interval = interval(rate) })
-	return p, nil
+	return &RatePacer{interval: interval(rate)}, nil
 }
 
-// NewQuotaPacer returns a pacer at Share of the send quota, using fallback
-// per second when the quota cannot be read.
-func NewQuotaPacer(quota SendQuota, fallback float64, log *slog.Logger) (*RatePacer, error) {
-	if quota == nil {
-		return nil, errors.New("sweep: nil SendQuota")
+// NewSendRatePacer returns a pacer at Share of the account's SES send
+// rate (mails per second), which the deployment states: reading it from
+// SES would make the sweep link the SES client for that one call.
+func NewSendRatePacer(maxSendRate float64) (*RatePacer, error) {
+	if maxSendRate <= 0 {
+		return nil, fmt.Errorf("sweep: SES send rate %v must be positive", maxSendRate)
 	}
-	if fallback <= 0 {
-		return nil, fmt.Errorf("sweep: fallback send rate %v must be positive", fallback)
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	return &RatePacer{quota: quota, fallback: fallback, log: log}, nil
+	return NewFixedPacer(maxSendRate * Share)
 }
 
 func interval(rate float64) time.Duration {
@@ -67,7 +47,6 @@ func interval(rate float64) time.Duration {
 
 // Wait blocks until the next call may go, or ctx ends.
 func (p *RatePacer) Wait(ctx context.Context) error {
-	p.once.Do(func() { p.interval = interval(p.rate(ctx)) })
 	if p.interval == 0 {
 		return nil
 	}
@@ -91,15 +70,4 @@ func (p *RatePacer) Wait(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-func (p *RatePacer) rate(ctx context.Context) float64 {
-	limit, err := p.quota.MaxSendRate(ctx)
-	if err != nil || limit <= 0 {
-		p.log.WarnContext(ctx, "SES send rate unknown; using the configured rate", "rate", p.fallback, "error", err)
-		return p.fallback
-	}
-	r := limit * Share
-	p.log.InfoContext(ctx, "pacing mail requests", "sesMaxSendRate", limit, "rate", r)
-	return r
 }

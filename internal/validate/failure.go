@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocpro/upgrade/internal/upgrade"
@@ -22,7 +23,9 @@ type identityError struct {
 	Codes       []int  `json:"error_codes"`
 }
 
-var aadstsPattern = regexp.MustCompile(`AADSTS(\d{4,9})`)
+// Compiled on first use rather than at package init, which every cold
+// start would pay.
+var aadstsPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(\d{4,9})`) })
 
 // aadstsOf finds Microsoft's error number in a token endpoint error body:
 // error_codes first, else the first AADSTS number of the description.
@@ -30,7 +33,7 @@ func aadstsOf(e identityError) int {
 	if len(e.Codes) > 0 {
 		return e.Codes[0]
 	}
-	if m := aadstsPattern.FindStringSubmatch(e.Description); m != nil {
+	if m := aadstsPattern().FindStringSubmatch(e.Description); m != nil {
 		n, _ := strconv.Atoi(m[1]) // the pattern admits digits only
 		return n
 	}

@@ -29,8 +29,8 @@ func TestRotatedClientSecret(t *testing.T) {
 	f := newFixture(t)
 	must(t, f.em.GrantAdminConsent(entra.ContosoTenantID, clientID))
 	must(t, f.em.GrantAdminConsent(entra.FabrikamTenantID, clientID))
-	sm := testenv.SecretsManager(t, map[string]string{arn: secret})
-	c, err := cred.NewCredential(sm, arn)
+	sm := testenv.LocalSecrets(t, map[string]string{arn: secret})
+	c, err := cred.NewCredential(sm.FunctionExtension(t), arn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestRotatedClientSecret(t *testing.T) {
 
 	const rotated = "the-rotated-secret"
 	must(t, f.em.RotateAppSecret(clientID, rotated))
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
+	if _, err := sm.Manager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
 		t.Fatal(err)
 	}
 	// Another tenant, so that MSAL's token cache cannot answer for it.

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocpro/upgrade/internal/link"
@@ -520,11 +521,10 @@ type Callback struct {
 	Tenant           string
 }
 
-// aadsts finds the AADSTS number Microsoft puts in error_description.
-var aadsts = regexp.MustCompile(`AADSTS(\d{5,7})`)
-
-// guid is the shape of a tenant id.
-var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+// aadsts finds the AADSTS number Microsoft puts in error_description. It
+// is compiled on the first failed callback, not at package init, which
+// every function linking this package would pay at each cold start.
+var aadsts = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(\d{5,7})`) })
 
 // HandleCallback serves Microsoft's return from sign-in and from admin
 // consent. It checks error first (an error is shown, and its state spent,
@@ -609,7 +609,7 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 			return problem(ProblemConsent, "", true, token)
 		}
 		tenant := strings.ToLower(cb.Tenant)
-		if !guid.MatchString(tenant) || tenant != st.TenantID || tenant != inv.TenantID {
+		if !upgrade.IsTenantID(tenant) || tenant != st.TenantID || tenant != inv.TenantID {
 			s.c.Logger.WarnContext(ctx, "consent callback names another tenant", "invitationId", inv.ID)
 			return problem(ProblemWrongTenant, "", true, token)
 		}
@@ -631,7 +631,7 @@ func (s *Service) HandleCallback(ctx context.Context, cb Callback, binding strin
 // may not consent (90094) alike.
 func callbackProblem(cb Callback) (Problem, string) {
 	code := ""
-	if m := aadsts.FindStringSubmatch(cb.ErrorDescription); m != nil {
+	if m := aadsts().FindStringSubmatch(cb.ErrorDescription); m != nil {
 		code = m[1]
 	}
 	switch code {
