@@ -22,30 +22,14 @@ import (
 func TestAppGrantAfterSecretRotation(t *testing.T) {
 	t.Parallel()
 	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ab12Cd"
-	em, base := newEmulator(t)
-	sm := testenv.LocalSecrets(t, map[string]string{arn: secret})
-	c, err := cred.NewCredential(sm.FunctionExtension(t), arn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: c, RedirectURI: redirect, HTTPClient: em.Client(), GraphBaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newRotationWorld(t, arn)
+	id := w.id
 	ctx := context.Background()
-	if err := em.GrantAdminConsent(entra.ContosoTenantID, clientID); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := id.AppGrant(ctx, entra.ContosoTenantID); err != nil {
 		t.Fatalf("before the rotation: %v", err)
 	}
 	const rotated = "the-rotated-secret"
-	if err := em.RotateAppSecret(clientID, rotated); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.Manager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
-		t.Fatal(err)
-	}
+	w.rotate(t, rotated)
 	if g, err := id.AppGrant(ctx, entra.ContosoTenantID); err != nil || g.TenantID != entra.ContosoTenantID {
 		t.Fatalf("after the rotation: %+v, %v", g, err)
 	}
@@ -58,31 +42,15 @@ func TestAppGrantAfterSecretRotation(t *testing.T) {
 func TestRedeemCodeAfterSecretRotation(t *testing.T) {
 	t.Parallel()
 	const arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:ocpro/entra-Ef34Gh"
-	em, base := newEmulator(t)
-	sm := testenv.SecretsManager(t, map[string]string{arn: secret})
-	c, err := cred.NewCredential(sm, arn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: c, RedirectURI: redirect, HTTPClient: em.Client(), GraphBaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newRotationWorld(t, arn)
+	em, c, id := w.em, w.cred, w.id
 	ctx := context.Background()
-	if err := em.GrantAdminConsent(entra.ContosoTenantID, clientID); err != nil {
-		t.Fatal(err)
-	}
 	// The container reads the secret before the rotation.
 	if _, err := c.ClientSecret(ctx); err != nil {
 		t.Fatal(err)
 	}
 	const rotated = "the-rotated-secret"
-	if err := em.RotateAppSecret(clientID, rotated); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
-		t.Fatal(err)
-	}
+	w.rotate(t, rotated)
 	verifier := strings.Repeat("v", 43)
 	sum := sha256.Sum256([]byte(verifier))
 	u, err := id.AuthorizeURL(ctx, "st-rotation", base64.RawURLEncoding.EncodeToString(sum[:]))
@@ -104,3 +72,47 @@ func TestRedeemCodeAfterSecretRotation(t *testing.T) {
 		t.Errorf("the credential holds %q, %v; want the rotated secret", s, err)
 	}
 }
+
+// rotationWorld is the operator's app in the emulator, consented in
+// Contoso, with its client secret in Secrets Manager read through the
+// Lambda extension stand-in, as a function reads it.
+type rotationWorld struct {
+	em   *entra.Emulator
+	base string
+	arn  string
+	sm   *testenv.Secrets
+	cred *cred.Credential
+	id   *identity.Entra
+}
+
+func newRotationWorld(t *testing.T, arn string) *rotationWorld {
+	t.Helper()
+	w := &rotationWorld{arn: arn}
+	w.em, w.base = newEmulator(t)
+	w.sm = testenv.LocalSecrets(t, map[string]string{arn: secret})
+	var err error
+	if w.cred, err = cred.NewCredential(w.sm.FunctionExtension(t), arn); err != nil {
+		t.Fatal(err)
+	}
+	if w.id, err = identity.New(identity.Config{AuthorityHost: w.base, ClientID: clientID, Secret: w.cred, RedirectURI: redirect,
+		HTTPClient: w.em.Client(), GraphBaseURL: w.base}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.em.GrantAdminConsent(entra.ContosoTenantID, clientID); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// rotate puts a new client secret in Entra and in Secrets Manager, as a
+// rotation does, behind the back of a warm container.
+func (w *rotationWorld) rotate(t *testing.T, secret string) {
+	t.Helper()
+	if err := w.em.RotateAppSecret(clientID, secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sm.Manager.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(secret)}); err != nil {
+		t.Fatal(err)
+	}
+}
+

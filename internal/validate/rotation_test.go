@@ -81,8 +81,8 @@ func TestRotatedClientSecretOnKeptCredential(t *testing.T) {
 	sealed, err := plainSealer{}.Seal(ctx, []byte(rt), upgrade.CredentialContext(contoso.TenantID, contoso.InvitationID))
 	must(t, err)
 	creds := &memCredentials{m: map[string][]byte{contoso.InvitationID: sealed}}
-	sm := testenv.SecretsManager(t, map[string]string{arn: secret})
-	c, err := cred.NewCredential(sm, arn)
+	sm := testenv.LocalSecrets(t, map[string]string{arn: secret})
+	c, err := cred.NewCredential(sm.FunctionExtension(t), arn)
 	must(t, err)
 	checker, err := validate.New(validate.Config{AuthorityHost: f.base, ClientID: clientID, Secret: c, GraphBaseURL: f.base,
 		HTTPClient: f.client, RequiredRoles: []string{"Organization.Read.All"}, Credentials: creds, Sealer: plainSealer{}})
@@ -93,7 +93,7 @@ func TestRotatedClientSecretOnKeptCredential(t *testing.T) {
 
 	const rotated = "the-rotated-secret"
 	must(t, f.em.RotateAppSecret(clientID, rotated))
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
+	if _, err := sm.Manager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(rotated)}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := checker.Validate(ctx, contoso)
