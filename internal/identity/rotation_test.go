@@ -115,4 +115,3 @@ func (w *rotationWorld) rotate(t *testing.T, secret string) {
 		t.Fatal(err)
 	}
 }
-
