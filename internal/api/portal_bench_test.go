@@ -186,7 +186,8 @@ func (p *portalBench) completeAuthentication(tb testing.TB, c createdUpgrade) {
 			TenantID: benchTenant, Granted: []string{"Organization.Read.All"}},
 	}
 	for _, t := range steps {
-		t.InvitationID, t.OperatorID, t.At = c.invitation, benchOperator, now
+		// A new invitation's link is of generation 1.
+		t.InvitationID, t.OperatorID, t.At, t.Generation = c.invitation, benchOperator, now, 1
 		if err := p.wizard.TransitionInvitation(ctx, t); err != nil {
 			tb.Fatalf("invitation %s to %s: %v", c.invitation, t.To, err)
 		}
@@ -268,7 +269,7 @@ func BenchmarkListInvitations(b *testing.B) {
 	// one status.
 	parallel(b, len(created)/5, func(i int) struct{} {
 		err := p.wizard.TransitionInvitation(context.Background(), wizard.Transition{InvitationID: created[i].invitation,
-			OperatorID: benchOperator, To: upgrade.InvitationInProgress, At: time.Now().UTC()})
+			OperatorID: benchOperator, To: upgrade.InvitationInProgress, At: time.Now().UTC(), Generation: 1})
 		if err != nil {
 			b.Error(err)
 		}

@@ -159,7 +159,7 @@ func (wb *wizardBench) consentReturn(tb testing.TB) events.APIGatewayV2HTTPReque
 	ctx := context.Background()
 	inv, _ := wb.invite(tb)
 	now := time.Now().UTC()
-	err := wb.store.TransitionInvitation(ctx, wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator, At: now,
+	err := wb.store.TransitionInvitation(ctx, wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator, At: now, Generation: inv.Generation,
 		To:       upgrade.InvitationTokenAcquired,
 		TenantID: entra.ContosoTenantID, UPN: "admin@contoso.example", ObjectID: "oid-bench"})
 	if err != nil {
@@ -249,7 +249,7 @@ func (wb *wizardBench) transitions(tb testing.TB, inv upgrade.Invitation, to ...
 	tb.Helper()
 	from := inv.Status
 	for _, s := range to {
-		err := wb.store.TransitionInvitation(context.Background(), wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator,
+		err := wb.store.TransitionInvitation(context.Background(), wizard.Transition{InvitationID: inv.ID, OperatorID: benchOperator, Generation: inv.Generation,
 			At: time.Now().UTC(), To: s, TenantID: entra.ContosoTenantID,
 			UPN: "admin@contoso.example", ObjectID: "oid-bench"})
 		if err != nil {

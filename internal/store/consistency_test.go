@@ -181,7 +181,7 @@ func TestRaceOnStaleReads(t *testing.T) {
 			wg.Go(func() { _, err := a.Regenerate(ctx, "op", "inv"); clean("regenerate", err) })
 			wg.Go(func() { _, err := sw.Run(ctx); clean("sweep", err) })
 			wg.Go(func() {
-				clean("sign-in", w.TransitionInvitation(ctx, wizard.Transition{InvitationID: "inv", OperatorID: "op",
+				clean("sign-in", w.TransitionInvitation(ctx, wizard.Transition{InvitationID: "inv", OperatorID: "op", Generation: 1,
 					To: upgrade.InvitationTokenAcquired, At: now, TenantID: "tid", UPN: "admin@contoso.example", ObjectID: "oid"}))
 			})
 			wg.Wait()
