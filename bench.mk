@@ -1,4 +1,4 @@
-# make bench: the performance table of issue 7, measured against a minimal
+# make bench: the performance table, measured against a minimal
 # aws-lambda-go handler in the same run (infra/bench/README.md says how to
 # read it). Writes the table to stdout and $(CACHE)/bench/latest.md, and
 # $(CACHE)/bench/latest.json for scripts; progress goes to stderr.
