@@ -37,17 +37,9 @@ const tableActiveTimeout = 30 * time.Second
 // the environment's credentials are not consulted, so a developer's real AWS
 // profile is never used against the emulator, nor the other way round.
 func NewClient(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
-	if endpoint == "" {
-		return nil, errors.New("dynamolocal: no endpoint")
-	}
-	cfg, err := config.LoadDefaultConfig(ctx,
-		config.WithRegion(Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")),
-		config.WithSharedConfigFiles([]string{}),
-		config.WithSharedCredentialsFiles([]string{}),
-	)
+	cfg, err := localConfig(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("dynamolocal: client config: %w", err)
+		return nil, err
 	}
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
@@ -62,8 +54,20 @@ func NewClient(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 // at endpoint, signing like NewClient, so that it sees the same tables'
 // streams.
 func NewStreamsClient(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
+	cfg, err := localConfig(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+	}), nil
+}
+
+// localConfig is the SDK configuration of both clients: the emulator's
+// region and dummy credentials, and no shared config files.
+func localConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	if endpoint == "" {
-		return nil, errors.New("dynamolocal: no endpoint")
+		return aws.Config{}, errors.New("dynamolocal: no endpoint")
 	}
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
@@ -72,11 +76,9 @@ func NewStreamsClient(ctx context.Context, endpoint string) (*dynamodbstreams.Cl
 		config.WithSharedCredentialsFiles([]string{}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("dynamolocal: client config: %w", err)
+		return aws.Config{}, fmt.Errorf("dynamolocal: client config: %w", err)
 	}
-	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-	}), nil
+	return cfg, nil
 }
 
 // CreateTables creates every table of the template, named by name (nil keeps
