@@ -213,28 +213,10 @@ func (s *Service) open(ctx context.Context, token string) (upgrade.Invitation, e
 		}
 		return upgrade.Invitation{}, fmt.Errorf("verify link: %w", err)
 	}
-	now := s.c.Clock.Now()
-	if inv.Status == upgrade.InvitationAwaitingConfirmation && now.Before(inv.ExpiresAt) {
-		return inv, errAwaiting
-	}
-	if !inv.Live(now) {
+	if !inv.Live(s.c.Clock.Now()) {
 		return upgrade.Invitation{}, ErrNeutral
 	}
 	return inv, nil
-}
-
-// errAwaiting is open's answer for a link whose consent waits for the
-// operator's staff to confirm the tenant: the administrator who reloads
-// the page reads that again, while every step that would change something
-// is refused as for a dead link.
-var errAwaiting = errors.New("wizard: consent waits for the operator")
-
-// awaitingView is the page of an invitation waiting for staff, from what
-// the invitation recorded when the consent was proven.
-func awaitingView(inv upgrade.Invitation) View {
-	return View{Step: StepConfirming, TenantID: inv.TenantID, TenantName: inv.TenantName, TenantDomains: inv.TenantDomains,
-		UPN: inv.AuthenticatedBy, Granted: inv.GrantedPermissions, CustomerName: inv.CustomerName, ServiceName: inv.ServiceName,
-		License: inv.License}
 }
 
 // Open is GET /invite/{token}: it writes nothing, so that mail scanners
@@ -242,9 +224,6 @@ func awaitingView(inv upgrade.Invitation) View {
 // device attempt was started: a live link costs what a dead one does.
 func (s *Service) Open(ctx context.Context, token, binding string) (View, error) {
 	inv, err := s.open(ctx, token)
-	if errors.Is(err, errAwaiting) {
-		return awaitingView(inv), nil
-	}
 	if err != nil {
 		return View{}, err
 	}
@@ -356,9 +335,6 @@ func (s *Service) StartDevice(ctx context.Context, token, binding, form string) 
 // conditional write before the token endpoint is called.
 func (s *Service) Poll(ctx context.Context, token, binding string) (View, error) {
 	inv, err := s.open(ctx, token)
-	if errors.Is(err, errAwaiting) {
-		return awaitingView(inv), nil
-	}
 	if err != nil {
 		return View{}, err
 	}
@@ -824,9 +800,6 @@ func (s *Service) markInProgress(ctx context.Context, inv upgrade.Invitation) er
 // takes the previous key too, as links do.
 func (s *Service) openForm(ctx context.Context, token, binding, form string) (upgrade.Invitation, error) {
 	inv, err := s.open(ctx, token)
-	if errors.Is(err, errAwaiting) {
-		return upgrade.Invitation{}, ErrNeutral
-	}
 	if err != nil {
 		return upgrade.Invitation{}, err
 	}
