@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ocpro/upgrade/infra/entra"
 	"github.com/ocpro/upgrade/infra/stack"
@@ -55,8 +54,9 @@ func waitsForStaff(t *testing.T, c *client, p page, id, upgradeID, customerID st
 	if s["status"] != "AWAITING_CONFIRMATION" || s["tenantId"] != other.id || s["tenantName"] != other.name || !strings.Contains(domains, other.domain) {
 		t.Fatalf("invitation = %v, want AWAITING_CONFIRMATION in %s", s, other.id)
 	}
-	// The upgrade does not become ready, and the customer is not bound.
-	time.Sleep(300 * time.Millisecond)
+	// The upgrade does not become ready, and the customer is not bound,
+	// once every event the wizard wrote has reached its function.
+	settleBus(t)
 	if u := must(t, c.do(http.MethodGet, "/v1/upgrades/"+upgradeID, nil), http.StatusOK); u["status"] != "PENDING_AUTHENTICATION" {
 		t.Fatalf("upgrade = %v, want PENDING_AUTHENTICATION", u["status"])
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocpro/upgrade/infra/entra"
 	"github.com/ocpro/upgrade/internal/identity"
@@ -31,9 +32,17 @@ func (s staticSecret) ClientSecret(context.Context) (string, error) { return str
 // returns it with an Entra adapter pointed at it.
 func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
 	t.Helper()
-	em, base := newEmulator(t)
+	return newEntraAt(t, nil)
+}
+
+// newEntraAt is newEntra with the emulator and the adapter on the clock
+// now (nil: the real one), so that a test can move Microsoft's time along
+// with the wizard's instead of sleeping.
+func newEntraAt(t *testing.T, now func() time.Time) (*entra.Emulator, *identity.Entra) {
+	t.Helper()
+	em, base := newEmulatorAt(t, now)
 	id, err := identity.New(identity.Config{AuthorityHost: base, ClientID: clientID, Secret: staticSecret(secret),
-		RedirectURI: redirect, GraphBaseURL: base, HTTPClient: em.Client()})
+		RedirectURI: redirect, GraphBaseURL: base, HTTPClient: em.Client(), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +53,12 @@ func newEntra(t *testing.T) (*entra.Emulator, *identity.Entra) {
 // returns it with its base URL.
 func newEmulator(t *testing.T) (*entra.Emulator, string) {
 	t.Helper()
-	em, err := entra.New(entra.Config{Apps: []entra.App{{
+	return newEmulatorAt(t, nil)
+}
+
+func newEmulatorAt(t *testing.T, now func() time.Time) (*entra.Emulator, string) {
+	t.Helper()
+	em, err := entra.New(entra.Config{Now: now, Apps: []entra.App{{
 		ClientID: clientID, DisplayName: "Live Platform Operator Connect", Secrets: []string{secret},
 		MultiTenant: true, RedirectURIs: []string{redirect}, RequiredRoles: required, GroupMembershipClaims: "DirectoryRole",
 		// As the operator registers it: the device code flow is a public
