@@ -241,7 +241,7 @@ func TestWizardWaitsForConsentToPropagate(t *testing.T) {
 	if err != nil || inv.Status != upgrade.InvitationAuthenticationComplete || len(memory.Announced[event.AuthenticationCompleted](w.store)) != 1 {
 		t.Fatalf("invitation %s (%v), %d events", inv.Status, err, len(memory.Announced[event.AuthenticationCompleted](w.store)))
 	}
-	if a, _ := w.store.GetAttempt(ctx, "inv-propagation"); a.Redirects != 1 {
-		t.Fatalf("%d consent redirects, want the one", a.Redirects)
+	if a, err := w.store.GetAttempt(ctx, "inv-propagation"); err != nil || a.Redirects != 1 {
+		t.Fatalf("%d consent redirects (%v), want the one", a.Redirects, err)
 	}
 }

@@ -133,8 +133,8 @@ func TestCredentialRefresh(t *testing.T) {
 	if _, err := sm.Manager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(`{"clientSecret":"second"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := c.ClientSecret(ctx); s != "first" {
-		t.Fatalf("the cached secret changed without a refresh: %q", s)
+	if s, err := c.ClientSecret(ctx); err != nil || s != "first" {
+		t.Fatalf("the cached secret changed without a refresh: %q, %v", s, err)
 	}
 	refused := errors.New("invalid_client: AADSTS7000215: Invalid client secret provided.")
 	if !secret.RefreshIfStale(ctx, c, refused) {

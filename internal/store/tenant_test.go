@@ -88,7 +88,10 @@ func TestConfirmTenant(t *testing.T) {
 		if err := w.ConfirmTenant(context.Background(), inv, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := w.GetInvitation(context.Background(), "inv")
+		got, err := w.GetInvitation(context.Background(), "inv")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.Status != upgrade.InvitationAuthenticationComplete || got.AuthenticatedAt.IsZero() || customerTenant(t, w) != fabrikam {
 			t.Fatalf("invitation %+v, customer tenant %q", got, customerTenant(t, w))
 		}
@@ -106,7 +109,10 @@ func TestConfirmTenant(t *testing.T) {
 		if err := w.ConfirmTenant(context.Background(), inv, time.Now()); !errors.Is(err, upgrade.ErrTenantBound) {
 			t.Fatalf("err = %v, want ErrTenantBound", err)
 		}
-		got, _ := w.GetInvitation(context.Background(), "inv")
+		got, err := w.GetInvitation(context.Background(), "inv")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.Status != upgrade.InvitationAwaitingConfirmation || customerTenant(t, w) != contoso {
 			t.Fatalf("changed: invitation %s, customer tenant %q", got.Status, customerTenant(t, w))
 		}
@@ -124,7 +130,10 @@ func TestRefuseTenant(t *testing.T) {
 	if err := w.RefuseTenant(ctx, inv); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := w.GetInvitation(ctx, "inv")
+	got, err := w.GetInvitation(ctx, "inv")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != upgrade.InvitationFailed || customerTenant(t, w) != "" {
 		t.Fatalf("invitation %s, customer tenant %q", got.Status, customerTenant(t, w))
 	}

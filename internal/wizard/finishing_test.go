@@ -30,7 +30,14 @@ func TestConsentIsProvenOnceMicrosoftSeesIt(t *testing.T) {
 	t.Parallel()
 	w, tok, binding, form, state := consentAsked(t)
 	ctx := context.Background()
-	redirects := func() int { a, _ := w.store.GetAttempt(ctx, "inv1"); return a.Redirects }
+	redirects := func() int {
+		t.Helper()
+		a, err := w.store.GetAttempt(ctx, "inv1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Redirects
+	}
 	before := redirects()
 
 	res, err := w.svc.HandleCallback(ctx, consented(state, tenantA), binding)
