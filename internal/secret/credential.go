@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,16 +76,27 @@ func (s *Credential) Refresh(ctx context.Context) (bool, error) {
 	return s.secret != old, nil
 }
 
-// staleSecret matches Microsoft's errors for a client secret that is not
-// the application's (AADSTS7000215) or has expired (AADSTS7000222).
-// Compiled on first use rather than at package init, which every cold
-// start would pay.
-var staleSecret = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bAADSTS7000(215|222)\b`) })
+// aadsts finds Microsoft's error numbers in an error's text. Compiled on
+// first use rather than at package init, which every cold start would pay.
+var aadsts = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bAADSTS(\d+)\b`) })
+
+// StaleCode reports whether Microsoft's error number refuses the client
+// secret as not the application's (AADSTS7000215) or expired
+// (AADSTS7000222), the sign of a rotation this container has not read.
+func StaleCode(code int) bool { return code == 7000215 || code == 7000222 }
 
 // Stale reports whether err is Microsoft refusing the client secret as
-// wrong or expired, the sign of a rotation this container has not read.
+// wrong or expired (StaleCode).
 func Stale(err error) bool {
-	return err != nil && staleSecret().MatchString(err.Error())
+	if err == nil {
+		return false
+	}
+	for _, m := range aadsts().FindAllStringSubmatch(err.Error(), -1) {
+		if code, cerr := strconv.Atoi(m[1]); cerr == nil && StaleCode(code) {
+			return true
+		}
+	}
+	return false
 }
 
 // RefreshIfStale reads the credential of src again when err says Microsoft
@@ -92,12 +104,23 @@ func Stale(err error) bool {
 // help. src is what the caller holds (a ClientSecret source); only a
 // Credential can be read again.
 func RefreshIfStale(ctx context.Context, src any, err error) bool {
+	return Stale(err) && refresh(ctx, src)
+}
+
+// RefreshIfStaleCode is RefreshIfStale for a caller that has already read
+// Microsoft's error number from the token endpoint's answer.
+func RefreshIfStaleCode(ctx context.Context, src any, code int) bool {
+	return StaleCode(code) && refresh(ctx, src)
+}
+
+// refresh reads the credential of src again and reports whether it changed.
+func refresh(ctx context.Context, src any) bool {
 	c, ok := src.(*Credential)
-	if !ok || !Stale(err) {
+	if !ok {
 		return false
 	}
-	changed, rerr := c.Refresh(ctx)
-	return rerr == nil && changed
+	changed, err := c.Refresh(ctx)
+	return err == nil && changed
 }
 
 func (s *Credential) load(ctx context.Context) error {

@@ -79,7 +79,7 @@ type tokenAnswer struct {
 // refuses a secret on it (AADSTS700025).
 func (c *Checker) delegated(ctx context.Context, tenantID, refresh string, public bool) (upgrade.CheckResult, string) {
 	tok, f := c.redeemRefresh(ctx, tenantID, refresh, public)
-	if f != nil && !public && secret.RefreshIfStale(ctx, c.cfg.Secret, aadstsError(f.AADSTS)) {
+	if f != nil && !public && secret.RefreshIfStaleCode(ctx, c.cfg.Secret, f.AADSTS) {
 		// The secret was rotated since this container read it. Entra
 		// authenticates the client before it looks at the refresh
 		// token, so the token is unspent: try once more with the new
@@ -95,12 +95,6 @@ func (c *Checker) delegated(ctx context.Context, tenantID, refresh string, publi
 	}
 	return delegatedPassed(proof), tok.RefreshToken
 }
-
-// aadstsError is Microsoft's error number as the error text that
-// secret.RefreshIfStale reads.
-type aadstsError int
-
-func (e aadstsError) Error() string { return fmt.Sprintf("AADSTS%d", int(e)) }
 
 // redeemRefresh posts the refresh token grant, confidential (with the
 // client secret as it reads now) unless public.
